@@ -1,0 +1,10 @@
+"""The osml command line: the only place that prints or exits.
+
+Each command maps its options to one core call. Every ReconcilerError becomes
+`Error: ...` on stderr and exit 1; anything else is a bug and keeps its traceback.
+Command groups live in sibling modules; importing them here registers them on `main`.
+"""
+
+from reconciler.cli.base import main
+
+__all__ = ["main"]

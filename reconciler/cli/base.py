@@ -1,0 +1,35 @@
+"""The root `osml` group and the one place where ReconcilerError becomes exit 1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from reconciler import __version__
+from reconciler.errors import ReconcilerError
+
+
+class OsmlGroup(click.Group):
+    """A click group that turns every ReconcilerError into `Error: ...` and exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ReconcilerError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(
+    cls=OsmlGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "auto_envvar_prefix": "OSML"},
+)
+@click.version_option(__version__, prog_name="osml")
+def main() -> None:
+    """osml: GitOps for OpenSearch ML Commons remote models.
+
+    Manifests in Git describe connectors, model groups, remote models, trusted
+    endpoints and access control; osml validates them, plans the changes against a
+    cluster and applies them in order.
+    """

@@ -1,0 +1,394 @@
+"""Pydantic models of the manifest format: the envelope and the five kinds.
+
+`spec` mirrors the ML Commons request bodies field for field (reference §2.2-2.4, §5.2,
+§6.2, §9) so that a blueprint from the ML Commons documentation pastes in unchanged;
+references by manifest name replace server IDs; osml's own controls live in `lifecycle`.
+Every model forbids unknown fields: the server silently ignores them (§1.4), osml must not.
+
+These models only describe shape. Version-dependent rules, references between resources
+and templates are checked in `manifests.checking`; secret references are resolved later.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from reconciler.resources import Kind, ResourceKey
+
+API_VERSION = "osml/v1"
+
+NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$"
+"""`metadata.name`: letters, digits, `.`, `_`, `-`; starts and ends alphanumeric."""
+
+AccessMode = Literal["public", "private", "restricted"]
+Protocol = Literal["http", "aws_sigv4", "mcp_sse", "mcp_streamable_http"]
+RetryBackoffPolicy = Literal["constant", "exponential_equal_jitter", "exponential_full_jitter"]
+
+
+class Strict(BaseModel):
+    """Base of every manifest model: unknown fields are errors, values are validated."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+# --- secrets -----------------------------------------------------------------------
+
+
+class FromEnv(Strict):
+    """The secret is the value of an environment variable at plan/apply time."""
+
+    from_env: Annotated[str, StringConstraints(min_length=1)] = Field(alias="fromEnv")
+
+
+class FromFile(Strict):
+    """The secret is the content of a file (trailing newline stripped)."""
+
+    from_file: Annotated[str, StringConstraints(min_length=1)] = Field(alias="fromFile")
+
+
+class Encrypted(Strict):
+    """The secret is kept in Git as an osml ciphertext (`osml secrets encrypt`)."""
+
+    encrypted: Annotated[str, StringConstraints(min_length=1)]
+
+
+SecretRef = FromEnv | FromFile | Encrypted
+"""Where a credential comes from; a plain string is never accepted."""
+
+
+# --- connectors (reference §2) -----------------------------------------------------
+
+
+class ConnectorAction(Strict):
+    """One connector action (reference §2.3)."""
+
+    action_type: str
+    """PREDICT, EXECUTE, BATCH_PREDICT, ...; case-insensitive, stored upper-case."""
+    method: str
+    """HTTP method used for the outbound call."""
+    url: str
+    """May hold `${parameters.x}` placeholders; must match a trusted endpoint (§3.1)."""
+    headers: dict[str, str] | None = None
+    """Outbound headers; `${credential.x}` is substituted here and only here (§8.2)."""
+    request_body: str | None = None
+    """A JSON template string (not an object)."""
+    pre_process_function: str | None = None
+    """A built-in function name (§4.1) or a Painless script."""
+    post_process_function: str | None = None
+    """A built-in function name (§4.1) or a Painless script."""
+    name: str | None = None
+    """3.5+: a name for the action."""
+    supports_structured_output: bool | None = None
+    """3.7+: the action accepts structured-output parameters."""
+
+
+class ClientConfig(Strict):
+    """Outbound HTTP client settings (reference §2.4, 2.13+)."""
+
+    max_connection: int | None = Field(default=None, ge=1)
+    connection_timeout: int | None = Field(default=None, ge=0)
+    read_timeout: int | None = Field(default=None, ge=0)
+    retry_backoff_millis: int | None = Field(default=None, ge=0)
+    retry_timeout_seconds: int | None = Field(default=None, ge=0)
+    max_retry_times: int | None = Field(default=None, ge=-1)
+    retry_backoff_policy: RetryBackoffPolicy | None = None
+    skip_ssl_verification: bool | None = None
+
+    @field_validator("retry_backoff_policy", mode="before")
+    @classmethod
+    def _lower_policy(cls, value: Any) -> Any:
+        # The server upper-cases before lookup (§12.3): input is case-insensitive.
+        return value.lower() if isinstance(value, str) else value
+
+
+class ConnectorSpec(Strict):
+    """The create-connector body (reference §2.2), with secret references for credentials."""
+
+    name: str | None = None
+    """Defaults to `metadata.name`."""
+    description: str | None = None
+    version: str | int | float
+    """Required by the server; stored as a string."""
+    protocol: Protocol
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    """Values of any JSON type; the server stores them as strings (§2.7)."""
+    credential: dict[str, SecretRef] = Field(default_factory=dict)
+    """Write-only on the server; each value comes from a secret source."""
+    actions: list[ConnectorAction] = Field(default_factory=list)
+    backend_roles: list[str] | None = None
+    add_all_backend_roles: bool | None = None
+    access_mode: AccessMode | None = None
+    client_config: ClientConfig | None = None
+    url: str | None = None
+    """MCP protocols only (3.0+)."""
+    headers: dict[str, str] | None = None
+    """MCP protocols only (3.0+)."""
+    provisioned_by: str | None = None
+    """3.7+ attribution tag."""
+
+    @field_validator("credential", mode="before")
+    @classmethod
+    def _no_plain_secrets(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, str | int | float | bool):
+                    raise ValueError(
+                        f"credential.{key} is a plain value; secrets must come from "
+                        "{fromEnv: VAR}, {fromFile: path} or {encrypted: ...}"
+                    )
+        return value
+
+
+class ConnectorLifecycle(Strict):
+    """What osml does with a connector; never sent to the server."""
+
+    prevent_destroy: bool = False
+    """Never delete or replace this connector; a plan that would is an error."""
+    update_strategy: Literal["swap", "recreate"] = "swap"
+    """How to change a connector used by a deployed model (§2.9): `swap` creates a new
+    connector and repoints each model with no downtime (2.12+); `recreate` undeploys,
+    updates and redeploys."""
+
+
+# --- model groups (reference §5) ---------------------------------------------------
+
+
+class ModelGroupSpec(Strict):
+    """The register-model-group body (reference §5.2)."""
+
+    name: str | None = None
+    """Defaults to `metadata.name`; unique across the cluster (§5.3)."""
+    description: str | None = None
+    access_mode: AccessMode | None = None
+    backend_roles: list[str] | None = None
+    add_all_backend_roles: bool | None = None
+
+    @field_validator("access_mode", mode="before")
+    @classmethod
+    def _lower_access(cls, value: Any) -> Any:
+        # Model groups lower-case access_mode before lookup (§1.4).
+        return value.lower() if isinstance(value, str) else value
+
+
+class Lifecycle(Strict):
+    """What osml does with a resource; never sent to the server."""
+
+    prevent_destroy: bool = False
+    """Never delete or replace this resource; a plan that would is an error."""
+
+
+# --- models (reference §6) ---------------------------------------------------------
+
+
+class RateLimiter(Strict):
+    """Model-level throttling (2.12+)."""
+
+    limit: Annotated[float, Field(gt=0)]
+    unit: str
+    """A java.util.concurrent.TimeUnit name such as MINUTES."""
+
+
+class ModelConfig(Strict):
+    """`model_config` of a remote model (§6.2); text-embedding rules apply on 3.1+."""
+
+    model_type: str | None = None
+    embedding_dimension: int | None = Field(default=None, ge=1)
+    framework_type: str | None = None
+    pooling_mode: str | None = None
+    normalize_result: bool | None = None
+    all_config: str | None = None
+    additional_config: dict[str, Any] | None = None
+
+
+class DeploySetting(Strict):
+    """`deploy_setting` (2.13+; `model_ttl_minutes` 2.14+)."""
+
+    is_auto_deploy_enabled: bool | None = None
+    model_ttl_minutes: int | None = None
+
+
+class ModelInterface(Strict):
+    """`interface` (2.14+): JSON schemas of the model's input and output."""
+
+    input: str | dict[str, Any] | None = None
+    output: str | dict[str, Any] | None = None
+
+
+class ModelSpec(Strict):
+    """The register-model body (reference §6.2) with references by manifest name."""
+
+    name: str | None = None
+    """Defaults to `metadata.name`."""
+    function_name: Literal["remote"] = "remote"
+    description: str | None = None
+    connector: str | ConnectorSpec | None = None
+    """A Connector's `metadata.name` (standalone) or an inline connector object."""
+    connector_id: str | None = None
+    """A raw ID of a connector osml does not manage."""
+    model_group: str | None = None
+    """A ModelGroup's `metadata.name`."""
+    model_group_id: str | None = None
+    """A raw ID of a model group osml does not manage."""
+    is_enabled: bool | None = None
+    rate_limiter: RateLimiter | None = None
+    model_config_: ModelConfig | None = Field(default=None, alias="model_config")
+    deploy_setting: DeploySetting | None = None
+    guardrails: dict[str, Any] | None = None
+    interface: ModelInterface | None = None
+    access_mode: AccessMode | None = None
+    """Only used by the server when it creates a group for the model (§6.2)."""
+    backend_roles: list[str] | None = None
+    add_all_backend_roles: bool | None = None
+    provisioned_by: str | None = None
+
+    @field_validator("function_name", mode="before")
+    @classmethod
+    def _lower_function(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_connector(self) -> ModelSpec:
+        given = [f for f in ("connector", "connector_id") if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "exactly one of connector (a name or an inline object) or connector_id is required"
+            )
+        if self.model_group is not None and self.model_group_id is not None:
+            raise ValueError("model_group and model_group_id cannot both be set")
+        return self
+
+    @property
+    def inline_connector(self) -> ConnectorSpec | None:
+        """The internal connector, when the model has one."""
+        return self.connector if isinstance(self.connector, ConnectorSpec) else None
+
+    @property
+    def connector_ref(self) -> str | None:
+        """The standalone Connector's manifest name, when referenced by name."""
+        return self.connector if isinstance(self.connector, str) else None
+
+
+class Probe(Strict):
+    """A predict request run after deploy to prove the model answers."""
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    """The `parameters` of the predict body (§8.1)."""
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    """Seconds to wait for the answer."""
+
+
+class ModelLifecycle(Strict):
+    """What osml does with a model; never sent to the server."""
+
+    deployed: bool = True
+    """The desired deploy state; a model that fell out of it is redeployed or undeployed."""
+    prevent_destroy: bool = False
+    probe: Probe | None = None
+
+
+# --- cluster settings (reference §3.1, §9) -----------------------------------------
+
+
+class TrustedEndpointsSpec(Strict):
+    """Trusted connector endpoint regexes (reference §3.1)."""
+
+    mode: Literal["merge", "exact"] = "merge"
+    """`merge` adds these and keeps the version defaults and others' entries; `exact`
+    owns the whole list."""
+    patterns: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
+    """Java regexes; each connector URL must fully match one (`Matcher.matches()`)."""
+
+
+class AccessControlSpec(Strict):
+    """Access-control and other `plugins.ml_commons.*` settings (reference §9)."""
+
+    connector_access_control_enabled: bool | None = None
+    model_access_control_enabled: bool | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    """Further settings by key without the `plugins.ml_commons.` prefix, such as
+    `connector.private_ip_enabled: true`; keys are checked per version."""
+
+
+# --- the envelope ------------------------------------------------------------------
+
+
+class Metadata(Strict):
+    """Identity within the repository."""
+
+    name: Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+    """Unique per kind; never sent to the server (the spec name is)."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class _Envelope(Strict):
+    api_version: Literal["osml/v1"] = Field(alias="apiVersion")
+    metadata: Metadata
+
+    @property
+    def key(self) -> ResourceKey:
+        """The resource's identity, `Kind/name`."""
+        return ResourceKey(Kind(getattr(self, "kind")), self.metadata.name)  # noqa: B009
+
+
+class ConnectorManifest(_Envelope):
+    kind: Literal["Connector"]
+    spec: ConnectorSpec
+    lifecycle: ConnectorLifecycle = Field(default_factory=ConnectorLifecycle)
+
+
+class ModelGroupManifest(_Envelope):
+    kind: Literal["ModelGroup"]
+    spec: ModelGroupSpec = Field(default_factory=ModelGroupSpec)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+
+
+class ModelManifest(_Envelope):
+    kind: Literal["Model"]
+    spec: ModelSpec
+    lifecycle: ModelLifecycle = Field(default_factory=ModelLifecycle)
+
+
+class TrustedEndpointsManifest(_Envelope):
+    kind: Literal["TrustedEndpoints"]
+    spec: TrustedEndpointsSpec
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+
+
+class AccessControlManifest(_Envelope):
+    kind: Literal["AccessControl"]
+    spec: AccessControlSpec
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+
+
+Manifest = Annotated[
+    ConnectorManifest
+    | ModelGroupManifest
+    | ModelManifest
+    | TrustedEndpointsManifest
+    | AccessControlManifest,
+    Field(discriminator="kind"),
+]
+"""Any manifest document, told apart by `kind`."""
+
+MANIFEST_TYPES: dict[Kind, type[BaseModel]] = {
+    Kind.CONNECTOR: ConnectorManifest,
+    Kind.MODEL_GROUP: ModelGroupManifest,
+    Kind.MODEL: ModelManifest,
+    Kind.TRUSTED_ENDPOINTS: TrustedEndpointsManifest,
+    Kind.ACCESS_CONTROL: AccessControlManifest,
+}
+
+
+def server_name(manifest: ConnectorManifest | ModelGroupManifest | ModelManifest) -> str:
+    """The `name` sent to the server: `spec.name`, defaulting to `metadata.name`."""
+    return manifest.spec.name or manifest.metadata.name

@@ -1,0 +1,1 @@
+"""Pure planning: (desired, live snapshot, state) -> Plan. Never calls the network."""

@@ -1,0 +1,61 @@
+"""The Secret type: a string that refuses to be printed.
+
+Used from the moment a secret reference is resolved to the moment a request body is
+built. Every way Python turns an object into text (str, repr, format, f-strings, pickle,
+JSON through pydantic) yields the redaction marker instead of the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any, NoReturn
+
+REDACTED = "(sensitive)"
+
+
+class Secret:
+    """A secret value; `reveal()` is the only way to read it."""
+
+    __slots__ = ("_source", "_value")
+
+    def __init__(self, value: str, *, source: str = "") -> None:
+        self._value = value
+        self._source = source
+
+    def reveal(self) -> str:
+        """The plain value, for building a request body and nothing else."""
+        return self._value
+
+    @property
+    def source(self) -> str:
+        """Where the value came from (`env OPENAI_API_KEY`), safe to print."""
+        return self._source
+
+    def fingerprint(self, key: bytes) -> str:
+        """HMAC-SHA256 of the value under `key`, hex; comparable, not reversible."""
+        digest = hmac.new(key, self._value.encode("utf-8"), hashlib.sha256).hexdigest()
+        return f"hmac-sha256:{digest}"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED})"
+
+    def __format__(self, spec: str) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(("Secret", hashlib.sha256(self._value.encode("utf-8")).digest()))
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("a Secret cannot be pickled")
+
+    def __getstate__(self) -> Any:
+        raise TypeError("a Secret cannot be serialized")
