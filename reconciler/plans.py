@@ -1,0 +1,269 @@
+"""The plan as inert data: Action, Change, Plan, and the saved-plan file format.
+
+`planning` builds a Plan; `rendering` turns it into text, JSON or Markdown; `applying`
+executes it without re-planning. A Plan never holds a secret value: credentials appear
+as secret markers (the reference to the source plus a keyed fingerprint), and references
+to resources that may not exist yet as reference markers resolved at apply time.
+Reasons explain a change to a human; they never drive apply.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import PlanError
+from reconciler.resources import Kind, ResourceKey
+
+FORMAT_VERSION = 1
+"""Version of the saved-plan and JSON plan format (docs/plan-format.md)."""
+
+SECRET_MARKER = "$secret"
+REF_MARKER = "$ref"
+
+
+class Action(enum.StrEnum):
+    """What apply does to one resource. Display symbols live in rendering."""
+
+    CREATE = "create"
+    """Create the resource (and deploy a model whose `deploy_after` is set)."""
+    UPDATE = "update"
+    """Change it in place; for settings kinds, a cluster-settings update."""
+    REPLACE = "replace"
+    """Delete and create again (or swap, for connectors in use), because update cannot."""
+    DELETE = "delete"
+    """Delete a managed resource that left the manifests (pruning)."""
+    DEPLOY = "deploy"
+    """Deploy a registered model that should be deployed."""
+    UNDEPLOY = "undeploy"
+    """Undeploy a model whose manifest says `deployed: false`."""
+    REDEPLOY = "redeploy"
+    """Undeploy then deploy a model stuck in DEPLOY_FAILED, PARTIALLY_DEPLOYED or DEPLOYING."""
+    ADOPT = "adopt"
+    """Take an unmanaged live resource of the same name under management (may also update)."""
+    NOOP = "noop"
+    """Nothing to do; kept so views can count unchanged resources."""
+
+
+class Strategy(enum.StrEnum):
+    """How a change to a standalone connector reaches the models that use it (§2.9)."""
+
+    IN_PLACE = "in_place"
+    """No deployed model uses the connector: update or replace it directly."""
+    SWAP = "swap"
+    """Create a new connector, repoint each model with Update Model (2.12+), delete the old."""
+    RECREATE = "recreate"
+    """Undeploy the models, change the connector, redeploy them: downtime."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FieldChange:
+    """One field that differs between live and desired."""
+
+    path: str
+    """Dotted path such as `parameters.model` or `actions[0].url`."""
+    before: Any = None
+    """Live value (normalised); None when absent or sensitive."""
+    after: Any = None
+    """Desired value (normalised); None when removed or sensitive."""
+    sensitive: bool = False
+    """A credential: values are never shown, only that it changed."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Change:
+    """The one decision the planner made about one resource."""
+
+    key: ResourceKey
+    action: Action
+    live_id: str | None = None
+    """The server ID the change acts on (None for creates and settings)."""
+    before: Mapping[str, Any] | None = None
+    """The live resource, normalised, as compared; None for creates."""
+    after: Mapping[str, Any] | None = None
+    """The body to send, with secret and reference markers; None for deletes."""
+    fields: tuple[FieldChange, ...] = ()
+    reasons: tuple[str, ...] = ()
+    """Why, for humans: `protocol changed (http -> aws_sigv4): replace`."""
+    depends_on: tuple[ResourceKey, ...] = ()
+    """Changes that must succeed first."""
+    strategy: Strategy | None = None
+    """For connectors used by deployed models."""
+    affected: tuple[ResourceKey, ...] = ()
+    """Models repointed, undeployed or redeployed as a side effect of this change."""
+    downtime: str | None = None
+    """Expected downtime in words; None when there is none."""
+    deploy_after: bool = False
+    """For models: deploy once created, replaced or updated."""
+    review: tuple[str, ...] = ()
+    """Security-relevant notes for the reviewer (endpoint host, access, credentials)."""
+
+    @property
+    def is_change(self) -> bool:
+        """Whether apply has anything to do."""
+        return self.action is not Action.NOOP
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClusterIdentity:
+    """Which cluster a plan was made against."""
+
+    url: str
+    version: str
+    cluster_name: str = ""
+    cluster_uuid: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Plan:
+    """An ordered tuple of Changes, plus what is needed to check it is still current."""
+
+    changes: tuple[Change, ...]
+    """In execution order; every change comes after the changes it depends on."""
+    cluster: ClusterIdentity
+    token: str
+    """The snapshot's staleness token (Snapshot.token())."""
+    orphans: tuple[Change, ...] = ()
+    """Managed resources that left the manifests but are not planned for deletion
+    (pruning off, or `prevent_destroy`): reported, never executed."""
+    warnings: tuple[str, ...] = ()
+    prune: bool = False
+    targets: tuple[ResourceKey, ...] = ()
+    created_at: str = ""
+    osml_version: str = ""
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether apply would do anything (drives `--detailed-exitcode`)."""
+        return any(c.is_change for c in self.changes)
+
+    def counts(self) -> Counter[Action]:
+        """How many changes of each action the plan holds."""
+        return Counter(c.action for c in self.changes)
+
+    def get(self, key: ResourceKey) -> Change | None:
+        """The change planned for one resource, if any."""
+        return next((c for c in self.changes if c.key == key), None)
+
+    # --- the saved-plan format ------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of this plan (docs/plan-format.md)."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "osml_version": self.osml_version,
+            "created_at": self.created_at,
+            "cluster": dataclasses.asdict(self.cluster),
+            "token": self.token,
+            "prune": self.prune,
+            "targets": [str(t) for t in self.targets],
+            "warnings": list(self.warnings),
+            "changes": [_change_to_dict(c) for c in self.changes],
+            "orphans": [_change_to_dict(c) for c in self.orphans],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        """Read a plan document; PlanError when it is not one this osml understands."""
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise PlanError(
+                f"plan format version {version!r} is not supported (expected {FORMAT_VERSION})"
+            )
+        try:
+            return cls(
+                changes=tuple(_change_from_dict(c) for c in data["changes"]),
+                orphans=tuple(_change_from_dict(c) for c in data.get("orphans", [])),
+                cluster=ClusterIdentity(**data["cluster"]),
+                token=str(data["token"]),
+                warnings=tuple(data.get("warnings", [])),
+                prune=bool(data.get("prune", False)),
+                targets=tuple(ResourceKey.parse(t) for t in data.get("targets", [])),
+                created_at=str(data.get("created_at", "")),
+                osml_version=str(data.get("osml_version", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlanError(f"not a valid osml plan: {exc}") from exc
+
+    def save(self, path: Path) -> None:
+        """Write the plan file (UTF-8 JSON)."""
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", "utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Plan:
+        """Read a plan file written by `save`."""
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise PlanError(f"{path}: cannot read plan file: {exc}") from exc
+        if not isinstance(data, dict):
+            raise PlanError(f"{path}: not a valid osml plan")
+        return cls.from_dict(data)
+
+
+# --- markers -------------------------------------------------------------------------
+
+
+def secret_marker(source: Mapping[str, str], fingerprint: str | None) -> dict[str, Any]:
+    """The stand-in for a credential value inside `Change.after`."""
+    return {SECRET_MARKER: dict(source), "fingerprint": fingerprint}
+
+
+def is_secret_marker(value: Any) -> bool:
+    """Whether a body value is a secret marker."""
+    return isinstance(value, Mapping) and SECRET_MARKER in value
+
+
+def ref_marker(key: ResourceKey) -> dict[str, str]:
+    """The stand-in for the ID of a managed resource, resolved at apply time."""
+    return {REF_MARKER: str(key)}
+
+
+def ref_target(value: Any) -> ResourceKey | None:
+    """The resource a reference marker points at, or None if `value` is not one."""
+    if isinstance(value, Mapping) and isinstance(value.get(REF_MARKER), str):
+        return ResourceKey.parse(value[REF_MARKER])
+    return None
+
+
+def _change_to_dict(change: Change) -> dict[str, Any]:
+    return {
+        "key": str(change.key),
+        "kind": change.key.kind.value,
+        "name": change.key.name,
+        "action": change.action.value,
+        "live_id": change.live_id,
+        "before": change.before,
+        "after": change.after,
+        "fields": [dataclasses.asdict(f) for f in change.fields],
+        "reasons": list(change.reasons),
+        "depends_on": [str(k) for k in change.depends_on],
+        "strategy": change.strategy.value if change.strategy else None,
+        "affected": [str(k) for k in change.affected],
+        "downtime": change.downtime,
+        "deploy_after": change.deploy_after,
+        "review": list(change.review),
+    }
+
+
+def _change_from_dict(data: Mapping[str, Any]) -> Change:
+    return Change(
+        key=ResourceKey(Kind(data["kind"]), data["name"]),
+        action=Action(data["action"]),
+        live_id=data.get("live_id"),
+        before=data.get("before"),
+        after=data.get("after"),
+        fields=tuple(FieldChange(**f) for f in data.get("fields", [])),
+        reasons=tuple(data.get("reasons", [])),
+        depends_on=tuple(ResourceKey.parse(k) for k in data.get("depends_on", [])),
+        strategy=Strategy(data["strategy"]) if data.get("strategy") else None,
+        affected=tuple(ResourceKey.parse(k) for k in data.get("affected", [])),
+        downtime=data.get("downtime"),
+        deploy_after=bool(data.get("deploy_after", False)),
+        review=tuple(data.get("review", [])),
+    )
