@@ -8,6 +8,7 @@ import click
 
 from reconciler import __version__
 from reconciler.errors import ReconcilerError
+from reconciler.secrets import scrub
 
 
 class OsmlGroup(click.Group):
@@ -17,7 +18,7 @@ class OsmlGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ReconcilerError as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {scrub(str(exc))}", err=True)
             ctx.exit(1)
 
 

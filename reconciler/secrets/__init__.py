@@ -5,6 +5,6 @@ value leaves the wrapper only through `reveal()`, called where a request body is
 Imports nothing from the rest of osml but errors.
 """
 
-from reconciler.secrets.values import REDACTED, Secret
+from reconciler.secrets.values import REDACTED, Secret, scrub
 
-__all__ = ["REDACTED", "Secret"]
+__all__ = ["REDACTED", "Secret", "scrub"]

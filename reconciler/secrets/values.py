@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from typing import Any, NoReturn
 
 REDACTED = "(sensitive)"
+_MIN_SCRUB_LENGTH = 4
+"""Shorter values are not scrubbed from text: they would mangle ordinary words."""
+
+_known: set[str] = set()
+_known_lock = threading.Lock()
 
 
 class Secret:
@@ -22,6 +28,9 @@ class Secret:
     def __init__(self, value: str, *, source: str = "") -> None:
         self._value = value
         self._source = source
+        if len(value) >= _MIN_SCRUB_LENGTH:
+            with _known_lock:
+                _known.add(value)
 
     def reveal(self) -> str:
         """The plain value, for building a request body and nothing else."""
@@ -59,3 +68,18 @@ class Secret:
 
     def __getstate__(self) -> Any:
         raise TypeError("a Secret cannot be serialized")
+
+
+def scrub(text: str) -> str:
+    """Replace every secret value this process has seen with the redaction marker.
+
+    The last line of defence for text osml did not build itself, such as a server error
+    body that echoes a request. Longest values first, so a value containing another is
+    replaced whole.
+    """
+    with _known_lock:
+        values = sorted(_known, key=len, reverse=True)
+    for value in values:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return text
