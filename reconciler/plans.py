@@ -102,6 +102,8 @@ class Change:
     """For models: deploy once created, replaced or updated."""
     review: tuple[str, ...] = ()
     """Security-relevant notes for the reviewer (endpoint host, access, credentials)."""
+    probe: Mapping[str, Any] | None = None
+    """For models: the predict body (`{"parameters": ...}`) to send once deployed."""
 
     @property
     def is_change(self) -> bool:
@@ -248,6 +250,7 @@ def _change_to_dict(change: Change) -> dict[str, Any]:
         "downtime": change.downtime,
         "deploy_after": change.deploy_after,
         "review": list(change.review),
+        "probe": change.probe,
     }
 
 
@@ -266,4 +269,5 @@ def _change_from_dict(data: Mapping[str, Any]) -> Change:
         downtime=data.get("downtime"),
         deploy_after=bool(data.get("deploy_after", False)),
         review=tuple(data.get("review", [])),
+        probe=data.get("probe"),
     )

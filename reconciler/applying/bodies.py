@@ -1,0 +1,101 @@
+"""Turn a change's `after` into the request body actually sent, at the last moment.
+
+A plan holds markers, never values: a reference marker stands for the ID of a managed
+resource that may only exist once an earlier change ran, a secret marker for a
+credential. Here references become IDs and markers become the secret values resolved
+at apply time, each checked against the fingerprint the plan was made with, so an apply
+never sends a credential other than the one the reviewed plan showed changing.
+The body with values goes straight to the cluster call; what is recorded in the state
+index is `recordable`, which keeps markers and fingerprints only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from reconciler.errors import ApplyError
+from reconciler.plans import SECRET_MARKER, is_secret_marker, ref_target
+from reconciler.resources import ResourceKey
+from reconciler.secrets import Secret
+
+SecretPath = tuple[ResourceKey, str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Materialized:
+    """A body ready to send, and what the state index may keep of it."""
+
+    body: dict[str, Any]
+    """With IDs and secret values: for the request only, never stored or printed."""
+    recordable: dict[str, Any]
+    """With IDs and secret markers carrying fingerprints: safe to store."""
+    fingerprints: dict[str, str]
+    """Secret path -> fingerprint of the value sent."""
+
+    @property
+    def spec_hash(self) -> str:
+        """A stable hash of what was applied (markers and fingerprints, no values)."""
+        canonical = json.dumps(self.recordable, sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def materialize(
+    after: Mapping[str, Any],
+    *,
+    key: ResourceKey,
+    resolve_id: Callable[[ResourceKey], str],
+    secrets: Mapping[SecretPath, Secret],
+    fingerprint_key: bytes | None,
+) -> Materialized:
+    """Replace markers in `after`; ApplyError when a secret is missing or has changed."""
+    walker = _Walker(key=key, resolve_id=resolve_id, secrets=secrets, fkey=fingerprint_key)
+    body = walker.walk(after, path="", sendable=True)
+    recordable = walker.walk(after, path="", sendable=False)
+    return Materialized(body=body, recordable=recordable, fingerprints=walker.fingerprints)
+
+
+@dataclasses.dataclass
+class _Walker:
+    key: ResourceKey
+    resolve_id: Callable[[ResourceKey], str]
+    secrets: Mapping[SecretPath, Secret]
+    fkey: bytes | None
+    fingerprints: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def walk(self, value: Any, *, path: str, sendable: bool) -> Any:
+        target = ref_target(value)
+        if target is not None:
+            return self.resolve_id(target)
+        if is_secret_marker(value):
+            return self._secret(value, path=path, sendable=sendable)
+        if isinstance(value, Mapping):
+            return {
+                k: self.walk(v, path=f"{path}.{k}" if path else str(k), sendable=sendable)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [
+                self.walk(v, path=f"{path}[{i}]", sendable=sendable) for i, v in enumerate(value)
+            ]
+        return value
+
+    def _secret(self, marker: Mapping[str, Any], *, path: str, sendable: bool) -> Any:
+        secret = self.secrets.get((self.key, path))
+        if secret is None:
+            raise ApplyError(f"{self.key}: {path}: the secret was not resolved for this apply")
+        planned = marker.get("fingerprint")
+        actual = secret.fingerprint(self.fkey) if self.fkey is not None else None
+        if planned and actual and planned != actual:
+            raise ApplyError(
+                f"{self.key}: {path}: the secret changed since the plan was made "
+                f"({secret.source}); make a new plan"
+            )
+        if actual is not None:
+            self.fingerprints[path] = actual
+        if sendable:
+            return secret.reveal()
+        return {SECRET_MARKER: dict(marker[SECRET_MARKER]), "fingerprint": actual}
