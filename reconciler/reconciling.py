@@ -1,0 +1,183 @@
+"""One reconcile cycle, shared by `osml plan`, `osml apply` and `osml watch`.
+
+Desired state is read (load, check for the cluster's version, resolve secrets), the
+live cluster is read (one snapshot), a plan is made, and, when asked, applied under
+the state lock with the plan checked against a fresh snapshot first. Nothing here
+prints: findings come back as data and progress goes through the observer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from reconciler import __version__
+from reconciler.applying.bodies import SecretPath
+from reconciler.applying.executing import Settings
+from reconciler.applying.orchestrating import apply_plan
+from reconciler.applying.retrying import Backoff
+from reconciler.cluster.calling import MlCalls
+from reconciler.cluster.connecting import Connection
+from reconciler.cluster.locking import Lease, acquire_lock
+from reconciler.cluster.reading import read_snapshot
+from reconciler.cluster.snapshots import Snapshot
+from reconciler.errors import LockError, ManifestError, Problem, Severity, StalePlanError
+from reconciler.manifests.checking import check
+from reconciler.manifests.loading import ManifestSet, load_manifests
+from reconciler.manifests.resolving import resolve_secrets
+from reconciler.mlcommons.versions import Version
+from reconciler.outcomes import ApplyObserver, ApplyResult
+from reconciler.planning import PlanOptions, make_plan
+from reconciler.plans import ClusterIdentity, Plan
+from reconciler.secrets import Secret, scrub
+from reconciler.secrets.encrypting import load_key
+
+
+@dataclasses.dataclass(frozen=True)
+class Desired:
+    """The manifests, checked for one version, with their secrets resolved."""
+
+    manifests: ManifestSet
+    warnings: tuple[Problem, ...]
+    secrets: Mapping[SecretPath, Secret]
+
+
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    """A plan and the snapshot it was made from."""
+
+    plan: Plan
+    snapshot: Snapshot
+
+
+def read_desired(
+    paths: Sequence[str | Path],
+    *,
+    version: Version,
+    key_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Desired:
+    """Load and check the manifests for `version`, then resolve every secret."""
+    environment = os.environ if env is None else env
+    manifests = load_manifests(paths)
+    problems = check(manifests, version=version)
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise ManifestError(problems)
+    key = load_key(key_file=key_file, env=environment)
+    secrets = resolve_secrets(manifests, key=key, env=environment)
+    return Desired(manifests, tuple(problems), secrets)
+
+
+def plan_against(
+    conn: Connection,
+    desired: Desired,
+    *,
+    options: PlanOptions,
+    state_index: str,
+) -> Planned:
+    """Read the cluster once and plan the desired state against it."""
+    snapshot = read_snapshot(conn, state_index=state_index)
+    plan = make_plan(
+        desired.manifests,
+        snapshot,
+        secrets=desired.secrets,
+        options=dataclasses.replace(options, cluster_url=conn.url),
+        now=_now(),
+    )
+    plan = dataclasses.replace(
+        plan,
+        cluster=ClusterIdentity(
+            url=conn.url,
+            version=snapshot.version,
+            cluster_name=snapshot.cluster_name,
+            cluster_uuid=snapshot.cluster_uuid,
+        ),
+        osml_version=__version__,
+        warnings=(*plan.warnings, *(str(w) for w in desired.warnings)),
+    )
+    return Planned(plan, snapshot)
+
+
+@dataclasses.dataclass(frozen=True)
+class ApplyOptions:
+    """How an apply runs."""
+
+    parallelism: int = 10
+    lock_timeout: float = 0.0
+    """Seconds to wait for a held lock before failing; 0 fails at once."""
+    settings: Settings = dataclasses.field(default_factory=Settings)
+    operation: str = "apply"
+
+
+def apply_checked(
+    conn: Connection,
+    planned: Plan,
+    desired: Desired,
+    *,
+    observer: ApplyObserver,
+    options: ApplyOptions,
+    stop: threading.Event | None = None,
+) -> ApplyResult:
+    """Take the lock, refuse a stale plan, then execute it exactly."""
+    index = options.settings.state_index
+    with wait_for_lock(conn, options=options) as lease:
+        lease.start_renewing()
+        current = read_snapshot(conn, state_index=index)
+        if current.token() != planned.token:
+            raise StalePlanError(
+                "the plan is stale: the cluster or the state changed since it was made",
+                differences=stale_differences(planned, current, desired=desired),
+            )
+        return apply_plan(
+            planned,
+            conn=conn,
+            calls=MlCalls(conn, scrub=scrub),
+            state=current.state,
+            secrets=desired.secrets,
+            observer=observer,
+            parallelism=options.parallelism,
+            settings=options.settings,
+            stop=stop,
+        )
+
+
+def wait_for_lock(conn: Connection, *, options: ApplyOptions) -> Lease:
+    """Take the state lock, waiting up to `options.lock_timeout` while someone holds it."""
+    timing = options.settings.timing
+    deadline = timing.clock() + options.lock_timeout
+    delays = Backoff(initial=0.5, maximum=5.0).delays(timing.rng)
+    while True:
+        try:
+            return acquire_lock(
+                conn, operation=options.operation, index=options.settings.state_index
+            )
+        except LockError:
+            remaining = deadline - timing.clock()
+            if remaining <= 0:
+                raise
+            timing.sleep(min(next(delays), remaining))
+
+
+def stale_differences(old: Plan, current: Snapshot, *, desired: Desired) -> list[str]:
+    """What a plan made now would do differently from `old`, in words."""
+    fresh = make_plan(
+        desired.manifests, current, secrets=desired.secrets, options=PlanOptions(prune=old.prune)
+    )
+    before = {c.key: c.action for c in old.changes if c.is_change}
+    after = {c.key: c.action for c in fresh.changes if c.is_change}
+    lines = [
+        f"{key}: was {before.get(key, 'noop')}, now {after.get(key, 'noop')}"
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    ]
+    if old.cluster.version != current.version:
+        lines.insert(0, f"cluster version changed: {old.cluster.version} -> {current.version}")
+    return lines or ["live resources or state records changed; the planned actions are the same"]
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
