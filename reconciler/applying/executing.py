@@ -310,15 +310,26 @@ def _repoint(ex: Executor, model: ResourceKey, *, model_id: str, connector_id: s
 
 
 def _recreate(ex: Executor, change: Change, apply: Callable[[], Any]) -> None:
-    """Undeploy the models using a connector, change it, deploy them again (§2.9)."""
-    models = [(m, ex.records.live_id(m)) for m in change.affected]
-    for model, model_id in models:
+    """Undeploy the deployed models using a connector, change it, deploy them again (§2.9)."""
+    deployed = [
+        (m, model_id) for m, model_id in _affected(ex, change) if _is_deployed(ex, model_id)
+    ]
+    for model, model_id in deployed:
         ex.observer.on_wait(change, f"undeploying {model} for the connector update")
         _undeploy_and_wait(ex, change, model_id, subject=str(model))
     ex.retried(apply)
-    for model, model_id in models:
+    for model, model_id in deployed:
         ex.observer.on_wait(change, f"redeploying {model}")
         _deploy(ex, change, model_id, subject=str(model))
+
+
+def _affected(ex: Executor, change: Change) -> list[tuple[ResourceKey, str]]:
+    return [(m, ex.records.live_id(m)) for m in change.affected]
+
+
+def _is_deployed(ex: Executor, model_id: str) -> bool:
+    model = ex.retried(lambda: ex.calls.get_model(model_id))
+    return model.get("model_state") in (DEPLOYED, "DEPLOYING", "PARTIALLY_DEPLOYED")
 
 
 def _delete(ex: Executor, change: Change) -> None:

@@ -1,0 +1,182 @@
+"""Manifest builders and plan/apply drivers for integration tests against the sandbox.
+
+Everything goes through the real stack: YAML files on disk, the loader and checks,
+opensearch-py over HTTP to a sandbox, the planner and the apply engine.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.applying.executing import Settings
+from reconciler.applying.retrying import Backoff
+from reconciler.cluster.connecting import Connection, ConnectionSettings, connect
+from reconciler.mlcommons.versions import Version
+from reconciler.outcomes import ApplyResult, Outcome
+from reconciler.planning import PlanOptions
+from reconciler.plans import Change, Plan
+from reconciler.reconciling import ApplyOptions, apply_checked, plan_against, read_desired
+
+SECRET = "sk-integration-secret-7f3a9c2e"
+ENV = {"TEST_API_KEY": SECRET}
+
+
+def connector(
+    name: str,
+    *,
+    description: str = "A test connector",
+    parameters: Mapping[str, Any] | None = None,
+    url: str = "https://api.openai.com/v1/chat/completions",
+    strategy: str | None = None,
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "apiVersion": "osml/v1",
+        "kind": "Connector",
+        "metadata": {"name": name},
+        "spec": {
+            "name": f"{name} connector",
+            "description": description,
+            "version": 1,
+            "protocol": "http",
+            "parameters": dict(parameters or {"model": "gpt-4o-mini"}),
+            "credential": {"openAI_key": {"fromEnv": "TEST_API_KEY"}},
+            "actions": [
+                {
+                    "action_type": "predict",
+                    "method": "POST",
+                    "url": url,
+                    "headers": {"Authorization": "Bearer ${credential.openAI_key}"},
+                    "request_body": '{"model": "${parameters.model}", "messages": []}',
+                }
+            ],
+        },
+    }
+    if strategy:
+        doc["lifecycle"] = {"update_strategy": strategy}
+    return doc
+
+
+def group(name: str, *, description: str = "A test group") -> dict[str, Any]:
+    return {
+        "apiVersion": "osml/v1",
+        "kind": "ModelGroup",
+        "metadata": {"name": name},
+        "spec": {"name": f"{name} group", "description": description},
+    }
+
+
+def model(
+    name: str,
+    *,
+    connector_name: str,
+    group_name: str,
+    deployed: bool = True,
+    description: str = "A test model",
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "osml/v1",
+        "kind": "Model",
+        "metadata": {"name": name},
+        "spec": {
+            "name": f"{name} model",
+            "description": description,
+            "connector": connector_name,
+            "model_group": group_name,
+        },
+        "lifecycle": {"deployed": deployed},
+    }
+
+
+def write(directory: Path, docs: list[dict[str, Any]]) -> Path:
+    """Write `docs` as one multi-document YAML file; returns the directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.yaml"):
+        old.unlink()
+    (directory / "all.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False), "utf-8")
+    return directory
+
+
+class Recorder:
+    """An ApplyObserver that keeps every event."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, str]] = []
+        self._lock = threading.Lock()
+
+    def on_start(self, change: Change) -> None:
+        self._add("start", change, "")
+
+    def on_wait(self, change: Change, message: str) -> None:
+        self._add("wait", change, message)
+
+    def on_finish(
+        self,
+        change: Change,
+        *,
+        outcome: Outcome,
+        duration: float,
+        error: str | None = None,
+        live_id: str | None = None,
+    ) -> None:
+        self._add("finish", change, f"{outcome.value} {error or ''}".strip())
+
+    def on_summary(self, result: ApplyResult) -> None:
+        with self._lock:
+            self.events.append(("summary", "", str(result.counts())))
+
+    def _add(self, event: str, change: Change, detail: str) -> None:
+        with self._lock:
+            self.events.append((event, str(change.key), detail))
+
+
+def open_connection(url: str) -> Connection:
+    return connect(ConnectionSettings(url=url, timeout=10))
+
+
+def fast_settings(*, deploy_timeout: float = 10.0) -> Settings:
+    return Settings(
+        deploy_timeout=deploy_timeout, backoff=Backoff(initial=0.01, maximum=0.1, attempts=8)
+    )
+
+
+def plan(url: str, paths: Path, *, prune: bool = False) -> Plan:
+    with open_connection(url) as conn:
+        desired = read_desired([paths], version=Version.parse(conn.version), env=ENV)
+        return plan_against(
+            conn, desired, options=PlanOptions(prune=prune), state_index="osml-state"
+        ).plan
+
+
+def apply(
+    url: str,
+    paths: Path,
+    *,
+    prune: bool = False,
+    parallelism: int = 10,
+    observer: Recorder | None = None,
+    settings: Settings | None = None,
+) -> ApplyResult:
+    with open_connection(url) as conn:
+        desired = read_desired([paths], version=Version.parse(conn.version), env=ENV)
+        planned = plan_against(
+            conn, desired, options=PlanOptions(prune=prune), state_index="osml-state"
+        ).plan
+        return apply_checked(
+            conn,
+            planned,
+            desired,
+            observer=observer or Recorder(),
+            options=ApplyOptions(parallelism=parallelism, settings=settings or fast_settings()),
+        )
+
+
+def actions(result_or_plan: ApplyResult | Plan) -> dict[str, str]:
+    """`Kind/name` -> action of each change that does something."""
+    if isinstance(result_or_plan, Plan):
+        return {str(c.key): c.action.value for c in result_or_plan.changes if c.is_change}
+    return {str(r.key): f"{r.action.value}:{r.outcome.value}" for r in result_or_plan.results}
