@@ -1,0 +1,150 @@
+"""`osml validate` and `osml schema`: check manifests without a cluster; export their schema.
+
+Registered on the root group by importing this module from `reconciler.cli`. `validate`
+loads the manifests and runs the semantic checks for a target version, then prints every
+problem (text or JSON) and exits 1 if any is an error. Problems are this command's output,
+so they go to stdout, and a ManifestError is reported in the same format rather than as the
+generic `Error:` line. Nothing here talks to a cluster or resolves a secret.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reconciler.cli.base import main
+from reconciler.errors import ManifestError, Problem, Severity
+from reconciler.manifests.checking import check
+from reconciler.manifests.loading import read_manifests
+from reconciler.manifests.schema import manifest_schema
+from reconciler.mlcommons.versions import LATEST, SUPPORTED, Version, is_supported
+
+DEFAULT_PATHS = ("manifests/",)
+
+
+def _parse_version(ctx: click.Context, param: click.Parameter, value: str | None) -> Version:
+    if value is None:
+        return LATEST
+    try:
+        version = Version.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if not is_supported(version):
+        known = f"{SUPPORTED[0].short} to {SUPPORTED[-1].short}"
+        raise click.BadParameter(f"{version.short} is not supported; osml knows {known}")
+    return version
+
+
+@main.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "--cluster-version",
+    metavar="X.Y",
+    callback=_parse_version,
+    help=f"The ML Commons version to check against.  [default: {LATEST.short}]",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to print the problems.",
+)
+def validate(paths: tuple[str, ...], cluster_version: Version, output_format: str) -> None:
+    """Check manifests in PATHS (files or directories; default: manifests/).
+
+    Every problem is reported with its file:line:column and resource. Exits 0 when there
+    are no errors (warnings are printed), 1 otherwise.
+    """
+    targets = paths or DEFAULT_PATHS
+    problems, resources = run_validation(targets, version=cluster_version)
+    if output_format == "json":
+        click.echo(json.dumps(_as_json(problems, resources=resources), indent=2))
+    else:
+        for problem in problems:
+            click.echo(str(problem))
+        click.echo(summary(problems, resources=resources, paths=targets))
+    if _errors(problems):
+        raise SystemExit(1)
+
+
+@main.command("schema")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the schema to this file instead of standard output.",
+)
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema of the manifest format, for editors.
+
+    Point yaml-language-server at it with a first line such as this in each
+    manifest file (the path is relative to the manifest):
+
+    \b
+        # yaml-language-server: $schema=../osml.schema.json
+    """
+    text = json.dumps(manifest_schema(), indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"Wrote the manifest schema to {out}", err=True)
+
+
+def run_validation(paths: Sequence[str], *, version: Version) -> tuple[list[Problem], int]:
+    """Every problem of `paths` for `version`, and how many resources were read.
+
+    Semantic checks run only on a set that loaded cleanly: on a partial set they would
+    report references to the very documents that failed to load.
+    """
+    try:
+        reading = read_manifests(paths)
+        if reading.problems:
+            return list(reading.problems), reading.documents
+        return check(reading.manifests, version=version), len(reading.manifests)
+    except ManifestError as exc:
+        return list(exc.problems), 0
+
+
+def summary(problems: Sequence[Problem], *, resources: int, paths: Sequence[str]) -> str:
+    """`3 errors, 1 warning in 5 resources.` or `manifests/ is valid: 7 resources.`"""
+    errors, warnings = len(_errors(problems)), len(problems) - len(_errors(problems))
+    counted = _count(resources, "resource")
+    if errors:
+        warned = f", {_count(warnings, 'warning')}" if warnings else ""
+        return f"{_count(errors, 'error')}{warned} in {counted}."
+    warned = f" ({_count(warnings, 'warning')})" if warnings else ""
+    verb = "is" if len(paths) == 1 else "are"
+    return f"{', '.join(paths)} {verb} valid: {counted}{warned}."
+
+
+def _as_json(problems: Sequence[Problem], *, resources: int) -> dict[str, Any]:
+    return {
+        "valid": not _errors(problems),
+        "resources": resources,
+        "problems": [
+            {
+                "severity": p.severity.value,
+                "file": p.file,
+                "line": p.line,
+                "column": p.column,
+                "resource": p.resource,
+                "path": p.path,
+                "message": p.message,
+            }
+            for p in problems
+        ],
+    }
+
+
+def _errors(problems: Sequence[Problem]) -> list[Problem]:
+    return [p for p in problems if p.severity is Severity.ERROR]
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

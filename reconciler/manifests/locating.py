@@ -1,0 +1,319 @@
+"""Reads YAML text into plain Python data and remembers where every node came from.
+
+`manifests.loading` calls `read_documents` once per file and keeps the positions so that
+every later problem (pydantic's, the semantic checks') can point at `file:line:column`.
+YAML is read with PyYAML's pure-Python safe loader, bounded: documents nested deeper than
+`MAX_DEPTH`, or expanding (through aliases) to more than `MAX_NODES` nodes, are refused
+instead of exhausting the stack or the memory. Duplicate mapping keys are errors, because
+PyYAML would silently keep the last one and the manifest would not mean what it says.
+
+This module knows nothing of manifest kinds or pydantic, never prints, and reports every
+failure as a Problem; it raises nothing but the bugs it does not expect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.errors import ManifestError, Problem, truncate
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted in one document."""
+MAX_NODES = 100_000
+"""Most values one document may expand to, counting every alias use again."""
+
+FieldPath = tuple[str | int, ...]
+"""Keys and list indexes from the document root, such as ("spec", "actions", 0, "url")."""
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = frozenset(_TAG + name for name in ("str", "int", "float", "bool", "null"))
+_TIMESTAMP_TAG = _TAG + "timestamp"
+_MERGE_TAG = _TAG + "merge"
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """A position in a manifest file."""
+
+    file: str
+    """The file as given on the command line (relative stays relative)."""
+    line: int
+    """1-based line."""
+    column: int
+    """1-based column."""
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Positions:
+    """Where each value and each mapping key of one YAML document starts."""
+
+    start: SourceLocation
+    """The start of the document, the fallback for paths that do not exist."""
+    values: Mapping[FieldPath, SourceLocation]
+    """The location of the value node at each path."""
+    keys: Mapping[FieldPath, SourceLocation]
+    """The location of the key node for each path that ends in a mapping key."""
+
+    def locate(self, path: FieldPath, *, key: bool = False) -> SourceLocation:
+        """The node at `path` (its key node if `key`), else its nearest existing ancestor."""
+        if key and path in self.keys:
+            return self.keys[path]
+        for end in range(len(path), 0, -1):
+            found = self.values.get(path[:end])
+            if found is not None:
+                return found
+        return self.values.get((), self.start)
+
+
+@dataclasses.dataclass(frozen=True)
+class Document:
+    """One non-empty YAML document of a file: its data and the positions of its nodes."""
+
+    data: Any
+    """Plain data: dicts with string keys, lists, str, int, float, bool and None."""
+    positions: Positions
+    """Where each node of `data` came from."""
+    index: int
+    """0-based position of the document in its file."""
+    problems: tuple[Problem, ...] = ()
+    """Problems that did not stop reading (duplicate keys, bad tags): the data is
+    usable for further checks, but the document is invalid."""
+
+
+def render_path(path: FieldPath) -> str:
+    """`("spec", "actions", 0, "url")` as `spec.actions[0].url`; odd keys are quoted."""
+    text = ""
+    for element in path:
+        if isinstance(element, int):
+            text += f"[{element}]"
+        elif _PLAIN_KEY.fullmatch(element):
+            text += f".{element}" if text else element
+        else:
+            text += '["' + element.replace("\\", "\\\\").replace('"', '\\"') + '"]'
+    return text
+
+
+def read_documents(text: str, *, file: str) -> tuple[list[Document], list[Problem]]:
+    """Every non-empty document of `text`, and the problems that stopped the others.
+
+    A syntax error ends the file (the parser cannot resynchronise), but documents before
+    it are still returned; a problem inside one document skips only that document.
+    """
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    loader: _BoundedLoader | None = None
+    try:
+        loader = _BoundedLoader(text)  # the reader refuses control characters right here
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            try:
+                if node is not None:
+                    documents.extend(_build_document(node, loader, file=file, index=index))
+            except ManifestError as exc:  # a limit was hit: this document is skipped
+                problems.extend(exc.problems)
+            index += 1
+    except yaml.YAMLError as exc:
+        problems.append(_syntax_problem(exc, text=text, file=file))
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return documents, problems
+
+
+def _build_document(
+    node: Node, loader: yaml.SafeLoader, *, file: str, index: int
+) -> list[Document]:
+    """The document of `node`, or none if it is empty (`---` alone, only comments)."""
+    builder = _Builder(loader, file=file)
+    data = builder.build(node, (), depth=0)
+    if data is None:
+        return []
+    start = _location(node.start_mark, file=file)
+    positions = Positions(start=start, values=builder.values, keys=builder.keys)
+    return [Document(data, positions, index, problems=tuple(builder.problems))]
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """The safe loader, refusing documents nested deeper than MAX_DEPTH while composing.
+
+    PyYAML composes recursively; without this bound a file of ten thousand `[` would
+    end in a RecursionError instead of a readable problem.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        if self._depth >= MAX_DEPTH:
+            raise yaml.MarkedYAMLError(
+                problem=f"nested deeper than {MAX_DEPTH} levels",
+                problem_mark=self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _Builder:
+    """Turns one composed node tree into plain data, recording positions as it goes."""
+
+    def __init__(self, loader: yaml.SafeLoader, *, file: str) -> None:
+        self._loader = loader
+        self._file = file
+        self._count = 0
+        self.values: dict[FieldPath, SourceLocation] = {}
+        self.keys: dict[FieldPath, SourceLocation] = {}
+        self.problems: list[Problem] = []
+
+    def build(self, node: Node, path: FieldPath, *, depth: int) -> Any:
+        self._count += 1
+        if self._count > MAX_NODES:
+            # Aliases are shared nodes after composing; expanding them is where a
+            # "billion laughs" document would eat the memory.
+            self._fail(node, f"the document expands to more than {MAX_NODES} values")
+        if depth > MAX_DEPTH:
+            self._fail(node, f"nested deeper than {MAX_DEPTH} levels (a recursive alias?)")
+        self.values[path] = self._where(node)
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path, depth=depth)
+        if isinstance(node, SequenceNode):
+            self._check_tag(node, _TAG + "seq", path)
+            return [
+                self.build(item, (*path, i), depth=depth + 1) for i, item in enumerate(node.value)
+            ]
+        return self._scalar(node, path)
+
+    def _mapping(self, node: MappingNode, path: FieldPath, *, depth: int) -> dict[str, Any]:
+        self._check_tag(node, _TAG + "map", path)
+        if depth > MAX_DEPTH:
+            self._fail(node, f"nested deeper than {MAX_DEPTH} levels (a recursive alias?)")
+        result: dict[str, Any] = {}
+        # Merge keys (`<<: *defaults`) first, so that explicit keys win as YAML says.
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                for source in reversed(self._merge_sources(value_node)):
+                    result.update(self._mapping(source, path, depth=depth + 1))
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = self._key(key_node)
+            if key in seen:
+                # Reported, then read as PyYAML would (the last wins) to find more problems.
+                message = f"duplicate key '{truncate(key, 60)}' (first defined at line {seen[key]})"
+                self._note(key_node, message, path=(*path, key))
+            seen[key] = key_node.start_mark.line + 1
+            self.keys[(*path, key)] = self._where(key_node)
+            result[key] = self.build(value_node, (*path, key), depth=depth + 1)
+        return result
+
+    def _merge_sources(self, node: Node) -> list[MappingNode]:
+        if isinstance(node, MappingNode):
+            return [node]
+        if isinstance(node, SequenceNode) and all(isinstance(n, MappingNode) for n in node.value):
+            return list(node.value)
+        self._fail(node, "a merge key (<<) needs a mapping or a list of mappings")
+
+    def _key(self, node: Node) -> str:
+        # Keys are field names and map keys: keep their text, so that YAML 1.1 does not
+        # turn `on:` into True or `1:` into an int that no string-keyed field accepts.
+        if not isinstance(node, ScalarNode):
+            self._fail(node, "a mapping key must be a plain value, not a mapping or a list")
+        self._count += 1
+        return str(node.value)
+
+    def _scalar(self, node: Node, path: FieldPath) -> Any:
+        if node.tag == _TIMESTAMP_TAG:
+            return str(node.value)  # dates are kept as written; no manifest field is a date
+        if node.tag not in _SCALAR_TAGS:
+            self._note(node, f"unsupported YAML tag {_short_tag(node.tag)}", path=path)
+            return str(node.value)
+        construct = self._loader.yaml_constructors[node.tag]
+        try:
+            return construct(self._loader, node)
+        except (ValueError, KeyError, TypeError, yaml.YAMLError):
+            self._note(node, f"cannot read this value as {_short_tag(node.tag)}", path=path)
+            return str(node.value)
+
+    def _check_tag(self, node: Node, expected: str, path: FieldPath) -> None:
+        if node.tag != expected:
+            self._note(node, f"unsupported YAML tag {_short_tag(node.tag)}", path=path)
+
+    def _where(self, node: Node) -> SourceLocation:
+        return _location(node.start_mark, file=self._file)
+
+    def _note(self, node: Node, message: str, *, path: FieldPath = ()) -> None:
+        where = self._where(node)
+        self.problems.append(
+            Problem(
+                message,
+                file=where.file,
+                line=where.line,
+                column=where.column,
+                path=render_path(path) or None,
+            )
+        )
+
+    def _fail(self, node: Node, message: str) -> NoReturn:
+        # Limits and unreadable structure end the document: nothing after is trustworthy.
+        where = self._where(node)
+        raise ManifestError(
+            [Problem(message, file=where.file, line=where.line, column=where.column)]
+        )
+
+
+def _location(mark: yaml.Mark, *, file: str) -> SourceLocation:
+    return SourceLocation(file=file, line=mark.line + 1, column=mark.column + 1)
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+
+
+def _syntax_problem(exc: yaml.YAMLError, *, text: str, file: str) -> Problem:
+    """One Problem for a YAML error, at PyYAML's mark, without echoing the source line.
+
+    PyYAML's own `str()` quotes the offending line, which may hold a secret; only its
+    problem text and mark are used.
+    """
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        detail = exc.problem or exc.context or "invalid YAML"
+        if exc.problem and exc.context:
+            detail = f"{exc.problem} ({exc.context})"
+        if mark is not None:
+            where = _location(mark, file=file)
+            return Problem(
+                f"YAML syntax error: {detail}", file=file, line=where.line, column=where.column
+            )
+        return Problem(f"YAML syntax error: {detail}", file=file, line=1, column=1)
+    if isinstance(exc, yaml.reader.ReaderError):
+        line, column = position_of(text, exc.position)
+        return Problem(
+            f"character U+{exc.character:04X} is not allowed in YAML",
+            file=file,
+            line=line,
+            column=column,
+        )
+    return Problem(f"YAML error: {type(exc).__name__}", file=file, line=1, column=1)
+
+
+def position_of(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset in `text`."""
+    before = text[: max(offset, 0)]
+    line = before.count("\n") + 1
+    return line, offset - (before.rfind("\n") + 1) + 1

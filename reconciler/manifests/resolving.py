@@ -1,0 +1,111 @@
+"""Resolve the secret references of a manifest set into Secret values.
+
+Called by the plan and apply commands just before planning (for fingerprints) and
+before building request bodies. Every reference of the run is tried and every failure
+reported together, each naming the file, line, resource and source, and never a value.
+`fromFile` paths are relative to the manifest file that names them. Nothing here talks
+to a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from reconciler.errors import Problem, SecretError
+from reconciler.manifests.loading import LoadedManifest, ManifestSet
+from reconciler.manifests.models import (
+    ConnectorManifest,
+    ConnectorSpec,
+    Encrypted,
+    FromEnv,
+    FromFile,
+    ModelManifest,
+    SecretRef,
+)
+from reconciler.resources import ResourceKey
+from reconciler.secrets import Secret
+from reconciler.secrets.encrypting import KEY_ENV, SecretKey, decrypt
+
+SecretPath = tuple[ResourceKey, str]
+"""(resource, `credential.<key>` or `connector.credential.<key>` for inline connectors)."""
+
+
+def secret_references(
+    manifests: ManifestSet,
+) -> Iterator[tuple[LoadedManifest, tuple[str | int, ...], str, SecretRef]]:
+    """Every secret reference: (document, YAML path, secret path, reference)."""
+    for doc in manifests:
+        manifest = doc.manifest
+        if isinstance(manifest, ConnectorManifest):
+            yield from _of_connector(doc, manifest.spec, ("spec",), "")
+        elif isinstance(manifest, ModelManifest) and manifest.spec.inline_connector:
+            inline = manifest.spec.inline_connector
+            yield from _of_connector(doc, inline, ("spec", "connector"), "connector.")
+
+
+def resolve_secrets(
+    manifests: ManifestSet,
+    *,
+    key: SecretKey | None,
+    env: Mapping[str, str],
+) -> dict[SecretPath, Secret]:
+    """Resolve every reference; SecretError listing every one that failed."""
+    resolved: dict[SecretPath, Secret] = {}
+    problems: list[Problem] = []
+    for doc, yaml_path, secret_path, ref in secret_references(manifests):
+        try:
+            resolved[(doc.key, secret_path)] = _resolve(ref, doc=doc, key=key, env=env)
+        except SecretError as exc:
+            problems.append(doc.problem(str(exc), *yaml_path))
+    if problems:
+        lines = "\n".join(f"  {p}" for p in problems)
+        raise SecretError(f"{len(problems)} secret(s) could not be resolved:\n{lines}")
+    return resolved
+
+
+def describe(ref: SecretRef) -> dict[str, str]:
+    """The reference itself as plain data (safe to print and to save in a plan)."""
+    if isinstance(ref, FromEnv):
+        return {"fromEnv": ref.from_env}
+    if isinstance(ref, FromFile):
+        return {"fromFile": ref.from_file}
+    return {"encrypted": ref.encrypted}
+
+
+def _of_connector(
+    doc: LoadedManifest, spec: ConnectorSpec, base: tuple[str, ...], prefix: str
+) -> Iterator[tuple[LoadedManifest, tuple[str | int, ...], str, SecretRef]]:
+    for name, ref in spec.credential.items():
+        yield doc, (*base, "credential", name), f"{prefix}credential.{name}", ref
+
+
+def _resolve(
+    ref: SecretRef, *, doc: LoadedManifest, key: SecretKey | None, env: Mapping[str, str]
+) -> Secret:
+    if isinstance(ref, FromEnv):
+        value = env.get(ref.from_env)
+        if value is None or value == "":
+            raise SecretError(f"environment variable {ref.from_env} is not set")
+        return Secret(value, source=f"env {ref.from_env}")
+    if isinstance(ref, FromFile):
+        return _from_file(Path(doc.file).parent / ref.from_file, shown=ref.from_file)
+    return _from_ciphertext(ref, key=key)
+
+
+def _from_file(path: Path, *, shown: str) -> Secret:
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise SecretError(f"cannot read secret file {shown}: {reason}") from exc
+    value = text[:-1] if text.endswith("\n") else text
+    if not value:
+        raise SecretError(f"secret file {shown} is empty")
+    return Secret(value, source=f"file {shown}")
+
+
+def _from_ciphertext(ref: Encrypted, *, key: SecretKey | None) -> Secret:
+    if key is None:
+        raise SecretError(f"an encrypted value needs a key: set {KEY_ENV} or pass --key-file")
+    return decrypt(ref.encrypted, key, source="encrypted value")

@@ -1,0 +1,302 @@
+"""`osml validate` and `osml schema` end to end through click, plus their option wiring."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.cli import main
+from reconciler.cli import validate as validate_module
+from reconciler.errors import Problem, Severity
+from reconciler.manifests.loading import ManifestSet
+from reconciler.mlcommons.versions import LATEST, Version
+from reconciler.resources import Kind
+
+CONNECTOR = """\
+apiVersion: osml/v1
+kind: Connector
+metadata:
+  name: openai-chat
+spec:
+  version: 1
+  protocol: http
+  parameters: {endpoint: api.openai.com}
+  credential:
+    openAI_key: {fromEnv: OPENAI_API_KEY}
+  actions:
+    - action_type: predict
+      method: POST
+      url: https://${parameters.endpoint}/v1/chat/completions
+      headers: {Authorization: "Bearer ${credential.openAI_key}"}
+"""
+
+GROUP = "apiVersion: osml/v1\nkind: ModelGroup\nmetadata: {name: chat-models}\n"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "connector.yaml").write_text(CONNECTOR)
+    (tmp_path / "manifests" / "group.yaml").write_text(GROUP)
+    return tmp_path
+
+
+def osml(*args: str) -> Result:
+    result = CliRunner().invoke(main, list(args))
+    # Never a traceback: either a clean return or an exit with a code.
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def test_valid_manifests_exit_0_with_a_summary(repo: Path) -> None:
+    result = osml("validate", "manifests/")
+
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == "manifests/ is valid: 2 resources."
+
+
+def test_paths_default_to_the_manifests_folder(repo: Path) -> None:
+    result = osml("validate")
+
+    assert result.exit_code == 0
+    assert result.output.endswith("manifests/ is valid: 2 resources.\n")
+
+
+def test_several_paths(repo: Path) -> None:
+    Path("extra.yaml").write_text(GROUP.replace("chat-models", "other"))
+
+    result = osml("validate", "manifests", "extra.yaml")
+
+    assert result.output.endswith("manifests, extra.yaml are valid: 3 resources.\n")
+
+
+def test_an_empty_folder_is_valid(repo: Path) -> None:
+    Path("empty").mkdir()
+
+    assert osml("validate", "empty").output == "empty is valid: 0 resources.\n"
+
+
+@pytest.mark.parametrize(
+    ("file", "text", "expected", "summary"),
+    [
+        pytest.param(
+            "manifests/connector.yaml",
+            CONNECTOR.replace("  version: 1\n", "  version: 1\n  descripton: chat\n"),
+            "manifests/connector.yaml:7:3: Connector/openai-chat: spec.descripton: "
+            "unknown field 'descripton'; did you mean 'description'?",
+            "1 error in 2 resources.",
+            id="typo",
+        ),
+        pytest.param(
+            "manifests/group.yaml",
+            GROUP + "spec: {description: [\n",
+            "manifests/group.yaml:5:1: YAML syntax error: expected the node content, but "
+            "found '<stream end>' (while parsing a flow node)",
+            "1 error in 1 resource.",  # the broken document cannot be counted
+            id="bad-yaml",
+        ),
+        pytest.param(
+            "manifests/z-copy.yaml",
+            CONNECTOR,
+            "manifests/z-copy.yaml:4:9: Connector/openai-chat: metadata.name: duplicate "
+            "resource; first defined at manifests/connector.yaml:4:9",
+            "1 error in 3 resources.",
+            id="duplicate",
+        ),
+    ],
+)
+def test_invalid_manifests_exit_1_with_located_problems(
+    repo: Path, file: str, text: str, expected: str, summary: str
+) -> None:
+    Path(file).write_text(text)
+
+    result = osml("validate", "manifests/")
+
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [expected, summary]
+
+
+def test_a_missing_path_is_reported_not_raised(repo: Path) -> None:
+    result = osml("validate", "nowhere")
+
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "nowhere: no such file or directory",
+        "1 error in 0 resources.",
+    ]
+
+
+def test_json_output(repo: Path) -> None:
+    Path("manifests/group.yaml").write_text(GROUP.replace("ModelGroup", "ModelGroops"))
+
+    result = osml("validate", "--format", "json")
+
+    assert result.exit_code == 1
+    assert json.loads(result.output) == {
+        "valid": False,
+        "resources": 2,
+        "problems": [
+            {
+                "severity": "error",
+                "file": "manifests/group.yaml",
+                "line": 2,
+                "column": 7,
+                "resource": None,
+                "path": "kind",
+                "message": "unknown kind 'ModelGroops'; did you mean 'ModelGroup'?",
+            }
+        ],
+    }
+
+
+def test_json_output_when_valid(repo: Path) -> None:
+    result = osml("validate", "--format", "json", "manifests")
+
+    document = json.loads(result.output)
+    assert result.exit_code == 0
+    assert (document["valid"], document["resources"]) == (True, 2)
+
+
+# --- wiring to the checks, with the checks replaced by a recorder ----------------------
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Record each call of the semantic checks and answer with one warning."""
+    calls: list[dict[str, Any]] = []
+
+    def fake_check(manifests: ManifestSet, *, version: Version) -> list[Problem]:
+        calls.append({"kinds": [d.key.kind for d in manifests], "version": version})
+        return [manifests.documents[0].problem("looks odd", "spec", severity=Severity.WARNING)]
+
+    monkeypatch.setattr(validate_module, "check", fake_check)
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("args", "version"),
+    [
+        ([], LATEST),
+        (["--cluster-version", "2.19"], Version(2, 19)),
+        (["--cluster-version", "3.0.1"], Version(3, 0, 1)),
+    ],
+)
+def test_the_checks_get_the_manifests_and_the_version(
+    repo: Path, checks: list[dict[str, Any]], args: list[str], version: Version
+) -> None:
+    osml("validate", *args)
+
+    assert checks == [{"kinds": [Kind.CONNECTOR, Kind.MODEL_GROUP], "version": version}]
+
+
+def test_the_version_comes_from_the_environment(
+    repo: Path, checks: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OSML_VALIDATE_CLUSTER_VERSION", "2.13")
+
+    osml("validate")
+
+    assert checks[0]["version"] == Version(2, 13)
+
+
+def test_warnings_are_printed_and_exit_0(repo: Path, checks: list[dict[str, Any]]) -> None:
+    result = osml("validate")
+
+    assert result.exit_code == 0
+    assert result.output.splitlines() == [
+        "manifests/connector.yaml:6:3: warning: Connector/openai-chat: spec: looks odd",
+        "manifests/ is valid: 2 resources (1 warning).",
+    ]
+
+
+def test_checks_do_not_run_when_loading_failed(repo: Path, checks: list[dict[str, Any]]) -> None:
+    Path("manifests/bad.yaml").write_text("kind: Nope\n")
+
+    assert osml("validate").exit_code == 1
+    assert checks == []
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        ("three", "'three' is not a version"),
+        ("1.0", "1.0 is not supported; osml knows 2.9 to 3.8"),
+    ],
+)
+def test_a_bad_cluster_version_is_a_usage_error(repo: Path, version: str, message: str) -> None:
+    result = osml("validate", "--cluster-version", version)
+
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+# --- the summary line -------------------------------------------------------------------
+
+
+def _problems(errors: int, warnings: int) -> list[Problem]:
+    return [Problem("e")] * errors + [Problem("w", severity=Severity.WARNING)] * warnings
+
+
+@pytest.mark.parametrize(
+    ("errors", "warnings", "resources", "text"),
+    [
+        (3, 1, 5, "3 errors, 1 warning in 5 resources."),
+        (1, 0, 1, "1 error in 1 resource."),
+        (2, 2, 0, "2 errors, 2 warnings in 0 resources."),
+        (0, 0, 7, "manifests/ is valid: 7 resources."),
+        (0, 2, 7, "manifests/ is valid: 7 resources (2 warnings)."),
+        (0, 1, 1, "manifests/ is valid: 1 resource (1 warning)."),
+    ],
+)
+def test_summary(errors: int, warnings: int, resources: int, text: str) -> None:
+    problems = _problems(errors, warnings)
+
+    assert validate_module.summary(problems, resources=resources, paths=["manifests/"]) == text
+
+
+# --- osml schema ----------------------------------------------------------------------
+
+
+def test_schema_is_a_draft_2020_12_union_of_the_kinds() -> None:
+    result = osml("schema")
+
+    schema = json.loads(result.output)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"]
+    kinds = [
+        schema["$defs"][ref["$ref"].removeprefix("#/$defs/")]["properties"]["kind"]["const"]
+        for ref in schema["oneOf"]
+    ]
+    assert sorted(kinds) == sorted(kind.value for kind in Kind)
+
+
+def test_schema_carries_field_descriptions_and_aliases() -> None:
+    definitions = json.loads(osml("schema").output)["$defs"]
+
+    assert "credential" in definitions["ConnectorSpec"]["properties"]
+    assert definitions["FromEnv"]["properties"]["fromEnv"]["type"] == "string"
+    assert "model_config" in definitions["ModelSpec"]["properties"]
+    assert definitions["ConnectorAction"]["properties"]["url"]["description"].startswith("May hold")
+    assert definitions["ConnectorManifest"]["properties"]["kind"]["description"]
+
+
+def test_schema_references_all_resolve() -> None:
+    text = osml("schema").output
+    definitions = json.loads(text)["$defs"]
+
+    refs = {part.split('"')[0] for part in text.split('"$ref": "#/$defs/')[1:]}
+    assert refs <= set(definitions)
+
+
+def test_schema_out_writes_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "osml.schema.json"
+
+    result = osml("schema", "--out", str(target))
+
+    assert result.exit_code == 0
+    assert json.loads(target.read_text())["title"] == "osml manifest"
