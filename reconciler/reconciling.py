@@ -19,7 +19,7 @@ from reconciler import __version__
 from reconciler.applying.bodies import SecretPath
 from reconciler.applying.executing import Settings
 from reconciler.applying.orchestrating import apply_plan
-from reconciler.applying.retrying import Backoff
+from reconciler.retrying import Backoff
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.locking import Lease, acquire_lock

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from reconciler.applying.bodies import Materialized, SecretPath, materialize
-from reconciler.applying.retrying import Backoff, Timing, poll, retry
+from reconciler.retrying import Backoff, Timing, poll, retry
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.snapshots import StateRecord

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from reconciler.applying.executing import Settings
-from reconciler.applying.retrying import Backoff
+from reconciler.retrying import Backoff
 from reconciler.cluster.connecting import Connection, ConnectionSettings, connect
 from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyResult, Outcome

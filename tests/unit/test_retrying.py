@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from reconciler.applying.retrying import Backoff, Timing, poll, retry
+from reconciler.retrying import Backoff, Timing, poll, retry
 from reconciler.errors import ClusterError, TransientClusterError
 
 

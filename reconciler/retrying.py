@@ -1,6 +1,7 @@
 """Backoff with jitter, for retrying transient failures and for polling.
 
-The applier wraps every cluster call in `retry`: a TransientClusterError (connection
+Generic and low in the layers: the snapshot reader retries its reads with it, the
+applier wraps every cluster call in `retry`: a TransientClusterError (connection
 errors, timeouts, 429, 502-504, the eventual-consistency refusals of reference §10) is
 tried again after a growing, jittered delay until the attempts or the deadline run out;
 any other error leaves at once. `poll` waits for a condition with the same delays.
