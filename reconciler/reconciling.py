@@ -19,7 +19,6 @@ from reconciler import __version__
 from reconciler.applying.bodies import SecretPath
 from reconciler.applying.executing import Settings
 from reconciler.applying.orchestrating import apply_plan
-from reconciler.retrying import Backoff
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.locking import Lease, acquire_lock
@@ -33,6 +32,8 @@ from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyObserver, ApplyResult
 from reconciler.planning import PlanOptions, make_plan
 from reconciler.plans import ClusterIdentity, Plan
+from reconciler.rendering.redacting import safe_url
+from reconciler.retrying import Backoff
 from reconciler.secrets import Secret, scrub
 from reconciler.secrets.encrypting import load_key
 
@@ -85,13 +86,13 @@ def plan_against(
         desired.manifests,
         snapshot,
         secrets=desired.secrets,
-        options=dataclasses.replace(options, cluster_url=conn.url),
+        options=dataclasses.replace(options, cluster_url=safe_url(conn.url)),
         now=_now(),
     )
     plan = dataclasses.replace(
         plan,
         cluster=ClusterIdentity(
-            url=conn.url,
+            url=safe_url(conn.url),
             version=snapshot.version,
             cluster_name=snapshot.cluster_name,
             cluster_uuid=snapshot.cluster_uuid,

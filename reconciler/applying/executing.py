@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from reconciler.applying.bodies import Materialized, SecretPath, materialize
-from reconciler.retrying import Backoff, Timing, poll, retry
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.snapshots import StateRecord
@@ -26,6 +25,7 @@ from reconciler.errors import ApplyError, TransientClusterError
 from reconciler.outcomes import ApplyObserver
 from reconciler.plans import Action, Change, Strategy
 from reconciler.resources import Kind, ResourceKey
+from reconciler.retrying import Backoff, Timing, poll, retry
 from reconciler.secrets import Secret
 
 T = TypeVar("T")
@@ -178,15 +178,19 @@ class Executor:
     # --- settings --------------------------------------------------------------------
 
     def _settings(self, change: Change) -> None:
-        """Settings kinds live in cluster settings (§9), not in documents."""
-        if change.action is Action.DELETE:
-            reset = {k: None for k in (change.before or {})}
-            self.retried(lambda: self.calls.put_cluster_settings(reset))
-            self.forget(change.key)
-            return
+        """Settings kinds live in cluster settings (§9), not in documents.
+
+        `after["settings"]` is the persistent-settings body (None resets a key to its
+        default); the rest of `after` is what the next plan needs and goes to the record.
+        """
         body = self.body(change)
-        self.retried(lambda: self.calls.put_cluster_settings(body.body))
-        self.record(change, None, body)
+        persistent = body.body.get("settings", {})
+        if persistent:
+            self.retried(lambda: self.calls.put_cluster_settings(persistent))
+        if change.action is Action.DELETE:
+            self.forget(change.key)
+        else:
+            self.record(change, None, body)
 
 
 # --- per action --------------------------------------------------------------------------

@@ -5,6 +5,13 @@ Each command maps its options to one core call. Every ReconcilerError becomes
 Command groups live in sibling modules; importing them here registers them on `main`.
 """
 
+from reconciler.cli import (
+    apply,  # noqa: F401  (registers apply)
+    plan,  # noqa: F401  (registers plan)
+    sandbox,  # noqa: F401  (registers sandbox)
+    state,  # noqa: F401  (registers lock, state, import)
+    validate,  # noqa: F401  (registers validate, schema)
+)
 from reconciler.cli.base import main
 
 __all__ = ["main"]

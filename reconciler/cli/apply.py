@@ -17,6 +17,7 @@ import click
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, open_cluster
+from reconciler.cli.plan import use_color
 from reconciler.errors import PlanError
 from reconciler.mlcommons.versions import Version
 from reconciler.planning import PlanOptions
@@ -94,7 +95,7 @@ def apply(
             saved = plan_against(
                 conn, desired, options=plan_options, state_index=cluster.state_index
             ).plan
-            _echo(render_text(saved, color=sys.stdout.isatty()))
+            _echo(render_text(saved, color=use_color()))
             if not saved.has_changes:
                 return
             _confirm(auto_approve)

@@ -10,7 +10,7 @@ VALUE = "sk-test-0123456789abcdef"
 
 def test_every_text_form_is_redacted() -> None:
     secret = Secret(VALUE, source="env OPENAI_API_KEY")
-    for text in (str(secret), repr(secret), f"{secret}", f"{secret!r}", "%s" % secret, str([secret])):
+    for text in (str(secret), repr(secret), f"{secret}", f"{secret!r}", "%s" % secret, str([secret])):  # noqa: UP031
         assert VALUE not in text
         assert REDACTED in text
     assert secret.reveal() == VALUE
