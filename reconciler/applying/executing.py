@@ -96,6 +96,7 @@ class Executor:
         fingerprint_key: bytes | None,
         observer: ApplyObserver,
         settings: Settings | None = None,
+        parallelism: int = 10,
     ) -> None:
         self.calls = calls
         self.conn = conn
@@ -104,6 +105,8 @@ class Executor:
         self.fingerprint_key = fingerprint_key
         self.observer = observer
         self.settings = settings or Settings()
+        self.slots = threading.BoundedSemaphore(parallelism)
+        """Requests in flight; a change waiting for DEPLOYED or backing off holds none."""
 
     def run(self, change: Change) -> str | None:
         """Perform `change`; the resource's live ID afterwards (None for settings)."""
@@ -115,9 +118,16 @@ class Executor:
 
     # --- building blocks -------------------------------------------------------------
 
+    def request(self, call: Callable[[], T]) -> T:
+        """Run one request while holding a slot, so at most `parallelism` are in flight."""
+        with self.slots:
+            return call()
+
     def retried(self, call: Callable[[], T]) -> T:
-        """`call` retried on transient failures."""
-        return retry(call, backoff=self.settings.backoff, timing=self.settings.timing)
+        """`call` retried on transient failures, each attempt in its own slot."""
+        return retry(
+            lambda: self.request(call), backoff=self.settings.backoff, timing=self.settings.timing
+        )
 
     def body(self, change: Change) -> Materialized:
         """The change's `after` with IDs and secret values in place."""
@@ -147,7 +157,11 @@ class Executor:
             applied=current.applied if current else {},
             fingerprints=current.fingerprints if current else {},
         )
-        stored = write_record(self.conn, intent, expected=current, index=self.settings.state_index)
+        stored = self.request(
+            lambda: write_record(
+                self.conn, intent, expected=current, index=self.settings.state_index
+            )
+        )
         self.records.put(stored)
 
     def record(self, change: Change, live_id: str | None, body: Materialized) -> None:
@@ -160,11 +174,11 @@ class Executor:
             applied=body.recordable,
             fingerprints=body.fingerprints,
         )
-        stored = write_record(
-            self.conn,
-            record,
-            expected=self.records.get(change.key),
-            index=self.settings.state_index,
+        expected = self.records.get(change.key)
+        stored = self.request(
+            lambda: write_record(
+                self.conn, record, expected=expected, index=self.settings.state_index
+            )
         )
         self.records.put(stored)
 
@@ -172,7 +186,7 @@ class Executor:
         """Delete the record of a resource that no longer exists."""
         current = self.records.get(key)
         if current is not None:
-            delete_record(self.conn, current, index=self.settings.state_index)
+            self.request(lambda: delete_record(self.conn, current, index=self.settings.state_index))
         self.records.forget(key)
 
     # --- settings --------------------------------------------------------------------
@@ -217,7 +231,7 @@ def _create_call(ex: Executor, change: Change, body: dict[str, Any]) -> str:
     delays = ex.settings.backoff.delays(ex.settings.timing.rng)
     for attempt in range(1, attempts + 1):
         try:
-            return _send_create(ex, change, body)
+            return ex.request(lambda: _send_create(ex, change, body))
         except TransientClusterError:
             if attempt == attempts:
                 raise
@@ -406,7 +420,8 @@ def _undeploy_and_wait(ex: Executor, change: Change, model_id: str, *, subject: 
 
 def _probe(ex: Executor, change: Change, model_id: str) -> None:
     ex.observer.on_wait(change, "probing with a predict request")
-    answer = ex.calls.predict(model_id, change.probe or {}, subject=str(change.key))
+    body = change.probe or {}
+    answer = ex.request(lambda: ex.calls.predict(model_id, body, subject=str(change.key)))
     for result in answer.get("inference_results", []):
         status = result.get("status_code", 200)
         if not 200 <= int(status) < 300:

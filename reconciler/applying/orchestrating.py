@@ -26,6 +26,9 @@ from reconciler.plans import Change, Plan
 from reconciler.resources import ResourceKey
 from reconciler.secrets import Secret, scrub
 
+_MAX_WORKERS = 128
+"""Changes in progress at once, most of them usually waiting on deploys."""
+
 
 def apply_plan(
     plan: Plan,
@@ -55,9 +58,13 @@ def apply_plan(
             fingerprint_key=fingerprint_key(conn, create=True, index=settings.state_index),
             observer=observer,
             settings=settings,
+            parallelism=parallelism,
         )
         tasks = [_task(c, executor=executor, results=results, clock=clock) for c in changes]
-        outcomes = run_graph(tasks, parallelism=parallelism, stop=stop)
+        # Workers may outnumber request slots: a change waiting for a deploy holds a
+        # worker but no slot, so `parallelism` bounds the load on the cluster only.
+        workers = max(parallelism, min(len(tasks), _MAX_WORKERS))
+        outcomes = run_graph(tasks, parallelism=workers, stop=stop)
         for change in changes:
             _report_unrun(change, outcomes[change.key], results=results, observer=observer)
     result = ApplyResult(tuple(results[c.key] for c in changes), duration=clock() - started)

@@ -9,8 +9,10 @@ from reconciler.cli import (
     apply,  # noqa: F401  (registers apply)
     plan,  # noqa: F401  (registers plan)
     sandbox,  # noqa: F401  (registers sandbox)
+    secrets,  # noqa: F401  (registers secrets)
     state,  # noqa: F401  (registers lock, state, import)
     validate,  # noqa: F401  (registers validate, schema)
+    watch,  # noqa: F401  (registers watch)
 )
 from reconciler.cli.base import main
 
