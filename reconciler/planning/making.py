@@ -1,0 +1,155 @@
+"""The planner's entry point: (desired manifests, live snapshot, secrets) -> Plan.
+
+Pair desired with live first, then decide per resource, then review and order
+(argoproj/gitops-engine's reconcile shape). Every problem found on the way (ambiguous
+identities, a replace under `prevent_destroy`, a colliding group rename) is gathered into
+one PlanError. The resulting Plan is inert data: renderers show it, `applying` executes it.
+
+Called by the CLI (`osml plan`, `osml apply`) and by `watching`. Pure: no network, no file
+I/O, no printing; the snapshot was read before and the secrets resolved before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import reconciler
+from reconciler.cluster.snapshots import Snapshot
+from reconciler.errors import PlanError
+from reconciler.manifests.loading import ManifestSet
+from reconciler.manifests.models import AccessControlManifest, TrustedEndpointsManifest
+from reconciler.planning.configuring import (
+    decide_access_control,
+    decide_settings_orphan,
+    decide_trusted_endpoints,
+)
+from reconciler.planning.deciding import (
+    decide_document,
+    decide_orphan,
+    warn_last_in_group,
+    will_delete,
+)
+from reconciler.planning.normalizing import Fingerprints
+from reconciler.planning.ordering import order
+from reconciler.planning.pairing import DocumentManifest, Orphan, Pairing, pair
+from reconciler.planning.reviewing import review
+from reconciler.planning.situations import Findings, Situation
+from reconciler.plans import Change, ClusterIdentity, Plan
+from reconciler.resources import Kind, ResourceKey
+from reconciler.secrets.values import Secret
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanOptions:
+    """What the user asked of this plan."""
+
+    prune: bool = False
+    """Plan DELETE for managed resources that left the manifests."""
+    targets: tuple[ResourceKey, ...] = ()
+    """Keep only these changes and what they depend on (`--target`)."""
+    cluster_url: str = ""
+    """Recorded in the plan's cluster identity."""
+
+
+def make_plan(
+    desired: ManifestSet,
+    snapshot: Snapshot,
+    *,
+    secrets: Mapping[tuple[ResourceKey, str], Secret],
+    options: PlanOptions = PlanOptions(),  # frozen: a shared default is safe
+    now: str = "",
+) -> Plan:
+    """The plan that takes the cluster of `snapshot` to the state of `desired`.
+
+    `secrets` maps (resource, `credential.x` or `connector.credential.x`) to the resolved
+    value; only fingerprints of it ever reach the plan. `now` (ISO-8601) dates the plan and
+    lets a deploy stuck for too long be redeployed.
+    """
+    manifests = [document.manifest for document in desired.documents]
+    pairing = pair([m for m in manifests if isinstance(m, DocumentManifest)], snapshot)
+    fingerprints = Fingerprints(secrets, snapshot.state.fingerprint_key)
+    situation = Situation.build(snapshot, pairing=pairing, fingerprints=fingerprints, now=now)
+    findings = Findings()
+    changes = _documents(pairing, situation=situation, findings=findings)
+    changes += _settings(manifests, situation=situation)
+    declared = {manifest.key for manifest in manifests}
+    orphans = tuple(o for o in pairing.orphans if o.record.key not in declared)
+    pruned, kept = _orphans(orphans, situation=situation, options=options, findings=findings)
+    if findings.problems:
+        raise PlanError("cannot make a plan:\n" + "\n".join(f"  {p}" for p in findings.problems))
+    return Plan(
+        changes=order([review(change) for change in changes + pruned], targets=options.targets),
+        cluster=_identity(snapshot, url=options.cluster_url),
+        token=snapshot.token(),
+        orphans=tuple(kept),
+        warnings=tuple(findings.warnings),
+        prune=options.prune,
+        targets=options.targets,
+        created_at=now,
+        osml_version=reconciler.__version__,
+    )
+
+
+def _identity(snapshot: Snapshot, *, url: str) -> ClusterIdentity:
+    return ClusterIdentity(
+        url=url,
+        version=snapshot.version,
+        cluster_name=snapshot.cluster_name,
+        cluster_uuid=snapshot.cluster_uuid,
+    )
+
+
+def _documents(pairing: Pairing, *, situation: Situation, findings: Findings) -> list[Change]:
+    """Connectors are decided before models: a connector replace may re-register models."""
+    reregister: dict[ResourceKey, ResourceKey] = {}
+    changes = []
+    for pair_ in sorted(pairing.pairs, key=lambda p: p.key.sort_key):
+        change, swap = decide_document(
+            pair_, situation=situation, findings=findings, reregister=reregister
+        )
+        reregister.update(dict.fromkeys(swap.reregister, pair_.key))
+        changes.append(change)
+    return changes
+
+
+def _settings(manifests: Sequence[object], *, situation: Situation) -> list[Change]:
+    records = situation.snapshot.state.records
+    changes = []
+    for manifest in manifests:
+        if isinstance(manifest, TrustedEndpointsManifest):
+            record = records.get(manifest.key)
+            changes.append(decide_trusted_endpoints(manifest, record, situation=situation))
+        elif isinstance(manifest, AccessControlManifest):
+            record = records.get(manifest.key)
+            changes.append(decide_access_control(manifest, record, situation=situation))
+    return changes
+
+
+def _orphans(
+    orphans: tuple[Orphan, ...],
+    *,
+    situation: Situation,
+    options: PlanOptions,
+    findings: Findings,
+) -> tuple[list[Change], list[Change]]:
+    """Orphans split into planned deletes (pruning on) and ones only reported."""
+    pruned: list[Change] = []
+    kept: list[Change] = []
+    for orphan in orphans:
+        record = orphan.record
+        if record.key.kind.is_setting:
+            change = decide_settings_orphan(record, situation=situation, prune=options.prune)
+        else:
+            change = decide_orphan(orphan, situation=situation, prune=options.prune)
+            if orphan.live is not None and record.key.kind is Kind.MODEL and options.prune:
+                warn_last_in_group(orphan.live, situation=situation, findings=findings)
+        if change is None:
+            if not record.key.kind.is_setting:
+                findings.warnings.append(
+                    f"{record.key}: has no manifest and its live resource {record.id} is gone; "
+                    "its state record is stale"
+                )
+            continue
+        (pruned if will_delete(change, record, prune=options.prune) else kept).append(change)
+    return pruned, kept

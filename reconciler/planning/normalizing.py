@@ -1,0 +1,251 @@
+"""Bring desired and live documents to one comparable shape for the target version (§10).
+
+Desired side: a manifest spec becomes the request body the server would store (spec name
+defaulted, `version` and `parameters` stringified the server's way, `action_type`
+upper-cased, `client_config` defaults filled, references replaced by reference markers and
+credentials by secret markers). Live side: a search hit's `_source` loses the fields the
+server manages and is renamed into request terms (`access` -> `access_mode`, `algorithm` ->
+`function_name`, raw IDs of managed resources -> reference markers).
+
+Called by the deciding step of `planning`; pure: no I/O, no diffing, no decisions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.manifests.models import (
+    ConnectorAction,
+    ConnectorManifest,
+    ConnectorSpec,
+    ModelGroupManifest,
+    ModelManifest,
+    SecretRef,
+    server_name,
+)
+from reconciler.mlcommons.defaults import MODEL_TTL_MINUTES_DEFAULT, fill_client_config
+from reconciler.mlcommons.fields import (
+    drop_server_managed,
+    normalize_action_type,
+    normalize_parameters,
+    normalize_version,
+    stored_access,
+)
+from reconciler.mlcommons.versions import Version
+from reconciler.plans import ref_marker, secret_marker
+from reconciler.resources import Kind, ResourceKey
+from reconciler.secrets.values import Secret
+
+Body = dict[str, Any]
+"""A normalised request body or live document."""
+
+CREDENTIAL = "credential"
+INLINE_CREDENTIAL = "connector.credential"
+"""Fingerprint path prefixes: a standalone connector's and a model's inline connector's."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Fingerprints:
+    """Turns resolved secrets into comparable fingerprints; never exposes a value."""
+
+    secrets: Mapping[tuple[ResourceKey, str], Secret]
+    key: bytes | None
+    """The state index's HMAC key; None before the first apply (no fingerprints yet)."""
+
+    def of(self, resource: ResourceKey, path: str) -> str | None:
+        """The fingerprint of the secret at `path` (`credential.x`), None if unknown."""
+        secret = self.secrets.get((resource, path))
+        if secret is None or self.key is None:
+            return None
+        return secret.fingerprint(self.key)
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveIds:
+    """Live IDs of managed resources, so live references read like desired ones."""
+
+    keys: Mapping[str, ResourceKey] = dataclasses.field(default_factory=dict)
+
+    def reference(self, raw: Any, kind: Kind) -> Any:
+        """A reference marker when `raw` is the ID of a managed resource of `kind`."""
+        key = self.keys.get(raw) if isinstance(raw, str) else None
+        if key is not None and key.kind is kind:
+            return ref_marker(key)
+        return raw
+
+
+# --- desired ---------------------------------------------------------------------------
+
+
+def desired_body(
+    manifest: ConnectorManifest | ModelGroupManifest | ModelManifest,
+    *,
+    version: Version,
+    fingerprints: Fingerprints,
+) -> Body:
+    """The body osml would send for `manifest`, with markers for secrets and references."""
+    if isinstance(manifest, ConnectorManifest):
+        return desired_connector(
+            manifest.spec,
+            name=server_name(manifest),
+            resource=manifest.key,
+            version=version,
+            fingerprints=fingerprints,
+        )
+    if isinstance(manifest, ModelGroupManifest):
+        return desired_model_group(manifest)
+    return desired_model(manifest, version=version, fingerprints=fingerprints)
+
+
+def desired_connector(
+    spec: ConnectorSpec,
+    *,
+    name: str,
+    resource: ResourceKey,
+    version: Version,
+    fingerprints: Fingerprints,
+    prefix: str = CREDENTIAL,
+) -> Body:
+    """A connector body as the server stores it (§2.7); `prefix` names its credentials."""
+    body: Body = spec.model_dump(by_alias=True, exclude_none=True)
+    body["name"] = name
+    body["version"] = normalize_version(spec.version)
+    body["parameters"] = normalize_parameters(spec.parameters)
+    body["actions"] = [_desired_action(action) for action in spec.actions]
+    body[CREDENTIAL] = {
+        key: _secret(ref, fingerprints.of(resource, f"{prefix}.{key}"))
+        for key, ref in spec.credential.items()
+    }
+    if spec.access_mode is not None:
+        body["access_mode"] = stored_access(spec.access_mode)
+    if spec.client_config is not None:
+        given = spec.client_config.model_dump(exclude_none=True)
+        body["client_config"] = fill_client_config(given, version=version)  # §2.4
+    return body
+
+
+def _desired_action(action: ConnectorAction) -> Body:
+    body: Body = action.model_dump(exclude_none=True)
+    body["action_type"] = normalize_action_type(action.action_type)  # §2.3
+    return body
+
+
+def _secret(ref: SecretRef, fingerprint: str | None) -> dict[str, Any]:
+    return secret_marker(ref.model_dump(by_alias=True), fingerprint)
+
+
+def desired_model_group(manifest: ModelGroupManifest) -> Body:
+    """A model-group register body (§5.2)."""
+    body: Body = manifest.spec.model_dump(by_alias=True, exclude_none=True)
+    body["name"] = server_name(manifest)
+    return body
+
+
+def desired_model(manifest: ModelManifest, *, version: Version, fingerprints: Fingerprints) -> Body:
+    """A register-model body (§6.2) with references as markers."""
+    spec = manifest.spec
+    body: Body = spec.model_dump(
+        by_alias=True, exclude_none=True, exclude={"connector", "model_group"}
+    )
+    body["name"] = server_name(manifest)
+    body["function_name"] = "remote"
+    if spec.connector_ref is not None:
+        body["connector_id"] = ref_marker(ResourceKey(Kind.CONNECTOR, spec.connector_ref))
+    inline = spec.inline_connector
+    if inline is not None:
+        body["connector"] = desired_connector(
+            inline,
+            name=inline.name or manifest.metadata.name,
+            resource=manifest.key,
+            version=version,
+            fingerprints=fingerprints,
+            prefix=INLINE_CREDENTIAL,
+        )
+    if spec.model_group is not None:
+        body["model_group_id"] = ref_marker(ResourceKey(Kind.MODEL_GROUP, spec.model_group))
+    return _model_defaults(body)
+
+
+def _model_defaults(body: Body) -> Body:
+    """Drop what the server would fill anyway, and stringify `interface` (§6.2)."""
+    deploy = body.get("deploy_setting")
+    if isinstance(deploy, dict) and deploy.get("model_ttl_minutes") == MODEL_TTL_MINUTES_DEFAULT:
+        body["deploy_setting"] = {k: v for k, v in deploy.items() if k != "model_ttl_minutes"}
+    if isinstance(body.get("interface"), dict):
+        body["interface"] = {k: canonical_json(v) for k, v in body["interface"].items()}
+    return body
+
+
+def canonical_json(value: Any) -> Any:
+    """A JSON-schema value as one compact string, whatever spacing it was written with."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+# --- live ------------------------------------------------------------------------------
+
+
+def live_body(source: Mapping[str, Any], *, kind: Kind, ids: LiveIds) -> Body:
+    """A live document in request terms, server-managed fields removed (§10)."""
+    if kind is Kind.CONNECTOR:
+        return live_connector(source)
+    if kind is Kind.MODEL_GROUP:
+        return _renamed_access(source, kind=kind)
+    return live_model(source, ids=ids)
+
+
+def live_connector(source: Mapping[str, Any]) -> Body:
+    """A stored connector (§2.7) as comparable to `desired_connector`."""
+    body = _renamed_access(source, kind=Kind.CONNECTOR)
+    body.pop(CREDENTIAL, None)  # never returned (§2.7); compared by fingerprint
+    if "version" in body:
+        body["version"] = normalize_version(body["version"])
+    body["parameters"] = normalize_parameters(body.get("parameters"))
+    actions = body.get("actions")
+    if isinstance(actions, list):
+        body["actions"] = [_live_action(action) for action in actions]
+    return body
+
+
+def _live_action(action: Any) -> Any:
+    if not isinstance(action, Mapping):
+        return action
+    body = dict(action)
+    if isinstance(body.get("action_type"), str):
+        body["action_type"] = normalize_action_type(body["action_type"])
+    return body
+
+
+def _renamed_access(source: Mapping[str, Any], *, kind: Kind) -> Body:
+    """`access` is the stored name of `access_mode` (§2.7, §5.4); keep it comparable."""
+    body = drop_server_managed(source, kind=kind)
+    access = source.get("access")
+    if isinstance(access, str):
+        body["access_mode"] = stored_access(access)
+    return body
+
+
+def live_model(source: Mapping[str, Any], *, ids: LiveIds) -> Body:
+    """A stored remote model (§6.6) as comparable to `desired_model`."""
+    body = drop_server_managed(source, kind=Kind.MODEL)
+    body["function_name"] = "remote"  # stored as algorithm: REMOTE (§10)
+    if "connector_id" in body:
+        body["connector_id"] = ids.reference(body["connector_id"], Kind.CONNECTOR)
+    if "model_group_id" in body:
+        body["model_group_id"] = ids.reference(body["model_group_id"], Kind.MODEL_GROUP)
+    if isinstance(body.get("connector"), Mapping):
+        body["connector"] = live_connector(body["connector"])
+    return _model_defaults(body)
+
+
+def model_state(source: Mapping[str, Any]) -> str:
+    """`model_state` of a live model, upper-case; `REGISTERED` when missing (§6.6)."""
+    state = source.get("model_state")
+    return state.upper() if isinstance(state, str) else "REGISTERED"
