@@ -86,7 +86,8 @@ class Change:
     before: Mapping[str, Any] | None = None
     """The live resource, normalised, as compared; None for creates."""
     after: Mapping[str, Any] | None = None
-    """The body to send, with secret and reference markers; None for deletes."""
+    """The body to send, with secret and reference markers; None for deletes of documents
+    (a settings delete carries the `{"settings": ...}` body that resets its keys)."""
     fields: tuple[FieldChange, ...] = ()
     reasons: tuple[str, ...] = ()
     """Why, for humans: `protocol changed (http -> aws_sigv4): replace`."""
@@ -104,6 +105,9 @@ class Change:
     """Security-relevant notes for the reviewer (endpoint host, access, credentials)."""
     probe: Mapping[str, Any] | None = None
     """For models: the predict body (`{"parameters": ...}`) to send once deployed."""
+    lifecycle: Mapping[str, Any] | None = None
+    """osml's own controls from the manifest (`prevent_destroy`), kept in the state record
+    so they still hold once the manifest is gone; never sent to the server."""
 
     @property
     def is_change(self) -> bool:
@@ -251,6 +255,7 @@ def _change_to_dict(change: Change) -> dict[str, Any]:
         "deploy_after": change.deploy_after,
         "review": list(change.review),
         "probe": change.probe,
+        "lifecycle": change.lifecycle,
     }
 
 
@@ -270,4 +275,5 @@ def _change_from_dict(data: Mapping[str, Any]) -> Change:
         deploy_after=bool(data.get("deploy_after", False)),
         review=tuple(data.get("review", [])),
         probe=data.get("probe"),
+        lifecycle=data.get("lifecycle"),
     )

@@ -166,12 +166,15 @@ class Executor:
 
     def record(self, change: Change, live_id: str | None, body: Materialized) -> None:
         """Write the managed record of what was just applied."""
+        applied = dict(body.recordable)
+        if change.lifecycle is not None:
+            applied["lifecycle"] = dict(change.lifecycle)
         record = StateRecord(
             key=change.key,
             status="managed",
             id=live_id,
             spec_hash=body.spec_hash,
-            applied=body.recordable,
+            applied=applied,
             fingerprints=body.fingerprints,
         )
         expected = self.records.get(change.key)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import reconciler
 from reconciler.cluster.snapshots import Snapshot
@@ -78,6 +79,8 @@ def make_plan(
     pruned, kept = _orphans(orphans, situation=situation, options=options, findings=findings)
     if findings.problems:
         raise PlanError("cannot make a plan:\n" + "\n".join(f"  {p}" for p in findings.problems))
+    lifecycles = {m.key: _lifecycle(m) for m in manifests if isinstance(m, DocumentManifest)}
+    changes = [dataclasses.replace(c, lifecycle=lifecycles.get(c.key)) for c in changes]
     return Plan(
         changes=order([review(change) for change in changes + pruned], targets=options.targets),
         cluster=_identity(snapshot, url=options.cluster_url),
@@ -89,6 +92,11 @@ def make_plan(
         created_at=now,
         osml_version=reconciler.__version__,
     )
+
+
+def _lifecycle(manifest: DocumentManifest) -> dict[str, Any]:
+    """What the state record keeps of `lifecycle`, so pruning honours it later."""
+    return {"prevent_destroy": manifest.lifecycle.prevent_destroy}
 
 
 def _identity(snapshot: Snapshot, *, url: str) -> ClusterIdentity:
