@@ -11,6 +11,7 @@ Called by `applying.orchestrating` from worker threads; never decides anything i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Mapping
@@ -21,7 +22,7 @@ from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.snapshots import StateRecord
 from reconciler.cluster.state import delete_record, write_record
-from reconciler.errors import ApplyError, TransientClusterError
+from reconciler.errors import ApplyError, ClusterNotFoundError, TransientClusterError
 from reconciler.outcomes import ApplyObserver
 from reconciler.plans import Action, Change, Strategy
 from reconciler.resources import Kind, ResourceKey
@@ -297,7 +298,7 @@ def _update_call(ex: Executor, change: Change, live_id: str, body: dict[str, Any
 
 def _replace(ex: Executor, change: Change) -> str:
     if change.key.kind is Kind.CONNECTOR:
-        return _swap(ex, change)
+        return _replace_connector(ex, change)
     old_id = _require_id(change)
     if change.key.kind is Kind.MODEL_GROUP:
         # Group names are unique (§5.3): the old group must go before the new one exists.
@@ -308,6 +309,40 @@ def _replace(ex: Executor, change: Change) -> str:
     new_id = _create(ex, change)
     _remove_model(ex, change, old_id)
     return new_id
+
+
+def _replace_connector(ex: Executor, change: Change) -> str:
+    """A connector that update cannot change (§1.5): a new one takes its place."""
+    if change.strategy is not Strategy.RECREATE:
+        return _swap(ex, change)
+    if not ex.calls.capabilities.update_model:
+        return _replace_before_update_model(ex, change)
+    # `recreate` asked for: the models stop answering while their connector changes.
+    deployed = [(m, i) for m, i in _affected(ex, change) if _is_deployed(ex, i)]
+    for model, model_id in deployed:
+        _undeploy_and_wait(ex, change, model_id, subject=str(model))
+    new_id = _swap(ex, change)
+    for model, model_id in deployed:
+        _deploy(ex, change, model_id, subject=str(model))
+    return new_id
+
+
+def _replace_before_update_model(ex: Executor, change: Change) -> str:
+    """Before 2.12 no model can be repointed (§6.8) and a referenced connector cannot be
+    deleted (§2.10): the models using it go first; their own replace changes, which
+    depend on this one, register them again on the new connector."""
+    old_id = _require_id(change)
+    for model, model_id in _affected(ex, change):
+        ex.observer.on_wait(change, f"removing {model}; it is registered again afterwards")
+        _remove_model(ex, change, model_id, subject=str(model))
+    _gone_ok(lambda: ex.retried(lambda: ex.calls.delete_connector(old_id, subject=str(change.key))))
+    return _create(ex, dataclasses.replace(change, live_id=None))
+
+
+def _gone_ok(call: Callable[[], Any]) -> None:
+    """Run a delete-like call; the target already being gone is success."""
+    with contextlib.suppress(ClusterNotFoundError):
+        call()
 
 
 def _swap(ex: Executor, change: Change) -> str:
@@ -365,9 +400,16 @@ def _delete(ex: Executor, change: Change) -> None:
     ex.forget(change.key)
 
 
-def _remove_model(ex: Executor, change: Change, model_id: str) -> None:
-    _undeploy_and_wait(ex, change, model_id, subject=str(change.key))
-    ex.retried(lambda: ex.calls.delete_model(model_id, subject=str(change.key)))
+def _remove_model(
+    ex: Executor, change: Change, model_id: str, *, subject: str | None = None
+) -> None:
+    """Undeploy and delete a model; one already gone (a re-run, a lost answer) is fine."""
+    who = subject or str(change.key)
+    try:
+        _undeploy_and_wait(ex, change, model_id, subject=who)
+    except ClusterNotFoundError:
+        return
+    _gone_ok(lambda: ex.retried(lambda: ex.calls.delete_model(model_id, subject=who)))
 
 
 def _deploy_change(ex: Executor, change: Change) -> str:

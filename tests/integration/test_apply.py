@@ -282,3 +282,35 @@ def test_no_secret_reaches_the_state_index_or_the_server_documents(
     assert "fingerprint" in str(state)
     assert SECRET not in str(_live(client, "connector"))
     assert SECRET not in str(recorder.events)
+
+
+@pytest.mark.parametrize("profile", ["2.11", "3.x"])
+def test_connector_replace_while_models_use_it_converges(
+    sandbox_factory, tmp_path: Path, profile: str
+) -> None:
+    sandbox = sandbox_factory(profile)
+    paths = write(tmp_path / "m", _basic(parameters={"model": "a", "temperature": 0}))
+    assert support.apply(sandbox.url, paths).ok
+    write(paths, _basic(parameters={"model": "a"}))
+    result = support.apply(sandbox.url, paths)
+    assert result.ok, result.failures
+    client = OpenSearch(sandbox.url)
+    connectors = _live(client, "connector")
+    assert [c["parameters"] for c in connectors] == [{"model": "a"}]
+    models = _live(client, "model")
+    assert sorted(m["name"] for m in models) == ["chat-model model", "idle-model model"]
+    assert {m["connector_id"] for m in models} == {connectors[0]["_id"]}
+    assert not support.plan(sandbox.url, paths).has_changes
+
+
+def test_prevent_destroy_survives_the_manifest(sandbox_factory, tmp_path: Path) -> None:
+    sandbox = sandbox_factory("3.x")
+    docs = _basic()
+    docs[3]["lifecycle"]["prevent_destroy"] = True
+    paths = write(tmp_path / "m", docs)
+    assert support.apply(sandbox.url, paths).ok
+    write(paths, docs[:3])
+    planned = support.plan(sandbox.url, paths, prune=True)
+    assert not planned.has_changes
+    assert [str(o.key) for o in planned.orphans] == ["Model/idle-model"]
+    assert any("prevent_destroy" in r for r in planned.orphans[0].reasons)
