@@ -1,0 +1,273 @@
+"""The cluster-connection options shared by every command that talks to a cluster.
+
+`@cluster_options` adds `--cluster`, the auth and TLS options, `--state-index` and
+`--sandbox` to a click command and hands the command one `cluster: ClusterOptions`
+argument instead of a dozen. `open_cluster(options)` turns that into a live `Connection`,
+starting (and afterwards stopping) the built-in sandbox when `--sandbox` was given.
+Every option also reads an environment variable. Passwords, tokens and header values
+become `Secret`s at once: click never shows them as defaults and no repr reveals them.
+This module maps options to arguments; it does not print, plan or apply.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import click
+
+from reconciler.cluster.connecting import AwsSigV4, Connection, ConnectionSettings, connect
+from reconciler.cluster.state import STATE_INDEX
+from reconciler.secrets import Secret
+
+DEFAULT_SANDBOX_FILE = ".osml/sandbox.json"
+"""Where `--sandbox` without a value keeps the sandbox's data."""
+DEFAULT_SANDBOX_VERSION = "3.x"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[Any]
+else:  # click < 8.4 has no generic ParamType
+    _ParamType = click.ParamType
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClusterOptions:
+    """What the connection options said, as one value."""
+
+    settings: ConnectionSettings
+    """How to reach the cluster (ignored for the URL when `sandbox` is set)."""
+    state_index: str = STATE_INDEX
+    """The state index name."""
+    sandbox: str | None = None
+    """The sandbox data file when `--sandbox` was given, else None."""
+    sandbox_version: str = DEFAULT_SANDBOX_VERSION
+    """The ML Commons version profile the sandbox emulates."""
+
+
+class HeaderType(_ParamType):
+    """`Name: value`, the value kept secret; one per line when read from the environment."""
+
+    name = "header"
+    envvar_list_splitter = "\n"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        name, sep, text = str(value).partition(":")
+        if not sep or not name.strip() or not text.strip():
+            self.fail("expected `Name: value`", param, ctx)
+        return (name.strip(), Secret(text.strip(), source=f"header {name.strip()}"))
+
+
+class SecretType(_ParamType):
+    """A string that becomes a Secret as soon as click reads it."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, Secret):
+            return value
+        return Secret(str(value), source=f"option --{param.name if param else 'secret'}")
+
+
+_OPTIONS: tuple[Callable[[F], F], ...] = (
+    click.option(
+        "--cluster",
+        "cluster_url",
+        envvar="OPENSEARCH_URL",
+        default="http://localhost:9200",
+        show_default=True,
+        metavar="URL",
+        help="The cluster's base URL.",
+    ),
+    click.option("--username", envvar="OPENSEARCH_USERNAME", help="Basic-auth user."),
+    click.option(
+        "--password",
+        envvar="OPENSEARCH_PASSWORD",
+        type=SecretType(),
+        show_default=False,
+        help="Basic-auth password (prefer the environment variable).",
+    ),
+    click.option(
+        "--ca-certs",
+        envvar="OSML_CA_CERTS",
+        type=click.Path(exists=True, dir_okay=False),
+        help="PEM bundle of CAs to trust.",
+    ),
+    click.option(
+        "--client-cert",
+        envvar="OSML_CLIENT_CERT",
+        type=click.Path(exists=True, dir_okay=False),
+        help="PEM client certificate (mutual TLS).",
+    ),
+    click.option(
+        "--client-key",
+        envvar="OSML_CLIENT_KEY",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Private key of --client-cert.",
+    ),
+    click.option(
+        "--insecure",
+        envvar="OSML_INSECURE",
+        is_flag=True,
+        help="Do not verify the server's TLS certificate.",
+    ),
+    click.option(
+        "--request-timeout",
+        "timeout",
+        envvar="OSML_REQUEST_TIMEOUT",
+        type=click.FloatRange(min=0.1),
+        default=30.0,
+        show_default=True,
+        help="Seconds to wait for each response.",
+    ),
+    click.option(
+        "--header",
+        "headers",
+        envvar="OSML_HEADERS",
+        type=HeaderType(),
+        multiple=True,
+        metavar="'NAME: VALUE'",
+        help="Extra request header, e.g. a bearer token (repeatable).",
+    ),
+    click.option(
+        "--aws-sigv4",
+        "aws_region",
+        envvar="OSML_AWS_SIGV4",
+        metavar="REGION",
+        help="Sign requests with AWS SigV4 for this region (needs osml[aws]).",
+    ),
+    click.option(
+        "--aws-service",
+        envvar="OSML_AWS_SERVICE",
+        type=click.Choice(["es", "aoss"]),
+        default="es",
+        show_default=True,
+        help="SigV4 service: es (managed) or aoss (serverless).",
+    ),
+    click.option(
+        "--state-index",
+        envvar="OSML_STATE_INDEX",
+        default=STATE_INDEX,
+        show_default=True,
+        help="The index where osml keeps its state.",
+    ),
+    click.option(
+        "--sandbox",
+        envvar="OSML_SANDBOX",
+        is_flag=False,
+        flag_value=DEFAULT_SANDBOX_FILE,
+        default=None,
+        metavar="[DATA_FILE]",
+        help=f"Use the built-in sandbox cluster, persisted in DATA_FILE "
+        f"(default {DEFAULT_SANDBOX_FILE}).",
+    ),
+    click.option(
+        "--sandbox-version",
+        envvar="OSML_SANDBOX_VERSION",
+        default=DEFAULT_SANDBOX_VERSION,
+        show_default=True,
+        help="ML Commons version the sandbox emulates (2.9 ... 3.x).",
+    ),
+)
+
+_NAMES = (
+    "cluster_url", "username", "password", "ca_certs", "client_cert", "client_key",
+    "insecure", "timeout", "headers", "aws_region", "aws_service", "state_index",
+    "sandbox", "sandbox_version",
+)  # fmt: skip
+
+
+def cluster_options(fn: F) -> F:
+    """Add the connection options to a command; it receives them as `cluster=ClusterOptions`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in _NAMES}
+        return fn(*args, cluster=cluster_options_from(**values), **kwargs)
+
+    decorated: Any = wrapper
+    for option in reversed(_OPTIONS):
+        decorated = option(decorated)
+    return cast(F, decorated)
+
+
+def cluster_options_from(
+    *,
+    cluster_url: str,
+    username: str | None = None,
+    password: Secret | None = None,
+    ca_certs: str | None = None,
+    client_cert: str | None = None,
+    client_key: str | None = None,
+    insecure: bool = False,
+    timeout: float = 30.0,
+    headers: tuple[tuple[str, Secret], ...] = (),
+    aws_region: str | None = None,
+    aws_service: str = "es",
+    state_index: str = STATE_INDEX,
+    sandbox: str | None = None,
+    sandbox_version: str = DEFAULT_SANDBOX_VERSION,
+) -> ClusterOptions:
+    """The ClusterOptions for parsed option values; UsageError on contradictions."""
+    if password is not None and username is None:
+        raise click.UsageError("--password needs --username")
+    if aws_region and username:
+        raise click.UsageError("--aws-sigv4 and --username are alternatives; give one")
+    settings = ConnectionSettings(
+        url=cluster_url.rstrip("/"),
+        username=username,
+        password=password,
+        ca_certs=ca_certs,
+        client_cert=client_cert,
+        client_key=client_key,
+        verify=not insecure,
+        timeout=timeout,
+        headers=dict(headers),
+        aws_sigv4=_sigv4(aws_region, aws_service),
+    )
+    return ClusterOptions(
+        settings=settings,
+        state_index=state_index,
+        sandbox=sandbox,
+        sandbox_version=sandbox_version,
+    )
+
+
+def _sigv4(region: str | None, service: str) -> AwsSigV4 | None:
+    if not region:
+        return None
+    return AwsSigV4(region=region, service="aoss" if service == "aoss" else "es")
+
+
+@contextlib.contextmanager
+def open_cluster(options: ClusterOptions) -> Iterator[Connection]:
+    """A connection for the options: to the sandbox when asked (started and stopped here)."""
+    with contextlib.ExitStack() as stack:
+        settings = options.settings
+        if options.sandbox is not None:
+            url = stack.enter_context(running_sandbox(options.sandbox, options.sandbox_version))
+            settings = ConnectionSettings(url=url, timeout=settings.timeout)
+        conn = stack.enter_context(connect(settings))
+        yield conn
+
+
+@contextlib.contextmanager
+def running_sandbox(data_file: str, version: str) -> Iterator[str]:
+    """Run the built-in sandbox persisted in `data_file`; yields its URL."""
+    # Imported here: only `--sandbox` runs need the server code.
+    from reconciler.sandbox.server import Sandbox  # noqa: PLC0415
+
+    Path(data_file).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        sandbox = Sandbox(version=version, port=0, data=data_file)
+    except ValueError as exc:  # an unknown profile name
+        raise click.BadParameter(str(exc), param_hint="'--sandbox-version'") from exc
+    with sandbox:
+        yield str(sandbox.url)
