@@ -1,0 +1,129 @@
+"""The server itself: routing rules, HTTP details, background jobs and lifecycle."""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Callable
+
+import pytest
+from opensearchpy import OpenSearch
+
+from reconciler.sandbox.http import ApiError, Context, Request, Response, Router, Scheduler
+from reconciler.sandbox.server import Sandbox
+from reconciler.sandbox.testing import client_for
+
+Factory = Callable[..., Sandbox]
+
+
+def _named(name: str) -> Callable[..., Response]:
+    def handler(ctx: Context, request: Request, **params: str) -> Response:
+        return Response(200, {"handler": name, **params})
+
+    return handler
+
+
+@pytest.fixture
+def router() -> Router:
+    router = Router()
+    router.add("GET", "/_plugins/_ml/connectors/{connector_id}", _named("get"))
+    router.add("POST", "/_plugins/_ml/connectors/_search", _named("search"))
+    router.add("GET", "/_plugins/_ml/connectors/_search", _named("search"))
+    router.add("DELETE", "/_plugins/_ml/connectors/{connector_id}", _named("delete"))
+    return router
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "handler", "params"),
+    [
+        ("GET", "/_plugins/_ml/connectors/_search", "search", {}),
+        ("GET", "/_plugins/_ml/connectors/abc", "get", {"connector_id": "abc"}),
+        ("GET", "/_plugins/_ml/connectors/a%2Fb", "get", {"connector_id": "a/b"}),
+        ("HEAD", "/_plugins/_ml/connectors/abc", "get", {"connector_id": "abc"}),
+        ("DELETE", "/_plugins/_ml/connectors/_search", "delete", {"connector_id": "_search"}),
+    ],
+)
+def test_literal_segments_win_over_params(
+    router: Router, method: str, path: str, handler: str, params: dict[str, str]
+) -> None:
+    match = router.resolve(method, path)
+    assert match.route.handler(None, None, **match.params).body == {"handler": handler, **params}  # type: ignore[arg-type]
+
+
+def test_unknown_path_and_wrong_method(router: Router) -> None:
+    with pytest.raises(ApiError) as unknown:
+        router.resolve("GET", "/_plugins/_ml/nothing")
+    assert unknown.value.status == 400
+    assert unknown.value.envelope() == {
+        "error": "no handler found for uri [/_plugins/_ml/nothing] and method [GET]"
+    }
+    with pytest.raises(ApiError) as wrong:
+        router.resolve("PUT", "/_plugins/_ml/connectors/_search")
+    assert (wrong.value.status, wrong.value.error_type) == (405, "illegal_argument_exception")
+
+
+def test_scheduler_runs_due_jobs_on_an_injected_clock() -> None:
+    now = [100.0]
+    scheduler = Scheduler(clock=lambda: now[0])
+    ran: list[str] = []
+    scheduler.call_later(5, lambda: ran.append("late"))
+    scheduler.call_later(1, lambda: ran.append("early"))
+    assert scheduler.run_due() == 0
+    now[0] += 2
+    assert scheduler.run_due() == 1
+    now[0] += 10
+    scheduler.run_due()
+    assert ran == ["early", "late"]
+    scheduler.call_later(1, lambda: ran.append("never"))
+    scheduler.cancel_all()
+    now[0] += 10
+    assert scheduler.run_due() == 0
+
+
+def test_head_root_and_keep_alive(sandbox_factory: Factory) -> None:
+    sandbox = sandbox_factory()
+    connection = http.client.HTTPConnection("127.0.0.1", sandbox.port, timeout=5)
+    for _ in range(3):  # one connection, three requests
+        connection.request("HEAD", "/")
+        answer = connection.getresponse()
+        answer.read()
+        assert answer.status == 200
+    connection.close()
+    assert sandbox.requests.count("/", method="HEAD") == 3
+
+
+def test_gzip_request_bodies(sandbox_factory: Factory) -> None:
+    sandbox = sandbox_factory()
+    client = OpenSearch(sandbox.url, http_compress=True)
+    client.index(index="i", id="a", body={"v": "compressed"})
+    assert client.get(index="i", id="a")["_source"] == {"v": "compressed"}
+
+
+def test_malformed_json_is_400(sandbox_factory: Factory) -> None:
+    sandbox = sandbox_factory()
+    connection = http.client.HTTPConnection("127.0.0.1", sandbox.port, timeout=5)
+    connection.request(
+        "PUT", "/i/_doc/a", body=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    answer = connection.getresponse()
+    body = answer.read()
+    connection.close()
+    assert answer.status == 400
+    assert b"parse_exception" in body
+
+
+def test_stop_closes_keep_alive_connections() -> None:
+    sandbox = Sandbox().start()
+    connection = http.client.HTTPConnection("127.0.0.1", sandbox.port, timeout=5)
+    connection.request("GET", "/")
+    connection.getresponse().read()
+    sandbox.stop()
+    with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+        connection.request("GET", "/")
+        connection.getresponse().read()
+    connection.close()
+
+
+def test_every_profile_starts_and_reports_its_version(sandbox_factory: Factory) -> None:
+    for name, number in (("2.9", "2.9."), ("2.11", "2.11."), ("2.17", "2.17."), ("3.8", "3.")):
+        sandbox = sandbox_factory(name)
+        assert client_for(sandbox).info()["version"]["number"].startswith(number)
