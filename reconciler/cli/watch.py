@@ -1,0 +1,235 @@
+"""`osml watch`: keep a cluster converged, as a long-running service.
+
+Maps the options to one `watching.Watcher` and runs it on the main thread. This module
+owns what is process-wide: the JSON event lines on stdout, osml's Python loggers routed
+into them, and the SIGTERM / SIGINT handlers (the first signal stops after the running
+changes finish, a second one acts as usual and ends the process at once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from reconciler.applying.executing import Settings
+from reconciler.cli.base import main
+from reconciler.cli.options import ClusterOptions, cluster_options, open_cluster
+from reconciler.watching import CycleSettings, Mode, Watcher, WatchOptions
+from reconciler.watching.logs import EventLog, JsonLogHandler
+from reconciler.watching.serving import parse_address
+
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[Any]
+else:  # click < 8.4 has no generic ParamType
+    _ParamType = click.ParamType
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|)\s*")
+
+
+class Duration(_ParamType):
+    """`500ms`, `30s`, `5m`, `1h` or plain seconds, as float seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int | float):
+            return float(value)
+        match = _DURATION.fullmatch(str(value))
+        if match is None:
+            self.fail(f"{value!r} is not a duration such as 500ms, 30s, 5m or 1h", param, ctx)
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        if seconds <= 0:
+            self.fail("a duration must be more than zero", param, ctx)
+        return seconds
+
+
+class Address(_ParamType):
+    """`HOST:PORT` to listen on, or `off`."""
+
+    name = "host:port"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        if value is None or str(value).lower() == "off":
+            return None
+        try:
+            return parse_address(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--interval",
+    type=Duration(),
+    default="60s",
+    show_default=True,
+    help="How often to check for drift.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice([m.value for m in Mode]),
+    default="heal",
+    show_default=True,
+    help="heal: plan and apply; report: plan and log only.",
+)
+@click.option(
+    "--listen",
+    type=Address(),
+    default="127.0.0.1:9464",
+    show_default=True,
+    help="Where to serve /healthz, /readyz and /metrics; `off` for nowhere.",
+)
+@click.option(
+    "--debounce",
+    type=Duration(),
+    default="1s",
+    show_default=True,
+    help="Gather a burst of manifest saves into one cycle.",
+)
+@click.option(
+    "--lease",
+    type=Duration(),
+    default="60s",
+    show_default=True,
+    help="State-lock lease: how long a crashed watcher blocks the others.",
+)
+@click.option(
+    "--max-backoff",
+    type=Duration(),
+    default="15m",
+    show_default=True,
+    help="Longest wait after repeated failures (per cycle and per resource).",
+)
+@click.option(
+    "--watch-dir",
+    "watch_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Also watch this folder (e.g. a git-sync root); repeatable.",
+)
+@click.option(
+    "--watch-files/--no-watch-files",
+    default=True,
+    show_default=True,
+    help="Run a cycle when the manifests change, not only on the timer.",
+)
+@click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option(
+    "--deploy-timeout",
+    type=Duration(),
+    default="300s",
+    show_default=True,
+    help="How long to wait for each deploy or undeploy.",
+)
+@click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@cluster_options
+def watch(
+    paths: tuple[Path, ...],
+    *,
+    interval: float,
+    mode: str,
+    listen: tuple[str, int] | None,
+    debounce: float,
+    lease: float,
+    max_backoff: float,
+    watch_dirs: tuple[Path, ...],
+    watch_files: bool,
+    prune: bool,
+    parallelism: int,
+    deploy_timeout: float,
+    key_file: Path | None,
+    cluster: ClusterOptions,
+) -> None:  # fmt: skip
+    """Keep the cluster converged with the manifests in PATHS (default manifests/).
+
+    Runs a cycle at start, when the manifests change and every --interval; logs one
+    JSON object per line on stdout. Stop with SIGTERM or Ctrl-C.
+    """
+    options = WatchOptions(
+        cycle=CycleSettings(
+            paths=paths or (Path("manifests"),),
+            mode=Mode(mode),
+            prune=prune,
+            parallelism=parallelism,
+            apply=Settings(deploy_timeout=deploy_timeout, state_index=cluster.state_index),
+            key_file=key_file,
+        ),
+        interval=interval,
+        debounce=debounce,
+        listen=listen,
+        lease_seconds=lease,
+        max_backoff=max_backoff,
+        watch_files=watch_files,
+        watch_dirs=watch_dirs,
+    )
+    with open_cluster(cluster) as conn:
+        watcher = Watcher(conn, options, sink=click.echo, stop=threading.Event())
+        for warning in conn.warnings:
+            watcher.log.event("connection_warning", level="warning", message=warning)
+        with _python_logs(watcher.log), _signals(watcher):
+            watcher.start()
+            try:
+                watcher.run()
+            finally:
+                watcher.close()
+
+
+@contextlib.contextmanager
+def _python_logs(log: EventLog) -> Iterator[None]:
+    """Route osml's own loggers (lock renewal, connection) into the JSON lines, and
+    opensearch-py's warnings too, so that stdout stays one JSON object per line."""
+    routes = {"reconciler": logging.INFO, "opensearch": logging.WARNING}
+    previous = {}
+    for name, level in routes.items():
+        logger = logging.getLogger(name)
+        handler = JsonLogHandler(log, level)
+        previous[name] = (logger.level, logger.propagate, handler)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False  # not also to the root logger's plain-text lines
+    try:
+        yield
+    finally:
+        for name, (level, propagate, handler) in previous.items():
+            logger = logging.getLogger(name)
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
+@contextlib.contextmanager
+def _signals(watcher: Watcher) -> Iterator[None]:
+    """SIGTERM and SIGINT ask for a clean stop once; the handlers are then restored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set on the main thread (tests run elsewhere)
+        return
+    wanted = (signal.SIGTERM, signal.SIGINT)
+    previous = {number: signal.getsignal(number) for number in wanted}
+
+    def stop(number: int, frame: FrameType | None) -> None:
+        watcher.log.event("stop_requested", signal=signal.Signals(number).name)
+        for each, handler in previous.items():
+            signal.signal(each, handler)
+        watcher.request_stop()
+
+    for number in wanted:
+        signal.signal(number, stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

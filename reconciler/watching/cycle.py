@@ -1,0 +1,312 @@
+"""One reconcile cycle of `osml watch`: read the manifests, plan, hold back, apply.
+
+`Cycle.run(lease=...)` reads the desired state, plans it against the cluster and logs
+every change found (drift). In `report` mode that is all. In `heal` mode it removes the
+changes of resources in backoff (and their dependents) and applies the rest under the
+lease the watcher already holds (`apply_held`), then counts each failure into the
+per-resource backoff. Every outcome comes back as a `CycleReport`; only errors that are
+bugs escape. Called by `watching.loop`; it never waits between cycles, never takes the
+lock itself, and never prints: events go to the EventLog and the metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from reconciler.applying.executing import Settings
+from reconciler.applying.orchestrating import apply_plan
+from reconciler.cluster.calling import MlCalls
+from reconciler.cluster.connecting import Connection
+from reconciler.cluster.locking import Lease
+from reconciler.cluster.reading import read_snapshot
+from reconciler.errors import (
+    ClusterError,
+    LockError,
+    ManifestError,
+    PlanError,
+    SecretError,
+    StalePlanError,
+)
+from reconciler.mlcommons.versions import Version
+from reconciler.outcomes import ApplyObserver, ApplyResult, Outcome
+from reconciler.planning import PlanOptions
+from reconciler.plans import Change, Plan
+from reconciler.reconciling import Desired, plan_against, read_desired
+from reconciler.secrets import scrub
+from reconciler.watching.backoffs import ResourceBackoff, hold_back
+from reconciler.watching.logs import EventLog
+from reconciler.watching.metrics import WatchMetrics
+from reconciler.watching.observing import WatchObserver
+
+
+class Mode(enum.StrEnum):
+    """What a watcher does with the drift it finds."""
+
+    HEAL = "heal"
+    """Plan and apply."""
+    REPORT = "report"
+    """Plan and log; never change the cluster."""
+
+
+class Status(enum.StrEnum):
+    """How a cycle ended."""
+
+    CONVERGED = "converged"
+    """Nothing to do, or every planned change was applied."""
+    DRIFT = "drift"
+    """Report mode: changes were found and logged."""
+    PARTIAL = "partial"
+    """Some changes failed or were held back in backoff."""
+    INVALID = "invalid"
+    """The manifests (or the plan) were refused; nothing was applied."""
+    ERROR = "error"
+    """The cluster failed or moved on under the plan; retried with backoff."""
+    STANDBY = "standby"
+    """Another watcher holds the state lock; nothing was done."""
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether the cycle did what it should (`/readyz`)."""
+        return self in (Status.CONVERGED, Status.DRIFT, Status.STANDBY)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CycleReport:
+    """What one cycle found and did."""
+
+    status: Status
+    drift: int = 0
+    """Changes the plan held."""
+    applied: int = 0
+    failed: int = 0
+    held_back: int = 0
+    message: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class CycleSettings:
+    """What every cycle of one watcher reads and how it applies."""
+
+    paths: tuple[Path, ...]
+    """The manifest files and folders."""
+    mode: Mode = Mode.HEAL
+    prune: bool = False
+    parallelism: int = 10
+    apply: Settings = dataclasses.field(default_factory=Settings)
+    """Deploy timeout, retries and the state index."""
+    key_file: Path | None = None
+    env: Mapping[str, str] | None = None
+    """Where `fromEnv` secrets come from; None means the process environment."""
+
+
+class Cycle:
+    """Runs cycles for one watcher against one cluster."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        *,
+        settings: CycleSettings,
+        log: EventLog,
+        metrics: WatchMetrics,
+        backoff: ResourceBackoff,
+        stop: threading.Event,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.conn = conn
+        self.settings = settings
+        self._log = log
+        self._metrics = metrics
+        self._backoff = backoff
+        self._stop = stop
+        self._clock = clock
+        self._observer = WatchObserver(log, metrics)
+        self._noted: frozenset[str] = frozenset()
+
+    def run(self, *, lease: Lease | None) -> CycleReport:
+        """One cycle; `lease` is required in heal mode (the lock we hold)."""
+        try:
+            desired = self._desired()
+            plan = plan_against(
+                self.conn,
+                desired,
+                options=PlanOptions(prune=self.settings.prune),
+                state_index=self.settings.apply.state_index,
+            ).plan
+        except (ManifestError, SecretError, PlanError) as exc:
+            # Fixed by editing the manifests (or the cluster by hand), not by retrying.
+            return self._invalid(exc)
+        except ClusterError as exc:
+            return self._error("cluster_error", exc)
+        return self._act(plan, desired, lease=lease)
+
+    def _desired(self) -> Desired:
+        version = Version.parse(self.conn.version)
+        return read_desired(
+            self.settings.paths,
+            version=version,
+            key_file=self.settings.key_file,
+            env=self.settings.env,
+        )
+
+    def _act(self, plan: Plan, desired: Desired, *, lease: Lease | None) -> CycleReport:
+        drift = [c for c in plan.changes if c.is_change]
+        for change in drift:
+            self._report_drift(change)
+        self._note(plan)
+        self._backoff.forget_except({c.key for c in drift})
+        self._metrics.backoffs(self._backoff.status(now=self._clock()))
+        if self.settings.mode is Mode.REPORT or not drift:
+            status = Status.DRIFT if drift else Status.CONVERGED
+            return CycleReport(status, drift=len(drift))
+        if lease is None:
+            return CycleReport(Status.STANDBY, drift=len(drift), message="the lock is not ours")
+        return self._heal(plan, desired, lease=lease, drift=len(drift))
+
+    def _heal(self, plan: Plan, desired: Desired, *, lease: Lease, drift: int) -> CycleReport:
+        runnable, dropped = self._hold_back(plan)
+        try:
+            result = self._apply(runnable, desired, lease=lease)
+        except StalePlanError as exc:
+            return self._error("plan_stale", exc)
+        except LockError as exc:
+            return self._error("lock_lost", exc, status=Status.STANDBY)
+        except ClusterError as exc:
+            return self._error("cluster_error", exc)
+        self._count(result)
+        return CycleReport(
+            Status.CONVERGED if result.ok and not dropped else Status.PARTIAL,
+            drift=drift,
+            applied=sum(r.outcome is Outcome.DONE for r in result.results),
+            failed=len(result.failures),
+            held_back=len(dropped),
+        )
+
+    def _hold_back(self, plan: Plan) -> tuple[Plan, tuple[Change, ...]]:
+        """The plan without resources in backoff and their dependents; each one logged."""
+        now = self._clock()
+        held = self._backoff.held(now=now)
+        runnable, dropped = hold_back(plan, held.keys())
+        for change in dropped:
+            hold = held.get(change.key)
+            self._log.event(
+                "held_back",
+                key=change.key,
+                action=change.action.value,
+                failures=hold.failures if hold else None,
+                retry_in=round(hold.until - now, 3) if hold else None,
+                reason=None if hold else "depends on a resource in backoff",
+            )
+        return runnable, dropped
+
+    def _apply(self, plan: Plan, desired: Desired, *, lease: Lease) -> ApplyResult:
+        if not plan.has_changes:
+            return ApplyResult(())
+        return apply_held(
+            self.conn,
+            plan,
+            desired,
+            lease=lease,
+            observer=self._observer,
+            parallelism=self.settings.parallelism,
+            settings=self.settings.apply,
+            stop=self._stop,
+        )
+
+    def _count(self, result: ApplyResult) -> None:
+        """Feed each change's outcome into the per-resource backoff."""
+        now = self._clock()
+        for item in result.results:
+            if item.outcome is Outcome.DONE:
+                self._backoff.succeeded(item.key)
+            elif item.outcome is Outcome.FAILED:
+                hold = self._backoff.failed(item.key, now=now)
+                self._log.event(
+                    "backoff",
+                    level="warning",
+                    key=item.key,
+                    failures=hold.failures,
+                    retry_in=round(hold.until - now, 3),
+                )
+        self._metrics.backoffs(self._backoff.status(now=now))
+
+    def _report_drift(self, change: Change) -> None:
+        self._metrics.drift_found(change)
+        self._log.event(
+            "drift",
+            key=change.key,
+            action=change.action.value,
+            fields=[f.path for f in change.fields] or None,
+            reasons=list(change.reasons) or None,
+        )
+
+    def _note(self, plan: Plan) -> None:
+        """Log plan warnings and prune candidates when they change, not at every tick:
+        unlike drift, they are not repaired, so repeating them would only be noise."""
+        notes = {f"warning: {w}" for w in plan.warnings}
+        notes |= {f"orphan: {c.key}: {'; '.join(c.reasons)}" for c in plan.orphans}
+        for note in sorted(notes - self._noted):
+            kind, _, text = note.partition(": ")
+            self._log.event(f"plan_{kind}", level="warning", message=text)
+        self._noted = frozenset(notes)
+
+    def _invalid(self, exc: ManifestError | SecretError | PlanError) -> CycleReport:
+        problems = exc.problems if isinstance(exc, ManifestError) else ()
+        for problem in problems:
+            self._log.event(
+                "manifest_problem",
+                level=problem.severity.value,
+                resource=problem.resource,
+                file=problem.file,
+                line=problem.line,
+                column=problem.column,
+                path=problem.path,
+                message=problem.message,
+            )
+        message = scrub(str(exc))
+        self._log.event("manifests_refused", level="error", message=message)
+        return CycleReport(Status.INVALID, message=message)
+
+    def _error(self, event: str, exc: Exception, *, status: Status = Status.ERROR) -> CycleReport:
+        message = scrub(str(exc))
+        self._log.event(event, level="error", message=message)
+        return CycleReport(status, message=message)
+
+
+def apply_held(
+    conn: Connection,
+    plan: Plan,
+    desired: Desired,
+    *,
+    lease: Lease,
+    observer: ApplyObserver,
+    parallelism: int = 10,
+    settings: Settings | None = None,
+    stop: threading.Event | None = None,
+) -> ApplyResult:
+    """`reconciling.apply_checked` for a caller that already holds the lock as `lease`.
+
+    LockError when the lease was lost; StalePlanError when the cluster or the state moved
+    since the plan was made (the next cycle plans again). Then the plan runs exactly.
+    """
+    settings = settings or Settings()
+    lease.check()
+    current = read_snapshot(conn, state_index=settings.state_index)
+    if current.token() != plan.token:
+        raise StalePlanError("the cluster or the state changed since the plan was made")
+    return apply_plan(
+        plan,
+        conn=conn,
+        calls=MlCalls(conn, scrub=scrub),
+        state=current.state,
+        secrets=desired.secrets,
+        observer=observer,
+        parallelism=parallelism,
+        settings=settings,
+        stop=stop,
+    )

@@ -1,0 +1,73 @@
+"""`osml watch` as a process: JSON lines on stdout, the HTTP listener, a clean SIGTERM stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def read_event(process: subprocess.Popen[str], name: str) -> dict[str, Any]:
+    """Read stdout lines until the event `name`; every line must be a JSON object."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        event = json.loads(line)
+        if event["event"] == name:
+            return dict(event)
+    pytest.fail(f"the process ended without a {name} event")
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+    except urllib.error.URLError:
+        return 0, ""
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_watch_serves_health_and_stops_cleanly_on_a_signal(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    env = {**os.environ, "OPENAI_API_KEY": "sk-cli-test-key", "PYTHONUNBUFFERED": "1"}
+    command = [
+        sys.executable, "-m", "reconciler", "watch", str(ROOT / "examples" / "sandbox-demo"),
+        "--sandbox", str(tmp_path / "sandbox.json"), "--interval", "200ms",
+        "--listen", "127.0.0.1:0",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        base = f"http://{read_event(process, 'watch_started')['listen']}"
+        assert read_event(process, "cycle_finished")["status"] == "converged"
+        deadline = time.monotonic() + 10
+        while get(f"{base}/readyz")[0] != 200:
+            assert time.monotonic() < deadline, "never ready"
+            time.sleep(0.05)
+        assert get(f"{base}/healthz") == (200, "ok\n")
+        status, metrics = get(f"{base}/metrics")
+        assert status == 200 and "osml_watch_lock_held 1" in metrics
+
+        process.send_signal(stop_signal)
+        rest, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    events = [json.loads(line)["event"] for line in rest.splitlines()]
+    assert process.returncode == 0
+    assert "stop_requested" in events
+    assert events[-2:] == ["lock_released", "watch_stopped"]
+    assert "sk-cli-test-key" not in rest
