@@ -81,7 +81,9 @@ def plan_against(
     state_index: str,
 ) -> Planned:
     """Read the cluster once and plan the desired state against it."""
-    snapshot = read_snapshot(conn, state_index=state_index)
+    # Server reasons are scrubbed where they are kept, not only where they are printed:
+    # the exceptions travel on to observers, logs and metrics.
+    snapshot = read_snapshot(conn, state_index=state_index, scrub=scrub)
     plan = make_plan(
         desired.manifests,
         snapshot,
@@ -124,26 +126,47 @@ def apply_checked(
     stop: threading.Event | None = None,
 ) -> ApplyResult:
     """Take the lock, refuse a stale plan, then execute it exactly."""
-    index = options.settings.state_index
     with wait_for_lock(conn, options=options) as lease:
         lease.start_renewing()
-        current = read_snapshot(conn, state_index=index)
-        if current.token() != planned.token:
-            raise StalePlanError(
-                "the plan is stale: the cluster or the state changed since it was made",
-                differences=stale_differences(planned, current, desired=desired),
-            )
-        return apply_plan(
-            planned,
-            conn=conn,
-            calls=MlCalls(conn, scrub=scrub),
-            state=current.state,
-            secrets=desired.secrets,
-            observer=observer,
-            parallelism=options.parallelism,
-            settings=options.settings,
-            stop=stop,
+        return apply_under(
+            conn, planned, desired, lease=lease, observer=observer, options=options, stop=stop
         )
+
+
+def apply_under(
+    conn: Connection,
+    planned: Plan,
+    desired: Desired,
+    *,
+    lease: Lease,
+    observer: ApplyObserver,
+    options: ApplyOptions,
+    stop: threading.Event | None = None,
+) -> ApplyResult:
+    """Apply for a caller that already holds the lock as `lease` (apply, watch).
+
+    LockError when the lease was lost; StalePlanError, with what a fresh plan would do
+    differently, when the cluster or the state moved since the plan was made.
+    """
+    lease.check()
+    index = options.settings.state_index
+    current = read_snapshot(conn, state_index=index)
+    if current.token() != planned.token:
+        raise StalePlanError(
+            "the plan is stale: the cluster or the state changed since it was made",
+            differences=stale_differences(planned, current, desired=desired),
+        )
+    return apply_plan(
+        planned,
+        conn=conn,
+        calls=MlCalls(conn, scrub=scrub),
+        state=current.state,
+        secrets=desired.secrets,
+        observer=observer,
+        parallelism=options.parallelism,
+        settings=options.settings,
+        stop=stop,
+    )
 
 
 def wait_for_lock(conn: Connection, *, options: ApplyOptions) -> Lease:

@@ -19,11 +19,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from reconciler.applying.executing import Settings
-from reconciler.applying.orchestrating import apply_plan
-from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.locking import Lease
-from reconciler.cluster.reading import read_snapshot
 from reconciler.errors import (
     ClusterError,
     LockError,
@@ -36,7 +33,13 @@ from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyObserver, ApplyResult, Outcome
 from reconciler.planning import PlanOptions
 from reconciler.plans import Change, Plan
-from reconciler.reconciling import Desired, plan_against, read_desired
+from reconciler.reconciling import (
+    ApplyOptions,
+    Desired,
+    apply_under,
+    plan_against,
+    read_desired,
+)
 from reconciler.secrets import scrub
 from reconciler.watching.backoffs import ResourceBackoff, hold_back
 from reconciler.watching.logs import EventLog
@@ -294,19 +297,7 @@ def apply_held(
     LockError when the lease was lost; StalePlanError when the cluster or the state moved
     since the plan was made (the next cycle plans again). Then the plan runs exactly.
     """
-    settings = settings or Settings()
-    lease.check()
-    current = read_snapshot(conn, state_index=settings.state_index)
-    if current.token() != plan.token:
-        raise StalePlanError("the cluster or the state changed since the plan was made")
-    return apply_plan(
-        plan,
-        conn=conn,
-        calls=MlCalls(conn, scrub=scrub),
-        state=current.state,
-        secrets=desired.secrets,
-        observer=observer,
-        parallelism=parallelism,
-        settings=settings,
-        stop=stop,
+    options = ApplyOptions(parallelism=parallelism, settings=settings or Settings())
+    return apply_under(
+        conn, plan, desired, lease=lease, observer=observer, options=options, stop=stop
     )
