@@ -7,6 +7,7 @@ opensearch-py over HTTP to a sandbox, the planner and the apply engine.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,13 @@ from typing import Any
 import yaml
 
 from reconciler.applying.executing import Settings
-from reconciler.retrying import Backoff
 from reconciler.cluster.connecting import Connection, ConnectionSettings, connect
 from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyResult, Outcome
 from reconciler.planning import PlanOptions
 from reconciler.plans import Change, Plan
 from reconciler.reconciling import ApplyOptions, apply_checked, plan_against, read_desired
+from reconciler.retrying import Backoff
 
 SECRET = "sk-integration-secret-7f3a9c2e"
 ENV = {"TEST_API_KEY": SECRET}
@@ -180,3 +181,12 @@ def actions(result_or_plan: ApplyResult | Plan) -> dict[str, str]:
     if isinstance(result_or_plan, Plan):
         return {str(c.key): c.action.value for c in result_or_plan.changes if c.is_change}
     return {str(r.key): f"{r.action.value}:{r.outcome.value}" for r in result_or_plan.results}
+
+
+def wait_deployed(client: Any, model_id: str, *, timeout: float = 10.0) -> None:
+    """Wait until the sandbox reports the model DEPLOYED."""
+    deadline = time.monotonic() + timeout
+    while client.plugins.ml.get_model(model_id=model_id)["model_state"] != "DEPLOYED":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"model {model_id} not DEPLOYED after {timeout}s")
+        time.sleep(0.02)

@@ -1,0 +1,589 @@
+"""Conformance of the connector API (reference §2): one row per error text and response shape.
+
+Runs on every sandbox profile and, with `OSML_TEST_CLUSTER_URL`, against a real cluster; every
+expectation is keyed on the version the cluster reports (`cluster.version`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from opensearchpy import OpenSearch
+
+from tests.support.conformance import (
+    ML,
+    OPENAI_URL,
+    Expect,
+    World,
+    call,
+    connector_body,
+    err,
+    ok,
+    reason,
+    release,
+)
+
+Rel = tuple[int, int]
+CREATE = f"{ML}/connectors/_create"
+
+
+@pytest.fixture
+def world(cluster: Any) -> Iterator[World]:
+    w = World(cluster.client, cluster.version)
+    yield w
+    w.close()
+
+
+def _action(**overrides: Any) -> dict[str, Any]:
+    action = {"action_type": "PREDICT", "method": "POST", "url": OPENAI_URL}
+    action.update(overrides)
+    return {key: value for key, value in action.items() if value is not None}
+
+
+def _without(key: str) -> dict[str, Any]:
+    body = connector_body()
+    del body[key]
+    return body
+
+
+def _null_word(rel: Rel) -> str:
+    return "can't be null" if rel >= (2, 19) else "can't null"
+
+
+def _trusted(rel: Rel, url: str) -> str:
+    text = "Connector URL is not matching the trusted connector endpoint regex"
+    return f"{text}, URL is: {url}" if rel <= (3, 1) else text
+
+
+def _enum(value: str) -> str:
+    return f"No enum constant org.opensearch.ml.common.connector.ConnectorAction.ActionType.{value}"
+
+
+def _protocol(rel: Rel) -> Expect:
+    if rel >= (3, 5):
+        return err(
+            400,
+            "Unsupported connector protocol. Please use one of "
+            "[aws_sigv4, http, mcp_sse, mcp_streamable_http]",
+        )
+    return err(400, "Can't find class for type grpc")
+
+
+def _created(rel: Rel) -> Expect:
+    return Expect(200, keys=("connector_id",))
+
+
+def _safe_text(rel: Rel, label: str) -> Expect:
+    if rel < (3, 1):
+        return _created(rel)
+    return err(
+        400,
+        f"Validation Failed: 1: {label} can only contain letters, numbers, spaces, "
+        "and basic punctuation (.,!?():@-_'/\");",
+    )
+
+
+AWS = {
+    "name": "aws",
+    "version": "1",
+    "protocol": "aws_sigv4",
+    "actions": [_action(url="https://runtime.sagemaker.us-east-1.amazonaws.com/x")],
+}
+ACCESS_OFF = (
+    "You cannot specify connector access control parameters because the Security "
+    "plugin or connector access control is disabled on your cluster."
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    section: str
+    body: Any
+    expect: Callable[[Rel], Expect]
+
+
+CREATE_ROWS = [
+    Row("name-null", "§2.5", _without("name"), lambda r: err(400, "Connector name is null")),
+    Row(
+        "version-null", "§2.5", _without("version"), lambda r: err(400, "Connector version is null")
+    ),
+    Row(
+        "protocol-null",
+        "§2.5",
+        _without("protocol"),
+        lambda r: err(400, "Connector protocol is null"),
+    ),
+    Row(
+        "credential-null",
+        "§2.5",
+        _without("credential"),
+        lambda r: (
+            err(400, "Connector credential is null or empty list") if r >= (2, 19) else _created(r)
+        ),
+    ),
+    Row("protocol-unknown", "§2.5", connector_body(protocol="grpc"), _protocol),
+    Row(
+        "action-type-null",
+        "§2.3",
+        connector_body(actions=[_action(action_type=None)]),
+        lambda r: err(400, f"action type {_null_word(r)}"),
+    ),
+    Row(
+        "method-null",
+        "§2.3",
+        connector_body(actions=[_action(method=None)]),
+        lambda r: err(400, f"method {_null_word(r)}"),
+    ),
+    Row(
+        "url-null",
+        "§2.3",
+        connector_body(actions=[_action(url=None)]),
+        lambda r: err(400, f"url {_null_word(r)}"),
+    ),
+    Row(
+        "action-type-invalid",
+        "§2.3",
+        connector_body(actions=[_action(action_type="foo")]),
+        lambda r: err(400, _enum("FOO")),
+    ),
+    Row(
+        "action-type-execute",
+        "§2.3",
+        connector_body(actions=[_action(action_type="execute")]),
+        lambda r: _created(r) if r >= (2, 15) else err(400, _enum("EXECUTE")),
+    ),
+    Row(
+        "name-unsafe",
+        "§2.5",
+        connector_body(name="bad;name"),
+        lambda r: _safe_text(r, "Model connector name"),
+    ),
+    Row(
+        "description-unsafe",
+        "§2.5",
+        connector_body(description="a <b>"),
+        lambda r: _safe_text(r, "Model connector description"),
+    ),
+    Row(
+        "url-untrusted",
+        "§2.5",
+        connector_body(actions=[_action(url="https://evil.example/v1")]),
+        lambda r: err(400, _trusted(r, "https://evil.example/v1")),
+    ),
+    Row(
+        "url-untrusted-after-parameters",
+        "§3.1",
+        connector_body(
+            parameters={"host": "evil.example"},
+            actions=[_action(url="https://${parameters.host}/v1")],
+        ),
+        lambda r: err(400, _trusted(r, "https://evil.example/v1")),
+    ),
+    Row(
+        "url-trusted-through-parameters",
+        "§3.1",
+        connector_body(
+            parameters={"endpoint": "api.openai.com"},
+            actions=[_action(url="https://${parameters.endpoint}/v1/chat")],
+        ),
+        _created,
+    ),
+    Row(
+        "no-actions",
+        "§2.2",
+        connector_body(actions=[]),
+        lambda r: err(400, "No actions configured for this connector"),
+    ),
+    Row(
+        "aws-missing-credential",
+        "§2.2",
+        {**AWS, "credential": {"region": "us-east-1"}},
+        lambda r: err(400, "Missing credential"),
+    ),
+    Row(
+        "aws-missing-service",
+        "§2.2",
+        {
+            **AWS,
+            "credential": {"access_key": "a", "secret_key": "b"},
+            "parameters": {"region": "us-east-1"},
+        },
+        lambda r: err(400, "Missing service name"),
+    ),
+    Row(
+        "aws-missing-region",
+        "§2.2",
+        {
+            **AWS,
+            "credential": {"access_key": "a", "secret_key": "b"},
+            "parameters": {"service_name": "sagemaker"},
+        },
+        lambda r: err(400, "Missing region"),
+    ),
+    Row(
+        "access-mode-without-security",
+        "§2.5",
+        connector_body(access_mode="public"),
+        lambda r: err(400, ACCESS_OFF),
+    ),
+    Row(
+        "add-all-false-without-security",
+        "§2.5",
+        connector_body(add_all_backend_roles=False),
+        lambda r: err(400, ACCESS_OFF),
+    ),
+    Row(
+        "backend-roles-without-security",
+        "§2.5",
+        connector_body(backend_roles=["ml"]),
+        lambda r: err(400, ACCESS_OFF),
+    ),
+    Row(
+        "header-parameter-sensitive",
+        "§2.3",
+        connector_body(actions=[_action(headers={"Authorization": "Bearer ${parameters.k}"})]),
+        lambda r: (
+            err(
+                400,
+                "Header 'Authorization' cannot use ${parameters.*} placeholders for "
+                "security reasons. Use ${credential.*} instead.",
+            )
+            if r >= (3, 7)
+            else _created(r)
+        ),
+    ),
+    Row(
+        "action-name-invalid",
+        "§2.3",
+        connector_body(actions=[_action(name="bad name")]),
+        lambda r: (
+            err(
+                400,
+                "Action name contains invalid characters. Only alphanumeric "
+                "characters, hyphens, and underscores are allowed",
+            )
+            if r >= (3, 5)
+            else _created(r)
+        ),
+    ),
+    Row(
+        "action-name-is-a-type",
+        "§2.3",
+        connector_body(actions=[_action(name="predict")]),
+        lambda r: (
+            err(
+                400,
+                "name can't be one of action type [PREDICT, EXECUTE, BATCH_PREDICT, "
+                "CANCEL_BATCH_PREDICT, BATCH_PREDICT_STATUS]",
+            )
+            if r >= (3, 5)
+            else _created(r)
+        ),
+    ),
+    Row(
+        "name-blank",
+        "§2.5",
+        connector_body(name="  "),
+        lambda r: (
+            err(
+                400,
+                "Validation Failed: 1: Model connector name is required and cannot "
+                "be null or blank;",
+            )
+            if r >= (3, 1)
+            else _created(r)
+        ),
+    ),
+    Row(
+        "mcp-url-missing",
+        "§2.5",
+        {"name": "mcp", "version": "1", "protocol": "mcp_streamable_http"},
+        lambda r: (
+            err(400, "MCP Connector url is null or blank")
+            if r >= (3, 3)
+            else err(400, "Can't find class for type mcp_streamable_http")
+        ),
+    ),
+    Row(
+        "mcp-sse-disabled",
+        "§2.5",
+        {"name": "mcp", "version": "1", "protocol": "mcp_sse", "url": "https://mcp.example/sse"},
+        lambda r: (
+            err(
+                500,
+                "The MCP connector is not enabled. To enable, please update the "
+                "setting plugins.ml_commons.mcp_connector_enabled",
+            )
+            if r >= (3, 0)
+            else err(400, "Can't find class for type mcp_sse")
+        ),
+    ),
+    Row(
+        "dry-run",
+        "§2.6",
+        {"dry_run": True, "actions": [_action()]},
+        lambda r: ok(connector_id="dryRunConnector"),
+    ),
+    Row("created", "§2.6", connector_body(), _created),
+]
+
+
+@pytest.mark.parametrize("row", CREATE_ROWS, ids=lambda row: row.id)
+def test_create_connector(cluster: Any, world: World, row: Row) -> None:
+    status, body = call(cluster.client, "POST", CREATE, row.body)
+    if status == 200 and body.get("connector_id") not in (None, "dryRunConnector"):
+        world.connectors.append(body["connector_id"])
+    row.expect(release(cluster.version)).check(status, body)
+
+
+def test_create_with_empty_body_fails(cluster: Any) -> None:
+    status, body = call(cluster.client, "POST", CREATE)
+    assert status == 500
+    assert reason(body) == "Create Connector request has empty body"
+
+
+def test_get_returns_the_normalised_connector_without_id_or_credential(
+    cluster: Any, world: World
+) -> None:
+    rel = release(cluster.version)
+    connector_id = world.connector(
+        version=2,
+        parameters={"n": 3, "flag": True, "obj": {"a": [1, 2]}},
+        actions=[_action(action_type="predict", method="post")],
+    )
+    status, body = call(cluster.client, "GET", f"{ML}/connectors/{connector_id}")
+    assert status == 200
+    assert "credential" not in body and "connector_id" not in body
+    assert body["version"] == "2"
+    assert body["parameters"] == {"n": "3", "flag": "true", "obj": '{"a":[1,2]}'}
+    assert body["actions"][0]["action_type"] == "PREDICT"
+    assert body["actions"][0]["method"] == "post"
+    assert ("created_time" in body) is (rel >= (2, 18))
+    expected_order = ["name", "version", "description", "protocol", "parameters", "actions"]
+    assert [k for k in body if k in expected_order] == expected_order
+
+
+def test_client_config_is_filled_with_defaults(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    connector_id = world.connector(client_config={"max_connection": 5})
+    body = call(cluster.client, "GET", f"{ML}/connectors/{connector_id}")[1]
+    if rel < (2, 13):
+        assert "client_config" not in body
+        return
+    config = body["client_config"]
+    timeout = 30 if rel >= (3, 7) else 30000
+    assert config["max_connection"] == 5
+    assert config["connection_timeout"] == config["read_timeout"] == timeout
+    if rel >= (2, 15):
+        assert config["retry_backoff_policy"] == "constant"
+        assert config["max_retry_times"] == 0
+
+
+def test_get_unknown_connector(cluster: Any, world: World) -> None:
+    world.connector()  # the index exists
+    status, body = call(cluster.client, "GET", f"{ML}/connectors/does-not-exist")
+    text = "Failed to find connector with the provided connector id: does-not-exist"
+    assert (status, reason(body)) == (404 if release(cluster.version) >= (2, 12) else 400, text)
+
+
+def test_search_never_returns_credentials(cluster: Any, world: World) -> None:
+    name = connector_body()["name"]
+    connector_id = world.connector(name=name)
+    query = {"query": {"term": {"name.keyword": name}}}
+    status, body = call(cluster.client, "POST", f"{ML}/connectors/_search", query)
+    assert status == 200
+    hits = body["hits"]["hits"]
+    assert [hit["_id"] for hit in hits] == [connector_id]
+    assert "credential" not in hits[0]["_source"]
+    assert {"_version", "_seq_no", "_primary_term"} <= set(hits[0])
+
+
+def _update(cluster: Any, connector_id: str, body: Any) -> tuple[int, Any]:
+    return call(cluster.client, "PUT", f"{ML}/connectors/{connector_id}", body)
+
+
+def test_update_availability_and_result(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    connector_id = world.connector(parameters={"a": "1"})
+    status, body = _update(cluster, connector_id, {"parameters": {"b": 2}, "version": 3})
+    if rel < (2, 11):
+        assert status == 405
+        assert str(reason(body)).startswith("Incorrect HTTP method for uri")
+        return
+    if rel < (2, 12):
+        assert status == 500
+        return
+    assert status == 200 and body["result"] == "updated" and body["_id"] == connector_id
+    stored = call(cluster.client, "GET", f"{ML}/connectors/{connector_id}")[1]
+    # Partial document update: old keys survive in every version (§1.5, §2.9).
+    assert stored["parameters"] == {"a": "1", "b": "2"}
+    assert stored["version"] == "3"
+
+
+UPDATE_ROWS = [
+    Row(
+        "unknown-id",
+        "§2.9",
+        {"name": "x"},
+        lambda r: err(404, "Failed to find connector with the provided connector id: nope"),
+    ),
+    Row(
+        "empty-body",
+        "§2.9",
+        None,
+        lambda r: err(400, "Failed to update connector: Request body is empty"),
+    ),
+    Row(
+        "untrusted-merged-url",
+        "§2.9",
+        {"actions": [_action(url="https://evil.example/x")]},
+        lambda r: err(400, _trusted(r, "https://evil.example/x")),
+    ),
+    Row(
+        "name-unsafe",
+        "§2.9",
+        {"name": "bad;name"},
+        lambda r: _safe_text(r, "Model connector name") if r >= (3, 1) else ok(result="updated"),
+    ),
+]
+
+
+@pytest.mark.parametrize("row", UPDATE_ROWS, ids=lambda row: row.id)
+def test_update_connector(cluster: Any, world: World, row: Row) -> None:
+    rel = release(cluster.version)
+    if rel < (2, 12):
+        pytest.skip("update connector is GA from 2.12")
+    connector_id = "nope" if row.id == "unknown-id" else world.connector()
+    if row.id == "unknown-id":
+        world.connector()
+    status, body = _update(cluster, connector_id, row.body)
+    row.expect(rel).check(status, body)
+
+
+def test_update_refused_while_a_model_is_deployed(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    if rel < (2, 12):
+        pytest.skip("update connector is GA from 2.12")
+    connector_id = world.connector()
+    model_id = world.model(connector_id)
+    world.deploy(model_id)
+    status, body = _update(cluster, connector_id, {"description": "changed"})
+    text = (
+        f"1 models are still using this connector, please undeploy the models first: [{model_id}]"
+    )
+    assert (status, reason(body)) == (400, text)
+
+
+def test_delete_blocked_while_a_model_references_it(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    connector_id = world.connector()
+    model_id = world.model(connector_id)
+    status, body = call(cluster.client, "DELETE", f"{ML}/connectors/{connector_id}")
+    base = "1 models are still using this connector, please delete or update the models first"
+    if rel < (2, 11):
+        assert (status, reason(body)) == (500, f"{base}!")
+    else:
+        assert (status, reason(body)) == (409 if rel >= (2, 12) else 500, f"{base}: [{model_id}]")
+
+
+def test_delete_unknown_and_existing(cluster: Any, world: World) -> None:
+    connector_id = world.connector()
+    status, body = call(cluster.client, "DELETE", f"{ML}/connectors/unknown-connector")
+    assert status == 200 and body["result"] == "not_found"
+    status, body = call(cluster.client, "DELETE", f"{ML}/connectors/{connector_id}")
+    assert status == 200 and body["result"] == "deleted" and body["_id"] == connector_id
+
+
+def test_remote_inference_disabled(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    if rel < (2, 10):
+        pytest.skip("the setting exists from 2.10")
+    key = "plugins.ml_commons.remote_inference.enabled"
+    cluster.client.cluster.put_settings(body={"transient": {key: False}})
+    try:
+        status, body = call(cluster.client, "POST", CREATE, connector_body())
+    finally:
+        cluster.client.cluster.put_settings(body={"transient": {key: None}})
+    text = (
+        "Remote Inference is currently disabled. To enable it, update the setting "
+        '"plugins.ml_commons.remote_inference_enabled" to true.'
+    )
+    assert (status, reason(body)) == (400 if rel >= (3, 5) else 500, text)
+
+
+def test_search_needs_a_body(cluster: Any, world: World) -> None:
+    world.connector()
+    status, body = call(cluster.client, "GET", f"{ML}/connectors/_search")
+    assert (status, reason(body)) == (400, "request body or source parameter is required")
+    assert body["error"]["type"] == "parse_exception"
+
+
+def test_search_before_the_index_exists(cluster: Any) -> None:
+    cluster.require_sandbox()  # a real cluster may already hold connectors
+    status, body = call(
+        cluster.client, "POST", f"{ML}/connectors/_search", {"query": {"match_all": {}}}
+    )
+    if release(cluster.version) >= (2, 12):
+        assert status == 200
+        assert body["hits"] == {
+            "total": {"value": 0, "relation": "eq"},
+            "max_score": None,
+            "hits": [],
+        }
+    else:
+        assert status == 404 and body["error"]["type"] == "index_not_found_exception"
+
+
+def test_update_behind_the_2_11_flag(cluster: Any, sandbox_factory: Any) -> None:
+    cluster.require_sandbox()
+    if cluster.profile != "3.x":
+        pytest.skip("one run is enough: this row starts its own 2.11 sandbox")
+    sandbox = sandbox_factory("2.11")
+    client = OpenSearch(sandbox.url, timeout=10)
+    world = World(client, sandbox.profile.version)
+    connector_id = world.connector()
+    status, body = call(client, "PUT", f"{ML}/connectors/{connector_id}", {"description": "d"})
+    assert (status, reason(body)) == (
+        500,
+        "Update connector API is currently disabled. To enable it, update the setting "
+        '"plugins.ml_commons.update_connector.enabled" to true.',
+    )
+    client.cluster.put_settings(
+        body={"transient": {"plugins.ml_commons.update_connector.enabled": True}}
+    )
+    status, body = call(client, "PUT", f"{ML}/connectors/{connector_id}", {"description": "d"})
+    assert status == 200 and body["result"] == "updated"
+
+
+def test_missing_index_answers(cluster: Any) -> None:
+    cluster.require_sandbox()  # a fresh sandbox has no connector index yet
+    rel = release(cluster.version)
+    status, body = call(cluster.client, "GET", f"{ML}/connectors/any")
+    if rel >= (2, 12):
+        assert (status, reason(body)) == (404, "Failed to find connector")
+    else:
+        assert (status, reason(body)) == (500, "Fail to find connector")
+    status, body = call(cluster.client, "DELETE", f"{ML}/connectors/any")
+    assert (status, reason(body)) == (404, "Failed to find connector")
+
+
+def test_empty_trusted_list(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    key = "plugins.ml_commons.trusted_connector_endpoints_regex"
+    cluster.client.cluster.put_settings(body={"transient": {key: []}})
+    try:
+        status, body = call(cluster.client, "POST", CREATE, connector_body())
+    finally:
+        cluster.client.cluster.put_settings(body={"transient": {key: None}})
+    if rel >= (3, 7):
+        text = (
+            "Trusted connector endpoints regex is not configured. Please set "
+            "plugins.ml_commons.trusted_connector_endpoints_regex."
+        )
+    else:
+        text = _trusted(rel, OPENAI_URL)
+    assert (status, reason(body)) == (400, text)

@@ -1,0 +1,273 @@
+"""Conformance of predict (reference §8, §3.2, §6.9) against the loopback model stub.
+
+Rows that need the stub to be reachable from the cluster call `cluster.require_sandbox()`: a
+real cluster in a container cannot reach the test runner's loopback. Rows that fail before any
+outbound call (private address, placeholders, disabled model) run everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.conformance import ML, OPENAI_URL, World, call, reason, release
+from tests.support.model_server import ModelServer, vector
+
+TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
+PRIVATE = "plugins.ml_commons.connector.private_ip_enabled"
+AUTO_DEPLOY = "plugins.ml_commons.model_auto_deploy.enable"
+CHAT_BODY = (
+    '{"model": "${parameters.model}", "messages": [{"role": "user", '
+    '"content": "${parameters.prompt}"}]}'
+)
+
+
+@pytest.fixture
+def world(cluster: Any) -> Iterator[World]:
+    w = World(cluster.client, cluster.version)
+    yield w
+    w.close()
+
+
+@pytest.fixture
+def stub() -> Iterator[ModelServer]:
+    with ModelServer() as server:
+        yield server
+
+
+@pytest.fixture
+def loopback(cluster: Any) -> Iterator[None]:
+    """Trust the loopback stub (and allow private addresses where the setting exists)."""
+    settings: dict[str, Any] = {
+        TRUSTED: [r"^http://127\.0\.0\.1:[0-9]+/.*$", r"^https://api\.openai\.com/.*$"]
+    }
+    if release(cluster.version) >= (2, 15):
+        settings[PRIVATE] = True
+    cluster.client.cluster.put_settings(body={"transient": settings})
+    yield
+    cluster.client.cluster.put_settings(body={"transient": dict.fromkeys(settings)})
+
+
+def _chat_model(world: World, url: str, *, deploy: bool = True, **model: Any) -> str:
+    action = {
+        "action_type": "PREDICT",
+        "method": "POST",
+        "url": url + "/v1/chat/completions",
+        "headers": {"Authorization": "Bearer ${credential.key}"},
+        "request_body": CHAT_BODY,
+    }
+    connector_id = world.connector(credential={"key": "sk-conformance-secret"}, actions=[action])
+    model_id = world.model(connector_id, **model)
+    if deploy:
+        world.deploy(model_id)
+    return model_id
+
+
+def _predict(cluster: Any, model_id: str, parameters: dict[str, Any]) -> tuple[int, Any]:
+    return call(
+        cluster.client, "POST", f"{ML}/models/{model_id}/_predict", {"parameters": parameters}
+    )
+
+
+def test_private_address_refused(cluster: Any, world: World, loopback: None) -> None:
+    rel = release(cluster.version)
+    if rel >= (2, 15):
+        cluster.client.cluster.put_settings(body={"transient": {PRIVATE: False}})
+    model_id = _chat_model(world, "http://127.0.0.1:9")
+    status, body = _predict(cluster, model_id, {"prompt": "hi"})
+    assert (status, reason(body)) == (
+        400,
+        "Remote inference host name has private ip address: 127.0.0.1",
+    )
+
+
+def test_predict_round_trip(cluster: Any, world: World, loopback: None, stub: ModelServer) -> None:
+    cluster.require_sandbox()
+    rel = release(cluster.version)
+    if rel < (2, 15):
+        pytest.skip("private addresses are always refused before 2.15")
+    model_id = _chat_model(world, stub.url)
+    status, body = _predict(cluster, model_id, {"prompt": 'say "hi"'})
+    assert status == 200
+    result = body["inference_results"][0]
+    assert result["status_code"] == 200
+    output = result["output"][0]
+    assert output["name"] == "response"
+    assert output["dataAsMap"]["choices"][0]["message"]["content"] == 'echo: say "hi"'
+    sent = stub.requests[-1]
+    assert sent.headers["authorization"] == "Bearer sk-conformance-secret"
+    assert "sk-conformance-secret" not in json.dumps(sent.body)
+    assert sent.body["messages"][0]["content"] == 'say "hi"'
+
+
+def test_missing_placeholder(cluster: Any, world: World, loopback: None) -> None:
+    rel = release(cluster.version)
+    model_id = _chat_model(world, OPENAI_URL.removesuffix("/v1/chat/completions"))
+    status, body = _predict(cluster, model_id, {})
+    assert (status, reason(body)) == (
+        400,
+        "Some parameter placeholder not filled in payload: prompt",
+    )
+    assert rel >= (2, 9)
+
+
+def test_invalid_payload(cluster: Any, world: World) -> None:
+    if release(cluster.version) < (2, 12):
+        pytest.skip("the payload check exists from 2.12")
+    action = {
+        "action_type": "PREDICT",
+        "method": "POST",
+        "url": OPENAI_URL,
+        "request_body": "text ${parameters.prompt}",
+    }
+    model_id = world.model(world.connector(actions=[action]))
+    world.deploy(model_id)
+    status, body = _predict(cluster, model_id, {"prompt": "x"})
+    assert (status, reason(body)) == (400, "Invalid payload: text x")
+
+
+def test_disabled_model(cluster: Any, world: World) -> None:
+    if release(cluster.version) < (2, 12):
+        pytest.skip("is_enabled exists from 2.12")
+    model_id = world.model(is_enabled=False)
+    status, body = _predict(cluster, model_id, {"prompt": "x"})
+    assert (status, reason(body)) == (403, "Model is disabled.")
+
+
+def test_undeployed_model_without_auto_deploy(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    model_id = world.model()
+    if rel < (2, 13):
+        status, body = _predict(cluster, model_id, {"prompt": "x"})
+        assert (status, reason(body)) == (
+            400,
+            f"Model not ready yet. Please run this first: POST "
+            f"/_plugins/_ml/models/{model_id}/_deploy",
+        )
+        return
+    if rel < (2, 14):
+        pytest.skip("2.13 wording is not in the reference")
+    cluster.client.cluster.put_settings(body={"transient": {AUTO_DEPLOY: False}})
+    try:
+        status, body = _predict(cluster, model_id, {"prompt": "x"})
+    finally:
+        cluster.client.cluster.put_settings(body={"transient": {AUTO_DEPLOY: None}})
+    assert (status, reason(body)) == (400, "Model not ready yet. Please deploy the model first.")
+
+
+def test_model_opted_out_of_auto_deploy(cluster: Any, world: World) -> None:
+    if release(cluster.version) < (2, 14):
+        pytest.skip("deploy_setting wording from 2.14")
+    model_id = world.model(deploy_setting={"is_auto_deploy_enabled": False})
+    status, body = _predict(cluster, model_id, {"prompt": "x"})
+    assert (status, reason(body)) == (
+        400,
+        "Auto deployment disabled for this model, please deploy model first",
+    )
+
+
+def test_auto_deploy_on_predict(
+    cluster: Any, world: World, loopback: None, stub: ModelServer
+) -> None:
+    cluster.require_sandbox()
+    if release(cluster.version) < (2, 15):
+        pytest.skip("needs private addresses (2.15+) to reach the stub")
+    model_id = _chat_model(world, stub.url, deploy=False)
+    status, _ = _predict(cluster, model_id, {"prompt": "x"})
+    assert status == 200
+    assert world.wait_state(model_id, "DEPLOYED")["model_state"] == "DEPLOYED"
+
+
+def test_remote_error_status(cluster: Any, world: World, loopback: None, stub: ModelServer) -> None:
+    cluster.require_sandbox()
+    if release(cluster.version) < (2, 15):
+        pytest.skip("needs private addresses (2.15+) to reach the stub")
+    model_id = _chat_model(world, stub.url)
+    stub.behaviour.status = 429
+    status, body = _predict(cluster, model_id, {"prompt": "x"})
+    assert status == 429
+    assert reason(body) == f"Error from remote service: {json.dumps(stub.behaviour.error_body)}"
+
+
+def test_embedding_post_process(
+    cluster: Any, world: World, loopback: None, stub: ModelServer
+) -> None:
+    cluster.require_sandbox()
+    if release(cluster.version) < (2, 15):
+        pytest.skip("needs private addresses (2.15+) to reach the stub")
+    action = {
+        "action_type": "PREDICT",
+        "method": "POST",
+        "url": stub.url + "/v1/embeddings",
+        "request_body": '{"input": ${parameters.input}}',
+        "pre_process_function": "connector.pre_process.openai.embedding",
+        "post_process_function": "connector.post_process.openai.embedding",
+    }
+    model_id = world.model(world.connector(actions=[action]))
+    world.deploy(model_id)
+    status, body = call(
+        cluster.client,
+        "POST",
+        f"{ML}/_predict/text_embedding/{model_id}",
+        {"text_docs": ["a", "bb"]},
+    )
+    assert status == 200
+    tensors = body["inference_results"][0]["output"]
+    assert [t["data"] for t in tensors] == [vector("a"), vector("bb")]
+    assert {t["name"] for t in tensors} == {"sentence_embedding"}
+
+
+def test_unknown_post_process_function_is_a_script(
+    cluster: Any, world: World, loopback: None, stub: ModelServer
+) -> None:
+    cluster.require_sandbox()
+    if release(cluster.version) < (2, 15):
+        pytest.skip("needs private addresses (2.15+) to reach the stub")
+    action = {
+        "action_type": "PREDICT",
+        "method": "POST",
+        "url": stub.url + "/v1/embeddings",
+        "request_body": '{"input": ["${parameters.prompt}"]}',
+        "post_process_function": "connector.post_process.openai.embeding",
+    }
+    model_id = world.model(world.connector(actions=[action]))
+    world.deploy(model_id)
+    status, body = _predict(cluster, model_id, {"prompt": "x"})
+    assert status == 400 and body["error"]["type"] == "script_exception"
+
+
+def test_trusted_endpoints_rechecked_at_predict(cluster: Any, world: World, loopback: None) -> None:
+    if release(cluster.version) < (3, 7):
+        pytest.skip("the predict-time re-check exists from 3.7")
+    action = {
+        "action_type": "PREDICT",
+        "method": "POST",
+        "url": "https://${parameters.host}/v1/chat/completions",
+        "request_body": '{"q": "${parameters.prompt}"}',
+    }
+    model_id = world.model(world.connector(parameters={"host": "api.openai.com"}, actions=[action]))
+    world.deploy(model_id)
+    status, body = _predict(cluster, model_id, {"prompt": "x", "host": "evil.example"})
+    assert (status, reason(body)) == (
+        400,
+        "Connector URL is not matching the trusted connector endpoint regex",
+    )
+
+
+def test_private_endpoint_regex(cluster: Any, world: World, loopback: None) -> None:
+    if release(cluster.version) < (3, 7):
+        pytest.skip("trusted_connector_private_endpoints_regex exists from 3.7")
+    key = "plugins.ml_commons.trusted_connector_private_endpoints_regex"
+    model_id = _chat_model(world, "http://127.0.0.1:9")
+    cluster.client.cluster.put_settings(body={"transient": {key: [r"^http://10\.1\.2\.3/.*$"]}})
+    try:
+        status, body = _predict(cluster, model_id, {"prompt": "x"})
+    finally:
+        cluster.client.cluster.put_settings(body={"transient": {key: None}})
+    assert (status, reason(body)) == (
+        400,
+        "Connector URL is not matching the trusted connector private endpoint regex",
+    )
