@@ -2,8 +2,8 @@ import random
 
 import pytest
 
-from reconciler.retrying import Backoff, Timing, poll, retry
 from reconciler.errors import ClusterError, TransientClusterError
+from reconciler.retrying import Backoff, Timing, poll, retry
 
 
 class FakeTime:
