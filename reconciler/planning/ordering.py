@@ -58,13 +58,19 @@ def order(changes: Iterable[Change], *, targets: Sequence[ResourceKey] = ()) -> 
     settings = sorted(
         key for key in acting if key.kind.is_setting and by_key[key].action is not Action.DELETE
     )
-    linked = {
-        key: dataclasses.replace(change, depends_on=_dependencies(change, acting, settings))
-        for key, change in by_key.items()
-    }
+    linked = {key: _linked(change, acting, settings) for key, change in by_key.items()}
     if targets:
         linked = _narrow(linked, targets)
     return _sorted(linked)
+
+
+def _linked(change: Change, acting: set[ResourceKey], settings: list[ResourceKey]) -> Change:
+    """`change` with its dependencies filled in; copied only when they differ (a big,
+    quiet plan is mostly no-ops, and copying a frozen dataclass is not free)."""
+    depends_on = _dependencies(change, acting, settings)
+    if depends_on == change.depends_on:
+        return change
+    return dataclasses.replace(change, depends_on=depends_on)
 
 
 def _dependencies(
