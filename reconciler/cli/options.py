@@ -62,7 +62,12 @@ class HeaderType(_ParamType):
         name, sep, text = str(value).partition(":")
         if not sep or not name.strip() or not text.strip():
             self.fail("expected `Name: value`", param, ctx)
-        return (name.strip(), Secret(text.strip(), source=f"header {name.strip()}"))
+        secret = Secret(text.strip(), source=f"header {name.strip()}")
+        scheme, _, credential = text.strip().partition(" ")
+        if credential.strip() and scheme.isalpha():
+            # `Bearer <token>`: a server may quote the token alone; scrub() learns it too.
+            Secret(credential.strip(), source=f"header {name.strip()}")
+        return (name.strip(), secret)
 
 
 class SecretType(_ParamType):

@@ -51,7 +51,13 @@ def keygen(out: Path | None) -> None:
     if out is None:
         click.echo(key.to_text())
         return
-    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        # O_EXCL: a key file is never overwritten, or every value under the old key is lost.
+        descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SecretError(f"{out} already exists; osml never overwrites a key file") from None
+    except OSError as exc:
+        raise SecretError(f"cannot create key file {out}: {exc.strerror}") from None
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(key.to_text() + "\n")
     click.echo(f"Wrote key {key.key_id} to {out}", err=True)
@@ -59,11 +65,18 @@ def keygen(out: Path | None) -> None:
 
 @secrets.command("encrypt")
 @key_file_option
-def encrypt_command(key_file: Path | None) -> None:
+@click.argument("refused", nargs=-1, metavar="")
+def encrypt_command(key_file: Path | None, refused: tuple[str, ...]) -> None:
     """Encrypt a value read from standard input (or a hidden prompt on a terminal).
 
     Prints the ciphertext for `credential: {key: {encrypted: ...}}`.
     """
+    if refused:
+        # Caught here rather than by click, whose "unexpected extra argument" would print it.
+        raise click.UsageError(
+            "the value is read from standard input or a hidden prompt, never from an "
+            "argument (arguments stay in shell history and process lists)"
+        )
     key = _require_key(key_file)
     if sys.stdin.isatty():
         value = click.prompt("Secret value", hide_input=True, confirmation_prompt=True)

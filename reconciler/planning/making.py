@@ -19,7 +19,11 @@ import reconciler
 from reconciler.cluster.snapshots import Snapshot
 from reconciler.errors import PlanError
 from reconciler.manifests.loading import ManifestSet
-from reconciler.manifests.models import AccessControlManifest, TrustedEndpointsManifest
+from reconciler.manifests.models import (
+    AccessControlManifest,
+    ModelManifest,
+    TrustedEndpointsManifest,
+)
 from reconciler.planning.configuring import (
     decide_access_control,
     decide_settings_orphan,
@@ -80,7 +84,11 @@ def make_plan(
     if findings.problems:
         raise PlanError("cannot make a plan:\n" + "\n".join(f"  {p}" for p in findings.problems))
     lifecycles = {m.key: _lifecycle(m) for m in manifests if isinstance(m, DocumentManifest)}
-    changes = [dataclasses.replace(c, lifecycle=lifecycles.get(c.key)) for c in changes]
+    probes = {m.key: _probe(m) for m in manifests if isinstance(m, ModelManifest)}
+    changes = [
+        dataclasses.replace(c, lifecycle=lifecycles.get(c.key), probe=probes.get(c.key))
+        for c in changes
+    ]
     return Plan(
         changes=order([review(change) for change in changes + pruned], targets=options.targets),
         cluster=_identity(snapshot, url=options.cluster_url),
@@ -97,6 +105,12 @@ def make_plan(
 def _lifecycle(manifest: DocumentManifest) -> dict[str, Any]:
     """What the state record keeps of `lifecycle`, so pruning honours it later."""
     return {"prevent_destroy": manifest.lifecycle.prevent_destroy}
+
+
+def _probe(manifest: ModelManifest) -> dict[str, Any] | None:
+    """The predict body apply sends after each deploy of the model (§8.1), if any."""
+    probe = manifest.lifecycle.probe
+    return None if probe is None else {"parameters": dict(probe.parameters)}
 
 
 def _identity(snapshot: Snapshot, *, url: str) -> ClusterIdentity:
@@ -153,11 +167,6 @@ def _orphans(
             if orphan.live is not None and record.key.kind is Kind.MODEL and options.prune:
                 warn_last_in_group(orphan.live, situation=situation, findings=findings)
         if change is None:
-            if not record.key.kind.is_setting:
-                findings.warnings.append(
-                    f"{record.key}: has no manifest and its live resource {record.id} is gone; "
-                    "its state record is stale"
-                )
             continue
         (pruned if will_delete(change, record, prune=options.prune) else kept).append(change)
     return pruned, kept

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import threading
 from typing import Any, NoReturn
 
@@ -28,9 +29,7 @@ class Secret:
     def __init__(self, value: str, *, source: str = "") -> None:
         self._value = value
         self._source = source
-        if len(value) >= _MIN_SCRUB_LENGTH:
-            with _known_lock:
-                _known.add(value)
+        _remember(value)
 
     def reveal(self) -> str:
         """The plain value, for building a request body and nothing else."""
@@ -68,6 +67,19 @@ class Secret:
 
     def __getstate__(self) -> Any:
         raise TypeError("a Secret cannot be serialized")
+
+
+def _remember(value: str) -> None:
+    """Teach `scrub` the value and the forms a server may echo it in.
+
+    A credential travels inside a JSON request body, so an error that quotes the body
+    quotes it JSON-escaped: `a"b` arrives as `a\\"b`, and non-ASCII may arrive as `\\u00fc`.
+    """
+    if len(value) < _MIN_SCRUB_LENGTH:
+        return
+    forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+    with _known_lock:
+        _known.update(forms)
 
 
 def scrub(text: str) -> str:
