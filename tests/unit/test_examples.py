@@ -20,16 +20,9 @@ from reconciler.manifests.loading import ManifestSet, load_manifests
 from reconciler.manifests.models import ConnectorSpec, FromEnv, ModelSpec
 from reconciler.mlcommons.versions import SUPPORTED, Version
 from reconciler.resources import Kind
+from tests.manifest_sets import SETS
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_MANIFEST_SETS = {"deploy"}
-"""examples/deploy holds systemd and Kubernetes files for running `osml watch`."""
-SETS = [
-    ROOT / "manifests",
-    *sorted(
-        p for p in (ROOT / "examples").iterdir() if p.is_dir() and p.name not in NOT_MANIFEST_SETS
-    ),
-]
 CHECKED_VERSIONS = ("2.19", "3.8")
 _MINIMUM = re.compile(r"^Minimum cluster version: (\d+\.\d+)\b", re.MULTILINE)
 
