@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 import yaml
@@ -108,12 +108,27 @@ def read_documents(text: str, *, file: str) -> tuple[list[Document], list[Proble
 
     A syntax error ends the file (the parser cannot resynchronise), but documents before
     it are still returned; a problem inside one document skips only that document.
+    libyaml scans and parses when PyYAML has it (several times faster on a large
+    repository); a file in which it finds any YAML error is read again by the pure-Python
+    parser, so every message and position reads the same whichever parser is present.
     """
+    if _FAST_LOADER is not None:
+        documents, problems, clean = _read(_FAST_LOADER, text, file=file)
+        if clean:
+            return documents, problems
+    documents, problems, _ = _read(_BoundedLoader, text, file=file)
+    return documents, problems
+
+
+def _read(
+    loader_class: Callable[[str], Any], text: str, *, file: str
+) -> tuple[list[Document], list[Problem], bool]:
+    """(documents, problems, no YAML error) for one parser."""
     documents: list[Document] = []
     problems: list[Problem] = []
-    loader: _BoundedLoader | None = None
+    loader = None
     try:
-        loader = _BoundedLoader(text)  # the reader refuses control characters right here
+        loader = loader_class(text)  # the reader refuses control characters right here
         index = 0
         while loader.check_node():
             node = loader.get_node()
@@ -125,10 +140,11 @@ def read_documents(text: str, *, file: str) -> tuple[list[Document], list[Proble
             index += 1
     except yaml.YAMLError as exc:
         problems.append(_syntax_problem(exc, text=text, file=file))
+        return documents, problems, False
     finally:
         if loader is not None:
             loader.dispose()
-    return documents, problems
+    return documents, problems, True
 
 
 def _build_document(
@@ -166,6 +182,53 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+
+def _fast_loader() -> Callable[[str], Any] | None:
+    """_BoundedLoader's twin on libyaml's scanner and parser, when PyYAML was built with it.
+
+    Only scanning and parsing move to C: PyYAML's own composer still builds the nodes, so
+    the depth bound and the marks are those of _BoundedLoader, and the constructor and
+    resolver are the safe ones.
+    """
+    if not getattr(yaml, "__with_libyaml__", False):
+        return None
+    from yaml._yaml import CParser  # noqa: PLC0415
+    from yaml.composer import Composer  # noqa: PLC0415
+    from yaml.constructor import SafeConstructor  # noqa: PLC0415
+    from yaml.resolver import Resolver  # noqa: PLC0415
+
+    class FastBoundedLoader(CParser, Composer, SafeConstructor, Resolver):
+        check_node = Composer.check_node
+        get_node = Composer.get_node
+        compose_document = Composer.compose_document
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._depth = 0
+
+        def compose_node(self, parent: Node | None, index: int) -> Node | None:
+            if self._depth >= MAX_DEPTH:
+                raise yaml.MarkedYAMLError(
+                    problem=f"nested deeper than {MAX_DEPTH} levels",
+                    problem_mark=self.peek_event().start_mark,  # type: ignore[union-attr,arg-type]
+                )
+            self._depth += 1
+            try:
+                return Composer.compose_node(self, parent, index)
+            finally:
+                self._depth -= 1
+
+        def dispose(self) -> None:
+            """The C parser holds nothing to release."""
+
+    return FastBoundedLoader
+
+
+_FAST_LOADER = _fast_loader()
 
 
 class _Builder:
