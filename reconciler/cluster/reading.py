@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from reconciler.cluster.calling import MlCalls
@@ -74,12 +75,27 @@ def read_snapshot(
     Each request is retried on transient failures; `Snapshot.requests` counts attempts.
     """
     calls = MlCalls(conn, scrub=scrub)
-    reader = _Reader(page_size=page_size, backoff=backoff, timing=timing)
-    settings, explicit = effective_settings(reader.fetch(calls.get_cluster_settings))
-    state = reader.fetch(lambda: read_state(conn, index=state_index))
-    connectors = reader.read_all(calls.search_connectors, CONNECTOR_QUERY, what="connectors")
-    groups = reader.read_all(calls.search_model_groups, GROUP_QUERY, what="model groups")
-    models = reader.read_all(calls.search_models, MODEL_QUERY, what="models")
+    readers = [_Reader(page_size=page_size, backoff=backoff, timing=timing) for _ in range(5)]
+    # The five reads are independent: side by side they cost one round trip, not five
+    # (the connection pool holds more than five connections).
+    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="osml-read") as pool:
+        settings_answer = pool.submit(readers[0].fetch, calls.get_cluster_settings)
+        state_answer = pool.submit(readers[1].fetch, lambda: read_state(conn, index=state_index))
+        kinds = [
+            pool.submit(reader.read_all, search, query, what=what)
+            for reader, (search, query, what) in zip(
+                readers[2:],
+                (
+                    (calls.search_connectors, CONNECTOR_QUERY, "connectors"),
+                    (calls.search_model_groups, GROUP_QUERY, "model groups"),
+                    (calls.search_models, MODEL_QUERY, "models"),
+                ),
+                strict=True,
+            )
+        ]
+        settings, explicit = effective_settings(settings_answer.result())
+        state = state_answer.result()
+        connectors, groups, models = (future.result() for future in kinds)
     return Snapshot(
         version=conn.version,
         cluster_name=conn.cluster_name,
@@ -90,7 +106,7 @@ def read_snapshot(
         model_groups=groups,
         models=tuple(m for m in models if _is_remote_visible(m)),
         state=state,
-        requests=reader.requests,
+        requests=sum(reader.requests for reader in readers),
     )
 
 
