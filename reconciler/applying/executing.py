@@ -22,7 +22,12 @@ from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.snapshots import StateRecord
 from reconciler.cluster.state import delete_record, write_record
-from reconciler.errors import ApplyError, ClusterNotFoundError, TransientClusterError
+from reconciler.errors import (
+    ApplyError,
+    ClusterError,
+    ClusterNotFoundError,
+    TransientClusterError,
+)
 from reconciler.outcomes import ApplyObserver
 from reconciler.plans import Action, Change, Strategy
 from reconciler.resources import Kind, ResourceKey
@@ -33,8 +38,6 @@ T = TypeVar("T")
 
 DEPLOYED = "DEPLOYED"
 FAILED_STATES = frozenset({"DEPLOY_FAILED", "PARTIALLY_DEPLOYED"})
-_REFRESH_WAIT = 1.5
-"""Seconds a search may lag a create on a real cluster (default refresh interval 1 s)."""
 
 
 class Records:
@@ -72,6 +75,34 @@ class Records:
         return record.id
 
 
+class DeployTimes:
+    """How long deploys took in this apply, to wait that long before the first poll.
+
+    Polling from the first moment costs several reads per model while the cluster is
+    busy deploying (the first read is nearly always too early). Deploys of remote
+    models on one cluster take about the same time, so after the first one the wait
+    starts at a fraction of the shortest seen; backoff polling covers the rest.
+    """
+
+    SHARE = 0.8
+    """Of the shortest deploy seen: short enough not to overshoot a faster deploy much."""
+
+    def __init__(self) -> None:
+        self._shortest: float | None = None
+        self._lock = threading.Lock()
+
+    def seen(self, seconds: float) -> None:
+        """A deploy took `seconds` from its request to the first read showing it settled."""
+        with self._lock:
+            if self._shortest is None or seconds < self._shortest:
+                self._shortest = seconds
+
+    def first_wait(self) -> float:
+        """Seconds to wait after a deploy request before reading the model's state."""
+        with self._lock:
+            return 0.0 if self._shortest is None else self._shortest * self.SHARE
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """How patient an apply is."""
@@ -82,6 +113,9 @@ class Settings:
     """Retries of transient failures."""
     timing: Timing = dataclasses.field(default_factory=Timing)
     state_index: str = "osml-state"
+    refresh_wait: float = 1.5
+    """Seconds a search may lag a create (a real cluster refreshes every second, §10):
+    waited before looking for a create whose answer was lost."""
 
 
 class Executor:
@@ -98,6 +132,7 @@ class Executor:
         observer: ApplyObserver,
         settings: Settings | None = None,
         parallelism: int = 10,
+        guard: Callable[[], None] | None = None,
     ) -> None:
         self.calls = calls
         self.conn = conn
@@ -107,7 +142,17 @@ class Executor:
         self.observer = observer
         self.settings = settings or Settings()
         self.slots = threading.BoundedSemaphore(parallelism)
-        """Requests in flight; a change waiting for DEPLOYED or backing off holds none."""
+        """ML Commons requests in flight; a change waiting for DEPLOYED or backing off
+        holds none."""
+        self.state_slots = threading.BoundedSemaphore(parallelism)
+        """State-index writes in flight. They have their own bound: they load osml's own
+        index, not ML Commons, and sharing the slots would make every change cost three
+        turns of the pool instead of one (the apply benchmark, docs/performance.md)."""
+        self.deploys = DeployTimes()
+        self.guard = guard or _unguarded
+        """Raises (LockError) once this run may no longer act: called before every
+        request, so a run whose lock was taken over stops instead of racing the new
+        holder."""
 
     def run(self, change: Change) -> str | None:
         """Perform `change`; the resource's live ID afterwards (None for settings)."""
@@ -122,6 +167,13 @@ class Executor:
     def request(self, call: Callable[[], T]) -> T:
         """Run one request while holding a slot, so at most `parallelism` are in flight."""
         with self.slots:
+            self.guard()
+            return call()
+
+    def bookkeeping(self, call: Callable[[], T]) -> T:
+        """Run one state-index write while holding a state slot."""
+        with self.state_slots:
+            self.guard()
             return call()
 
     def retried(self, call: Callable[[], T]) -> T:
@@ -142,14 +194,17 @@ class Executor:
             fingerprint_key=self.fingerprint_key,
         )
 
-    def intent(self, change: Change) -> None:
+    def intent(self, change: Change) -> bool:
         """Record that a create is about to be sent, before sending it.
 
         The intent keeps the ID being replaced (if any) and what was applied before, so
         a crash right after the create leaves enough for the next plan to adopt the new
-        resource instead of creating a duplicate.
+        resource instead of creating a duplicate. Returns whether the record was already
+        an intent: an earlier run was cut short around this very create, which may have
+        happened (the caller then looks for it before creating).
         """
         current = self.records.get(change.key)
+        interrupted = current is not None and current.status == "intent"
         intent = StateRecord(
             key=change.key,
             status="intent",
@@ -158,12 +213,13 @@ class Executor:
             applied=current.applied if current else {},
             fingerprints=current.fingerprints if current else {},
         )
-        stored = self.request(
+        stored = self.bookkeeping(
             lambda: write_record(
                 self.conn, intent, expected=current, index=self.settings.state_index
             )
         )
         self.records.put(stored)
+        return interrupted
 
     def record(self, change: Change, live_id: str | None, body: Materialized) -> None:
         """Write the managed record of what was just applied."""
@@ -179,7 +235,7 @@ class Executor:
             fingerprints=body.fingerprints,
         )
         expected = self.records.get(change.key)
-        stored = self.request(
+        stored = self.bookkeeping(
             lambda: write_record(
                 self.conn, record, expected=expected, index=self.settings.state_index
             )
@@ -190,7 +246,9 @@ class Executor:
         """Delete the record of a resource that no longer exists."""
         current = self.records.get(key)
         if current is not None:
-            self.request(lambda: delete_record(self.conn, current, index=self.settings.state_index))
+            self.bookkeeping(
+                lambda: delete_record(self.conn, current, index=self.settings.state_index)
+            )
         self.records.forget(key)
 
     # --- settings --------------------------------------------------------------------
@@ -216,21 +274,30 @@ class Executor:
 
 def _create(ex: Executor, change: Change) -> str:
     body = ex.body(change)
-    ex.intent(change)
-    new_id = _create_call(ex, change, body.body)
+    interrupted = ex.intent(change)
+    new_id = _create_call(ex, change, body.body, look_first=interrupted)
     ex.record(change, new_id, body)
     if change.deploy_after:
         _deploy(ex, change, new_id)
     return new_id
 
 
-def _create_call(ex: Executor, change: Change, body: dict[str, Any]) -> str:
+def _create_call(
+    ex: Executor, change: Change, body: dict[str, Any], *, look_first: bool = False
+) -> str:
     """Create, retrying transient failures without ever creating twice.
 
     A create whose answer was lost (a reset, a 502 or 504 after the server acted) may
     have happened. Before each retry the resource is looked up by name among the live
-    resources no record claims; one found is the lost create's, and is adopted.
+    resources no record claims; one found is the lost create's, and is adopted. With
+    `look_first` (an earlier run died around this create) the lookup also comes before
+    the first attempt: a replace or swap keeps the old resource live under the same
+    name, so the plan paired the old one and only this lookup finds the new one.
     """
+    if look_first:
+        found = ex.retried(lambda: _unclaimed_by_name(ex, change, str(body.get("name"))))
+        if found is not None:
+            return found
     attempts = ex.settings.backoff.attempts
     delays = ex.settings.backoff.delays(ex.settings.timing.rng)
     for attempt in range(1, attempts + 1):
@@ -240,7 +307,7 @@ def _create_call(ex: Executor, change: Change, body: dict[str, Any]) -> str:
             if attempt == attempts:
                 raise
             # Searches lag creates by up to a refresh interval (§1.5, §10): wait that out.
-            ex.settings.timing.sleep(max(next(delays), _REFRESH_WAIT))
+            ex.settings.timing.sleep(max(next(delays), ex.settings.refresh_wait))
             found = ex.retried(lambda: _unclaimed_by_name(ex, change, str(body.get("name"))))
             if found is not None:
                 return found
@@ -302,12 +369,20 @@ def _replace(ex: Executor, change: Change) -> str:
     old_id = _require_id(change)
     if change.key.kind is Kind.MODEL_GROUP:
         # Group names are unique (§5.3): the old group must go before the new one exists.
-        ex.retried(lambda: ex.calls.delete_model_group(old_id, subject=str(change.key)))
+        subject = str(change.key)
+        _gone_ok(lambda: ex.retried(lambda: ex.calls.delete_model_group(old_id, subject=subject)))
         return _create(ex, dataclasses.replace(change, live_id=None))
     # A model: the new one is registered and deployed before the old one goes, so the
-    # name keeps answering (models may share names, §1.2).
-    new_id = _create(ex, change)
+    # name keeps answering (models may share names, §1.2). The record moves to the new
+    # ID only once the old one is gone: until then the intent keeps the old ID, so a run
+    # cut short in between finishes the job instead of leaving the old model behind.
+    body = ex.body(change)
+    interrupted = ex.intent(change)
+    new_id = _create_call(ex, change, body.body, look_first=interrupted)
+    if change.deploy_after:
+        _deploy(ex, change, new_id)
     _remove_model(ex, change, old_id)
+    ex.record(change, new_id, body)
     return new_id
 
 
@@ -346,23 +421,31 @@ def _gone_ok(call: Callable[[], Any]) -> None:
 
 
 def _swap(ex: Executor, change: Change) -> str:
-    """A new connector, every model repointed to it (§6.8), then the old one deleted."""
+    """A new connector, every model repointed to it (§6.8), then the old one deleted.
+
+    The record moves to the new ID last: while the intent holds the old ID, a run cut
+    short anywhere in between (a crash, a failed delete) is finished by the next one,
+    which finds the new connector by name, and the old one is never left behind.
+    """
     old_id = _require_id(change)
     body = ex.body(change)
-    ex.intent(change)
-    new_id = _create_call(ex, change, body.body)
-    ex.record(change, new_id, body)
+    interrupted = ex.intent(change)
+    new_id = _create_call(ex, change, body.body, look_first=interrupted)
     for model in change.affected:
-        model_id = ex.records.live_id(model)
         ex.observer.on_wait(change, f"repointing {model} to the new connector")
-        _repoint(ex, model, model_id=model_id, connector_id=new_id)
-    ex.retried(lambda: ex.calls.delete_connector(old_id, subject=str(change.key)))
+        _repoint(ex, model, connector_id=new_id)
+    _gone_ok(lambda: ex.retried(lambda: ex.calls.delete_connector(old_id, subject=str(change.key))))
+    ex.record(change, new_id, body)
     return new_id
 
 
-def _repoint(ex: Executor, model: ResourceKey, *, model_id: str, connector_id: str) -> None:
-    body = {"connector_id": connector_id}
-    ex.retried(lambda: ex.calls.update_model(model_id, body, subject=str(model)))
+def _repoint(ex: Executor, model: ResourceKey, *, connector_id: str) -> None:
+    """Point a model at `connector_id`; a model pruned by this same apply is skipped."""
+    record = ex.records.get(model)
+    if record is None or record.id is None:
+        return  # deleted meanwhile: a pruned model that used the old connector
+    model_id, body = record.id, {"connector_id": connector_id}
+    _gone_ok(lambda: ex.retried(lambda: ex.calls.update_model(model_id, body, subject=str(model))))
 
 
 def _recreate(ex: Executor, change: Change, apply: Callable[[], Any]) -> None:
@@ -389,14 +472,18 @@ def _is_deployed(ex: Executor, model_id: str) -> bool:
 
 
 def _delete(ex: Executor, change: Change) -> None:
-    live_id = _require_id(change)
+    """Delete a resource and its record; one already gone (a crash between the delete
+    and the record's removal, a lost answer) only loses its record."""
+    live_id = change.live_id
     subject = str(change.key)
-    if change.key.kind is Kind.MODEL:
+    if live_id is None:
+        pass  # an interrupted create's intent: nothing was ever recorded as live
+    elif change.key.kind is Kind.MODEL:
         _remove_model(ex, change, live_id)
     elif change.key.kind is Kind.CONNECTOR:
-        ex.retried(lambda: ex.calls.delete_connector(live_id, subject=subject))
+        _gone_ok(lambda: ex.retried(lambda: ex.calls.delete_connector(live_id, subject=subject)))
     else:
-        ex.retried(lambda: ex.calls.delete_model_group(live_id, subject=subject))
+        _gone_ok(lambda: ex.retried(lambda: ex.calls.delete_model_group(live_id, subject=subject)))
     ex.forget(change.key)
 
 
@@ -431,17 +518,25 @@ def _deploy(ex: Executor, change: Change, model_id: str, *, subject: str | None 
     who = subject or str(change.key)
     ex.retried(lambda: ex.calls.deploy_model(model_id, subject=who))
     ex.observer.on_wait(change, "waiting for DEPLOYED")
-    state = poll(
-        lambda: _settled_state(ex, model_id, who),
-        timeout=ex.settings.deploy_timeout,
-        timing=ex.settings.timing,
-    )
+    state = _await_settled(ex, model_id, who=who)
     if state is None:
         raise ApplyError(f"{who}: deploy timed out after {ex.settings.deploy_timeout:g}s")
     if state != DEPLOYED:
         raise ApplyError(f"{who}: deploy ended {state}")
     if change.probe is not None and subject is None:
         _probe(ex, change, model_id)
+
+
+def _await_settled(ex: Executor, model_id: str, *, who: str) -> str | None:
+    """The state a deploy ended in (§6.9), or None when it did not settle in time."""
+    timing = ex.settings.timing
+    started = timing.clock()
+    timing.sleep(min(ex.deploys.first_wait(), ex.settings.deploy_timeout))
+    remaining = ex.settings.deploy_timeout - (timing.clock() - started)
+    state = poll(lambda: _settled_state(ex, model_id, who), timeout=remaining, timing=timing)
+    if state is not None:
+        ex.deploys.seen(timing.clock() - started)
+    return state
 
 
 def _settled_state(ex: Executor, model_id: str, who: str) -> str | None:
@@ -466,7 +561,12 @@ def _undeploy_and_wait(ex: Executor, change: Change, model_id: str, *, subject: 
 def _probe(ex: Executor, change: Change, model_id: str) -> None:
     ex.observer.on_wait(change, "probing with a predict request")
     body = change.probe or {}
-    answer = ex.request(lambda: ex.calls.predict(model_id, body, subject=str(change.key)))
+    try:
+        answer = ex.request(lambda: ex.calls.predict(model_id, body, subject=str(change.key)))
+    except ClusterError as exc:
+        # The remote service's own message (§8.1: `Error from remote service: ...`).
+        status = f" ({exc.status})" if exc.status else ""
+        raise ApplyError(f"{change.key}: probe failed{status}: {exc.reason or exc}") from exc
     for result in answer.get("inference_results", []):
         status = result.get("status_code", 200)
         if not 200 <= int(status) < 300:
@@ -477,6 +577,10 @@ def _require_id(change: Change) -> str:
     if change.live_id is None:
         raise ApplyError(f"{change.key}: {change.action} needs a live ID and the plan has none")
     return change.live_id
+
+
+def _unguarded() -> None:
+    """The guard of a run that holds no lease (tests of the executor alone)."""
 
 
 _HANDLERS: Mapping[Action, Callable[[Executor, Change], str | None]] = {

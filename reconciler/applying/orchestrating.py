@@ -42,23 +42,28 @@ def apply_plan(
     settings: Settings | None = None,
     stop: threading.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
+    guard: Callable[[], None] | None = None,
 ) -> ApplyResult:
-    """Run every change of `plan`; an ApplyResult with one entry per change."""
+    """Run every change of `plan`; an ApplyResult with one entry per change.
+
+    `guard` is called before every request and raises when the run may no longer act
+    (the caller passes its lease's `check`: a lost lock fails what is left).
+    """
     settings = settings or Settings()
     started = clock()
     changes = [c for c in plan.changes if c.is_change]
     results: dict[ResourceKey, ChangeResult] = {}
     if changes:
-        ensure_state_index(conn, index=settings.state_index)
         executor = Executor(
             calls=calls,
             conn=conn,
             records=Records(state.records),
             secrets=secrets,
-            fingerprint_key=fingerprint_key(conn, create=True, index=settings.state_index),
+            fingerprint_key=_fingerprint_key(conn, state=state, index=settings.state_index),
             observer=observer,
             settings=settings,
             parallelism=parallelism,
+            guard=guard,
         )
         tasks = [_task(c, executor=executor, results=results, clock=clock) for c in changes]
         # Workers may outnumber request slots: a change waiting for a deploy holds a
@@ -70,6 +75,19 @@ def apply_plan(
     result = ApplyResult(tuple(results[c.key] for c in changes), duration=clock() - started)
     observer.on_summary(result)
     return result
+
+
+def _fingerprint_key(conn: Connection, *, state: StateSnapshot, index: str) -> bytes | None:
+    """The HMAC key, creating the state index and key when the snapshot had none.
+
+    The snapshot was read under the lock, whose document lives in the state index: when
+    it already holds the key, reading it again would only add two requests in a row
+    to every apply (a fixed cost that dominates small applies on a slow link).
+    """
+    if state.exists and state.fingerprint_key is not None:
+        return state.fingerprint_key
+    ensure_state_index(conn, index=index)
+    return fingerprint_key(conn, create=True, index=index)
 
 
 def _task(

@@ -110,7 +110,7 @@ def _connector(
 ) -> tuple[Change, Swap]:
     pair, before, after, found = case.pair, case.before, case.after, case.found
     assert pair.live is not None
-    replace = _map_reasons(found)
+    replace = _map_reasons(found) + _finish_replacement(pair)
     if before.get("protocol") != after.get("protocol"):
         replace.append(f"protocol changed ({before.get('protocol')} -> {after.get('protocol')})")
     users = situation.models_by_connector.get(pair.live.id, ())
@@ -182,7 +182,7 @@ def _model(
 ) -> Change:
     pair, before, after, found = case.pair, case.before, case.after, case.found
     assert pair.live is not None
-    replace = _model_replace_reasons(before, after, found, situation)
+    replace = _model_replace_reasons(before, after, found, situation) + _finish_replacement(pair)
     if culprit is not None:
         replace.append(f"its connector {culprit} is replaced and cannot be repointed before 2.12")
     action = _action(pair, found, replace)
@@ -248,6 +248,14 @@ def _model_replace_reasons(
     if found.changed and not situation.caps.update_model:
         replace.append(f"{situation.version.short} has no Update Model (2.12+, §6.8)")
     return replace
+
+
+def _finish_replacement(pair: Pair) -> list[str]:
+    """A replacement cut short after its create is finished as a replace: the executor
+    finds the new resource by name instead of creating another, then retires the old."""
+    if pair.leftover is None:
+        return []
+    return [f"a replacement was interrupted: {pair.leftover.id} takes the place of the old"]
 
 
 def _map_reasons(found: Diff) -> list[str]:
@@ -317,9 +325,9 @@ def references(body: Mapping[str, Any]) -> tuple[ResourceKey, ...]:
 def decide_orphan(orphan: Orphan, *, situation: Situation, prune: bool) -> Change | None:
     """A DELETE for a managed resource whose manifest is gone (settings: `configuring`)."""
     record, live = orphan.record, orphan.live
-    if live is None:
-        return None
     key = record.key
+    if live is None:
+        return _forget(record, prune=prune)
     before = live_body(live.source, kind=key.kind, ids=situation.ids)
     reasons = ["no manifest declares it any more"]
     if prevent_destroy_recorded(record):
@@ -344,6 +352,19 @@ def decide_orphan(orphan: Orphan, *, situation: Situation, prune: bool) -> Chang
         depends_on=tuple(sorted(k for m in users if (k := situation.key_of(m)) is not None)),
         downtime=downtime,
     )
+
+
+def _forget(record: StateRecord, *, prune: bool) -> Change:
+    """A DELETE of a record whose live resource is already gone: only the record goes.
+
+    Without it a record left by a crash between a delete and its record removal (or an
+    intent whose manifest was then removed) would stay in the state index for ever.
+    """
+    gone = f"its live resource {record.id} is already gone" if record.id else "it has no live ID"
+    reasons = ["no manifest declares it any more", f"{gone}: only its state record is removed"]
+    if not prune:
+        reasons.append("kept: pruning is off (--prune removes it)")
+    return Change(record.key, Action.DELETE, live_id=record.id, reasons=tuple(reasons))
 
 
 def will_delete(change: Change, record: StateRecord, *, prune: bool) -> bool:

@@ -5,7 +5,8 @@ ID is live pairs with it; a record whose ID vanished means the resource was dele
 osml and is created again. Without a record (or with only an `intent` left by a crash between
 create and record), exactly one live resource of the same server name that no record claims
 is adopted; several are an error that lists their IDs; none means create. Managed resources
-without a manifest are orphans (prune candidates).
+without a manifest are orphans (prune candidates), as are intent records whose manifest
+was removed after the interrupted create.
 
 Called by `planning.making`; pure: no I/O, no diffing, no decisions.
 """
@@ -50,6 +51,10 @@ class Pair:
     """The live resource is not (yet) recorded as managed: adopt it."""
     reasons: tuple[str, ...] = ()
     """How the pairing was made, when a human should know (`deleted outside osml`)."""
+    leftover: LiveObject | None = None
+    """The new resource of a replacement cut short: the record is an intent that still
+    names the old (live) resource, and one unclaimed resource has the same name. The
+    change must finish the replacement, taking this one and deleting the old."""
 
     @property
     def key(self) -> ResourceKey:
@@ -117,9 +122,12 @@ def pair(manifests: Sequence[DocumentManifest], snapshot: Snapshot) -> Pairing:
     orphans = tuple(
         Orphan(record, live[key.kind].by_id.get(record.id or "") if key.kind in live else None)
         for key, record in sorted(records.items())
-        if key not in desired and record.status == "managed"
+        # An intent without a manifest is a create (or replace) that was cut short and
+        # then dropped from the manifests: it is an orphan too, or its record never goes.
+        if key not in desired
     )
     ids = {obj.id: p.key for p in pairs if (obj := p.live) is not None}
+    ids.update({obj.id: p.key for p in pairs if (obj := p.leftover) is not None})
     ids.update({o.live.id: o.record.key for o in orphans if o.live is not None})
     return Pairing(tuple(pairs), orphans, ids)
 
@@ -138,10 +146,37 @@ def _pair_one(
         if record.status == "managed":
             return Pair(manifest, live.by_id[record.id], record)
         reason = f"adopting {record.id} (a create was interrupted before it was recorded)"
-        return Pair(manifest, live.by_id[record.id], record, adopted=True, reasons=(reason,))
+        leftover = _leftover(manifest, record, live, claimed=claimed)
+        if leftover is not None:
+            reason = f"finishing the interrupted replacement of {record.id} by {leftover.id}"
+        return Pair(
+            manifest,
+            live.by_id[record.id],
+            record,
+            adopted=True,
+            reasons=(reason,),
+            leftover=leftover,
+        )
     if record is not None and record.status == "managed" and record.id:
         return Pair(manifest, None, record, reasons=(f"deleted outside osml (was {record.id})",))
     return _by_name(manifest, record, live, claimed=claimed, owners=owners, problems=problems)
+
+
+def _leftover(
+    manifest: DocumentManifest, record: StateRecord, live: _Live, *, claimed: set[str]
+) -> LiveObject | None:
+    """The one unclaimed resource named like `manifest` beside the intent's old one.
+
+    A replacement (a model replace, a connector swap) creates the new resource while the
+    old one lives on under the same name; a run cut short after that create leaves the
+    new one unrecorded. Found here, it is claimed so no other manifest adopts it.
+    """
+    named = live.by_name.get(server_name(manifest), [])
+    candidates = [obj for obj in named if obj.id not in claimed and obj.id != record.id]
+    if len(candidates) != 1:
+        return None
+    claimed.add(candidates[0].id)
+    return candidates[0]
 
 
 def _by_name(
