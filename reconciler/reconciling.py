@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,14 @@ from reconciler.cluster.connecting import Connection
 from reconciler.cluster.locking import Lease, acquire_lock
 from reconciler.cluster.reading import read_snapshot
 from reconciler.cluster.snapshots import Snapshot
-from reconciler.errors import LockError, ManifestError, Problem, Severity, StalePlanError
+from reconciler.errors import (
+    ClusterError,
+    LockError,
+    ManifestError,
+    Problem,
+    Severity,
+    StalePlanError,
+)
 from reconciler.manifests.checking import check
 from reconciler.manifests.loading import ManifestSet, load_manifests
 from reconciler.manifests.resolving import resolve_secrets
@@ -33,9 +41,11 @@ from reconciler.outcomes import ApplyObserver, ApplyResult
 from reconciler.planning import PlanOptions, make_plan
 from reconciler.plans import ClusterIdentity, Plan
 from reconciler.rendering.redacting import safe_url
-from reconciler.retrying import Backoff
+from reconciler.retrying import Backoff, Timing
 from reconciler.secrets import Secret, scrub
 from reconciler.secrets.encrypting import load_key
+
+_log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,14 +73,33 @@ def read_desired(
     env: Mapping[str, str] | None = None,
 ) -> Desired:
     """Load and check the manifests for `version`, then resolve every secret."""
-    environment = os.environ if env is None else env
+    manifests, warnings = load_checked(paths, version=version)
+    return with_secrets(manifests, warnings, key_file=key_file, env=env)
+
+
+def load_checked(
+    paths: Sequence[str | Path], *, version: Version
+) -> tuple[ManifestSet, tuple[Problem, ...]]:
+    """The manifests and their warnings; ManifestError when any check finds an error."""
     manifests = load_manifests(paths)
     problems = check(manifests, version=version)
     if any(p.severity is Severity.ERROR for p in problems):
         raise ManifestError(problems)
+    return manifests, tuple(problems)
+
+
+def with_secrets(
+    manifests: ManifestSet,
+    warnings: tuple[Problem, ...],
+    *,
+    key_file: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Desired:
+    """Checked manifests with every secret resolved now (files and variables may change)."""
+    environment = os.environ if env is None else env
     key = load_key(key_file=key_file, env=environment)
     secrets = resolve_secrets(manifests, key=key, env=environment)
-    return Desired(manifests, tuple(problems), secrets)
+    return Desired(manifests, warnings, secrets)
 
 
 def plan_against(
@@ -126,11 +155,39 @@ def apply_checked(
     stop: threading.Event | None = None,
 ) -> ApplyResult:
     """Take the lock, refuse a stale plan, then execute it exactly."""
-    with wait_for_lock(conn, options=options) as lease:
+    lease = wait_for_lock(conn, options=options)
+    try:
         lease.start_renewing()
         return apply_under(
             conn, planned, desired, lease=lease, observer=observer, options=options, stop=stop
         )
+    finally:
+        release(lease, timing=options.settings.timing)
+
+
+RELEASE_ATTEMPTS = 4
+"""Tries to give the lock back before leaving it to expire."""
+
+
+def release(lease: Lease, *, timing: Timing) -> None:
+    """Give the lock back, retrying any failure; never raises.
+
+    Deleting our own lock is conditional on its version, so retrying even a 500 is safe.
+    A release that still fails must not hide what the apply did (or why it failed): the
+    lock then expires on its own and the next run waits for it or takes it over.
+    """
+    delays = Backoff(initial=0.1, maximum=1.0).delays(timing.rng)
+    for attempt in range(1, RELEASE_ATTEMPTS + 1):
+        try:
+            lease.release()
+            return
+        except LockError:
+            return  # taken over or already gone: not ours to release
+        except ClusterError as exc:
+            if attempt == RELEASE_ATTEMPTS:
+                _log.warning("the state lock was not released (it expires by itself): %s", exc)
+                return
+            timing.sleep(next(delays))
 
 
 def apply_under(
@@ -150,7 +207,7 @@ def apply_under(
     """
     lease.check()
     index = options.settings.state_index
-    current = read_snapshot(conn, state_index=index)
+    current = read_snapshot(conn, state_index=index, scrub=scrub)
     if current.token() != planned.token:
         raise StalePlanError(
             "the plan is stale: the cluster or the state changed since it was made",
@@ -166,6 +223,7 @@ def apply_under(
         parallelism=options.parallelism,
         settings=options.settings,
         stop=stop,
+        guard=lease.check,
     )
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from reconciler.applying.executing import Settings
@@ -26,9 +27,11 @@ from reconciler.errors import (
     LockError,
     ManifestError,
     PlanError,
+    Problem,
     SecretError,
     StalePlanError,
 )
+from reconciler.manifests.loading import ManifestSet, find_manifest_files
 from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyObserver, ApplyResult, Outcome
 from reconciler.planning import PlanOptions
@@ -37,8 +40,9 @@ from reconciler.reconciling import (
     ApplyOptions,
     Desired,
     apply_under,
+    load_checked,
     plan_against,
-    read_desired,
+    with_secrets,
 )
 from reconciler.secrets import scrub
 from reconciler.watching.backoffs import ResourceBackoff, hold_back
@@ -107,6 +111,43 @@ class CycleSettings:
     """Where `fromEnv` secrets come from; None means the process environment."""
 
 
+class ManifestCache:
+    """Loaded and checked manifests, read again only when a file changed.
+
+    A drift cycle on the timer usually finds the files as they were; parsing thousands of
+    documents again each time would be most of a quiet watcher's CPU. The key is every
+    manifest file's path, size and modification time, and the cluster version the checks
+    ran for; a stat per file costs far less than a parse.
+    """
+
+    def __init__(self, paths: Sequence[str | Path]) -> None:
+        self._paths = paths
+        self._key: tuple[object, ...] | None = None
+        self._value: tuple[ManifestSet, tuple[Problem, ...]] | None = None
+
+    def get(self, version: Version) -> tuple[ManifestSet, tuple[Problem, ...]]:
+        """The manifests for `version`; ManifestError as `load_checked` raises it."""
+        key = (str(version), *_signature(self._paths))
+        if key != self._key or self._value is None:
+            self._value = None
+            self._value = load_checked(self._paths, version=version)
+            self._key = key
+        return self._value
+
+
+def _signature(paths: Sequence[str | Path]) -> list[tuple[str, int, int]]:
+    files, _ = find_manifest_files(paths)
+    signature = []
+    for file in files:
+        try:
+            stat = os.stat(file)
+        except OSError:
+            signature.append((file, -1, -1))
+        else:
+            signature.append((file, stat.st_size, stat.st_mtime_ns))
+    return signature
+
+
 class Cycle:
     """Runs cycles for one watcher against one cluster."""
 
@@ -130,6 +171,7 @@ class Cycle:
         self._clock = clock
         self._observer = WatchObserver(log, metrics)
         self._noted: frozenset[str] = frozenset()
+        self._manifests = ManifestCache(settings.paths)
 
     def run(self, *, lease: Lease | None) -> CycleReport:
         """One cycle; `lease` is required in heal mode (the lock we hold)."""
@@ -149,12 +191,10 @@ class Cycle:
         return self._act(plan, desired, lease=lease)
 
     def _desired(self) -> Desired:
-        version = Version.parse(self.conn.version)
-        return read_desired(
-            self.settings.paths,
-            version=version,
-            key_file=self.settings.key_file,
-            env=self.settings.env,
+        manifests, warnings = self._manifests.get(Version.parse(self.conn.version))
+        # Secrets are resolved every cycle: a mounted secret file may change on its own.
+        return with_secrets(
+            manifests, warnings, key_file=self.settings.key_file, env=self.settings.env
         )
 
     def _act(self, plan: Plan, desired: Desired, *, lease: Lease | None) -> CycleReport:

@@ -15,6 +15,8 @@ Small by default so CI stays fast; the recorded figures (docs/performance.md) co
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from pathlib import Path
 
@@ -81,3 +83,58 @@ def test_apply_time_against_the_lower_bound(
 def options(parallelism: int) -> ApplyOptions:
     """Apply options of the bench: short retry delays, patient deploys."""
     return ApplyOptions(parallelism=parallelism, settings=support.fast_settings(deploy_timeout=600))
+
+
+MODELS = int(os.environ.get("OSML_BENCH_MODELS", "5"))
+"""Issue 5's figure: `OSML_BENCH_MODELS=200 OSML_BENCH_LATENCY=0.05 pytest
+tests/bench/test_apply_bench.py -k models -s` (200 remote models, register + deploy)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFleet:
+    """One group, one connector, `models` models that all use it."""
+
+    models: int
+    groups: int = 1
+    connectors: int = 1
+
+    def docs(self) -> list[dict[str, object]]:
+        docs = [support.group("g"), support.connector("c")]
+        docs += [
+            support.model(f"m{i}", connector_name="c", group_name="g") for i in range(self.models)
+        ]
+        return docs
+
+
+@pytest.mark.parametrize("latency", LATENCIES, ids=lambda s: f"latency={s * 1000:g}ms")
+@pytest.mark.parametrize("parallelism", [1, 10])
+def test_models_register_and_deploy_against_the_critical_path(
+    tmp_path: Path, parallelism: int, latency: float
+) -> None:
+    fleet = ModelFleet(MODELS)
+    paths = support.write(tmp_path / "m", fleet.docs())
+    with remote_sandbox(deploy_delay=DEPLOY_DELAY) as sandbox:
+        sandbox.set_latency(latency)
+        with support.open_connection(sandbox.url) as conn:
+            desired = read_desired([paths], version=Version.parse(conn.version), env=support.ENV)
+            planned = plan_against(conn, desired, options=PlanOptions(), state_index=STATE)
+            started = time.perf_counter()
+            result = apply_checked(
+                conn,
+                planned.plan,
+                desired,
+                observer=support.Recorder(),
+                options=options(parallelism),
+            )
+            applying = time.perf_counter() - started
+    assert result.ok, result.failures
+    bound = baselines.apply_seconds(
+        fleet,  # type: ignore[arg-type]
+        latency=latency,
+        deploy_delay=DEPLOY_DELAY,
+        parallelism=parallelism,
+    )
+    print(
+        f"\n| {MODELS} models | {latency * 1000:g} ms | P={parallelism} | {applying:.2f} s "
+        f"| {bound:.2f} s | {applying / bound:.2f} |"
+    )
