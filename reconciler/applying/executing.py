@@ -1,12 +1,11 @@
-"""The steps of one plan change, as cluster calls and state-index writes.
+"""The Executor: what every step of an apply needs, and nothing about any one action.
 
-`Executor.run(change)` performs exactly what the change says, in a crash-safe order:
-an intent record is written before every create (so a crash between the create and
-its record is resolved by adoption on the next plan, never by a duplicate), and each
-mutation is followed at once by its record. Every cluster call is retried on
-TransientClusterError with backoff. Register and deploy are followed by polling the
-model state (reference §6.5, §6.9); a probe predict (§8.1) runs after each deploy.
-Called by `applying.orchestrating` from worker threads; never decides anything itself.
+It holds the cluster calls, the state records as they stand during the apply, the
+resolved secrets and the limits: request slots (`parallelism` requests to ML Commons in
+flight), a separate bound for state-index writes, retries of TransientClusterError with
+backoff, and a guard called before every request (a lost lease stops the run). Intent
+and record writes live here so that every action writes them the same way. The actions
+themselves are in `applying.acting`; deploy waits in `applying.deploying`.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import contextlib
 import dataclasses
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from reconciler.applying.bodies import Materialized, SecretPath, materialize
 from reconciler.cluster.calling import MlCalls
@@ -24,14 +23,12 @@ from reconciler.cluster.snapshots import StateRecord
 from reconciler.cluster.state import delete_record, write_record
 from reconciler.errors import (
     ApplyError,
-    ClusterError,
     ClusterNotFoundError,
-    TransientClusterError,
 )
 from reconciler.outcomes import ApplyObserver
-from reconciler.plans import Action, Change, Strategy
-from reconciler.resources import Kind, ResourceKey
-from reconciler.retrying import Backoff, Timing, poll, retry
+from reconciler.plans import Action, Change
+from reconciler.resources import ResourceKey
+from reconciler.retrying import Backoff, Timing, retry
 from reconciler.secrets import Secret
 
 T = TypeVar("T")
@@ -154,14 +151,6 @@ class Executor:
         request, so a run whose lock was taken over stops instead of racing the new
         holder."""
 
-    def run(self, change: Change) -> str | None:
-        """Perform `change`; the resource's live ID afterwards (None for settings)."""
-        if change.key.kind.is_setting:
-            self._settings(change)
-            return None
-        handler = _HANDLERS[change.action]
-        return handler(self, change)
-
     # --- building blocks -------------------------------------------------------------
 
     def request(self, call: Callable[[], T]) -> T:
@@ -181,6 +170,12 @@ class Executor:
         return retry(
             lambda: self.request(call), backoff=self.settings.backoff, timing=self.settings.timing
         )
+
+    def retried_unless_gone(self, call: Callable[[], object]) -> None:
+        """A delete-like call, retried; the target already being gone is success (a
+        re-run, or an earlier answer that was lost)."""
+        with contextlib.suppress(ClusterNotFoundError):
+            self.retried(call)
 
     def body(self, change: Change) -> Materialized:
         """The change's `after` with IDs and secret values in place."""
@@ -253,7 +248,7 @@ class Executor:
 
     # --- settings --------------------------------------------------------------------
 
-    def _settings(self, change: Change) -> None:
+    def apply_settings(self, change: Change) -> None:
         """Settings kinds live in cluster settings (§9), not in documents.
 
         `after["settings"]` is the persistent-settings body (None resets a key to its
@@ -269,328 +264,5 @@ class Executor:
             self.record(change, None, body)
 
 
-# --- per action --------------------------------------------------------------------------
-
-
-def _create(ex: Executor, change: Change) -> str:
-    body = ex.body(change)
-    interrupted = ex.intent(change)
-    new_id = _create_call(ex, change, body.body, look_first=interrupted)
-    ex.record(change, new_id, body)
-    if change.deploy_after:
-        _deploy(ex, change, new_id)
-    return new_id
-
-
-def _create_call(
-    ex: Executor, change: Change, body: dict[str, Any], *, look_first: bool = False
-) -> str:
-    """Create, retrying transient failures without ever creating twice.
-
-    A create whose answer was lost (a reset, a 502 or 504 after the server acted) may
-    have happened. Before each retry the resource is looked up by name among the live
-    resources no record claims; one found is the lost create's, and is adopted. With
-    `look_first` (an earlier run died around this create) the lookup also comes before
-    the first attempt: a replace or swap keeps the old resource live under the same
-    name, so the plan paired the old one and only this lookup finds the new one.
-    """
-    if look_first:
-        found = ex.retried(lambda: _unclaimed_by_name(ex, change, str(body.get("name"))))
-        if found is not None:
-            return found
-    attempts = ex.settings.backoff.attempts
-    delays = ex.settings.backoff.delays(ex.settings.timing.rng)
-    for attempt in range(1, attempts + 1):
-        try:
-            return ex.request(lambda: _send_create(ex, change, body))
-        except TransientClusterError:
-            if attempt == attempts:
-                raise
-            # Searches lag creates by up to a refresh interval (§1.5, §10): wait that out.
-            ex.settings.timing.sleep(max(next(delays), ex.settings.refresh_wait))
-            found = ex.retried(lambda: _unclaimed_by_name(ex, change, str(body.get("name"))))
-            if found is not None:
-                return found
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _send_create(ex: Executor, change: Change, body: dict[str, Any]) -> str:
-    subject = str(change.key)
-    if change.key.kind is Kind.CONNECTOR:
-        return ex.calls.create_connector(body, subject=subject)
-    if change.key.kind is Kind.MODEL_GROUP:
-        return ex.calls.register_model_group(body, subject=subject)
-    return ex.calls.register_model(body, subject=subject, timeout=ex.settings.deploy_timeout)
-
-
-def _unclaimed_by_name(ex: Executor, change: Change, name: str) -> str | None:
-    query: dict[str, Any] = {"bool": {"filter": [{"term": {"name.keyword": name}}]}}
-    search = {
-        Kind.CONNECTOR: ex.calls.search_connectors,
-        Kind.MODEL_GROUP: ex.calls.search_model_groups,
-        Kind.MODEL: ex.calls.search_models,
-    }[change.key.kind]
-    if change.key.kind is Kind.MODEL:
-        query["bool"]["filter"].append({"term": {"algorithm": "REMOTE"}})
-    hits = search({"query": query, "size": 100, "_source": False})["hits"]["hits"]
-    claimed = ex.records.claimed_ids()
-    unclaimed = [str(h["_id"]) for h in hits if h["_id"] not in claimed]
-    return unclaimed[0] if len(unclaimed) == 1 else None
-
-
-def _update(ex: Executor, change: Change) -> str:
-    live_id = _require_id(change)
-    if change.key.kind is Kind.CONNECTOR and change.strategy is Strategy.SWAP:
-        return _swap(ex, change)
-    body = ex.body(change)
-    if change.action is Action.UPDATE or change.fields:
-        if change.strategy is Strategy.RECREATE:
-            _recreate(ex, change, lambda: _update_call(ex, change, live_id, body.body))
-        else:
-            ex.retried(lambda: _update_call(ex, change, live_id, body.body))
-    ex.record(change, live_id, body)
-    if change.deploy_after:
-        _deploy(ex, change, live_id)
-    return live_id
-
-
-def _update_call(ex: Executor, change: Change, live_id: str, body: dict[str, Any]) -> Any:
-    subject = str(change.key)
-    if change.key.kind is Kind.CONNECTOR:
-        return ex.calls.update_connector(live_id, body, subject=subject)
-    if change.key.kind is Kind.MODEL_GROUP:
-        return ex.calls.update_model_group(live_id, body, subject=subject)
-    return ex.calls.update_model(live_id, body, subject=subject)
-
-
-def _replace(ex: Executor, change: Change) -> str:
-    if change.key.kind is Kind.CONNECTOR:
-        return _replace_connector(ex, change)
-    old_id = _require_id(change)
-    if change.key.kind is Kind.MODEL_GROUP:
-        # Group names are unique (§5.3): the old group must go before the new one exists.
-        subject = str(change.key)
-        _gone_ok(lambda: ex.retried(lambda: ex.calls.delete_model_group(old_id, subject=subject)))
-        return _create(ex, dataclasses.replace(change, live_id=None))
-    # A model: the new one is registered and deployed before the old one goes, so the
-    # name keeps answering (models may share names, §1.2). The record moves to the new
-    # ID only once the old one is gone: until then the intent keeps the old ID, so a run
-    # cut short in between finishes the job instead of leaving the old model behind.
-    body = ex.body(change)
-    interrupted = ex.intent(change)
-    new_id = _create_call(ex, change, body.body, look_first=interrupted)
-    if change.deploy_after:
-        _deploy(ex, change, new_id)
-    _remove_model(ex, change, old_id)
-    ex.record(change, new_id, body)
-    return new_id
-
-
-def _replace_connector(ex: Executor, change: Change) -> str:
-    """A connector that update cannot change (§1.5): a new one takes its place."""
-    if change.strategy is not Strategy.RECREATE:
-        return _swap(ex, change)
-    if not ex.calls.capabilities.update_model:
-        return _replace_before_update_model(ex, change)
-    # `recreate` asked for: the models stop answering while their connector changes.
-    deployed = [(m, i) for m, i in _affected(ex, change) if _is_deployed(ex, i)]
-    for model, model_id in deployed:
-        _undeploy_and_wait(ex, change, model_id, subject=str(model))
-    new_id = _swap(ex, change)
-    for model, model_id in deployed:
-        _deploy(ex, change, model_id, subject=str(model))
-    return new_id
-
-
-def _replace_before_update_model(ex: Executor, change: Change) -> str:
-    """Before 2.12 no model can be repointed (§6.8) and a referenced connector cannot be
-    deleted (§2.10): the models using it go first; their own replace changes, which
-    depend on this one, register them again on the new connector."""
-    old_id = _require_id(change)
-    for model, model_id in _affected(ex, change):
-        ex.observer.on_wait(change, f"removing {model}; it is registered again afterwards")
-        _remove_model(ex, change, model_id, subject=str(model))
-    _gone_ok(lambda: ex.retried(lambda: ex.calls.delete_connector(old_id, subject=str(change.key))))
-    return _create(ex, dataclasses.replace(change, live_id=None))
-
-
-def _gone_ok(call: Callable[[], Any]) -> None:
-    """Run a delete-like call; the target already being gone is success."""
-    with contextlib.suppress(ClusterNotFoundError):
-        call()
-
-
-def _swap(ex: Executor, change: Change) -> str:
-    """A new connector, every model repointed to it (§6.8), then the old one deleted.
-
-    The record moves to the new ID last: while the intent holds the old ID, a run cut
-    short anywhere in between (a crash, a failed delete) is finished by the next one,
-    which finds the new connector by name, and the old one is never left behind.
-    """
-    old_id = _require_id(change)
-    body = ex.body(change)
-    interrupted = ex.intent(change)
-    new_id = _create_call(ex, change, body.body, look_first=interrupted)
-    for model in change.affected:
-        ex.observer.on_wait(change, f"repointing {model} to the new connector")
-        _repoint(ex, model, connector_id=new_id)
-    _gone_ok(lambda: ex.retried(lambda: ex.calls.delete_connector(old_id, subject=str(change.key))))
-    ex.record(change, new_id, body)
-    return new_id
-
-
-def _repoint(ex: Executor, model: ResourceKey, *, connector_id: str) -> None:
-    """Point a model at `connector_id`; a model pruned by this same apply is skipped."""
-    record = ex.records.get(model)
-    if record is None or record.id is None:
-        return  # deleted meanwhile: a pruned model that used the old connector
-    model_id, body = record.id, {"connector_id": connector_id}
-    _gone_ok(lambda: ex.retried(lambda: ex.calls.update_model(model_id, body, subject=str(model))))
-
-
-def _recreate(ex: Executor, change: Change, apply: Callable[[], Any]) -> None:
-    """Undeploy the deployed models using a connector, change it, deploy them again (§2.9)."""
-    deployed = [
-        (m, model_id) for m, model_id in _affected(ex, change) if _is_deployed(ex, model_id)
-    ]
-    for model, model_id in deployed:
-        ex.observer.on_wait(change, f"undeploying {model} for the connector update")
-        _undeploy_and_wait(ex, change, model_id, subject=str(model))
-    ex.retried(apply)
-    for model, model_id in deployed:
-        ex.observer.on_wait(change, f"redeploying {model}")
-        _deploy(ex, change, model_id, subject=str(model))
-
-
-def _affected(ex: Executor, change: Change) -> list[tuple[ResourceKey, str]]:
-    return [(m, ex.records.live_id(m)) for m in change.affected]
-
-
-def _is_deployed(ex: Executor, model_id: str) -> bool:
-    model = ex.retried(lambda: ex.calls.get_model(model_id))
-    return model.get("model_state") in (DEPLOYED, "DEPLOYING", "PARTIALLY_DEPLOYED")
-
-
-def _delete(ex: Executor, change: Change) -> None:
-    """Delete a resource and its record; one already gone (a crash between the delete
-    and the record's removal, a lost answer) only loses its record."""
-    live_id = change.live_id
-    subject = str(change.key)
-    if live_id is None:
-        pass  # an interrupted create's intent: nothing was ever recorded as live
-    elif change.key.kind is Kind.MODEL:
-        _remove_model(ex, change, live_id)
-    elif change.key.kind is Kind.CONNECTOR:
-        _gone_ok(lambda: ex.retried(lambda: ex.calls.delete_connector(live_id, subject=subject)))
-    else:
-        _gone_ok(lambda: ex.retried(lambda: ex.calls.delete_model_group(live_id, subject=subject)))
-    ex.forget(change.key)
-
-
-def _remove_model(
-    ex: Executor, change: Change, model_id: str, *, subject: str | None = None
-) -> None:
-    """Undeploy and delete a model; one already gone (a re-run, a lost answer) is fine."""
-    who = subject or str(change.key)
-    try:
-        _undeploy_and_wait(ex, change, model_id, subject=who)
-    except ClusterNotFoundError:
-        return
-    _gone_ok(lambda: ex.retried(lambda: ex.calls.delete_model(model_id, subject=who)))
-
-
-def _deploy_change(ex: Executor, change: Change) -> str:
-    live_id = _require_id(change)
-    if change.action is Action.REDEPLOY:
-        _undeploy_and_wait(ex, change, live_id, subject=str(change.key))
-    _deploy(ex, change, live_id)
-    return live_id
-
-
-def _undeploy_change(ex: Executor, change: Change) -> str:
-    live_id = _require_id(change)
-    _undeploy_and_wait(ex, change, live_id, subject=str(change.key))
-    return live_id
-
-
-def _deploy(ex: Executor, change: Change, model_id: str, *, subject: str | None = None) -> None:
-    """Deploy, wait for DEPLOYED (§6.9), then run the probe (§8.1)."""
-    who = subject or str(change.key)
-    ex.retried(lambda: ex.calls.deploy_model(model_id, subject=who))
-    ex.observer.on_wait(change, "waiting for DEPLOYED")
-    state = _await_settled(ex, model_id, who=who)
-    if state is None:
-        raise ApplyError(f"{who}: deploy timed out after {ex.settings.deploy_timeout:g}s")
-    if state != DEPLOYED:
-        raise ApplyError(f"{who}: deploy ended {state}")
-    if change.probe is not None and subject is None:
-        _probe(ex, change, model_id)
-
-
-def _await_settled(ex: Executor, model_id: str, *, who: str) -> str | None:
-    """The state a deploy ended in (§6.9), or None when it did not settle in time."""
-    timing = ex.settings.timing
-    started = timing.clock()
-    timing.sleep(min(ex.deploys.first_wait(), ex.settings.deploy_timeout))
-    remaining = ex.settings.deploy_timeout - (timing.clock() - started)
-    state = poll(lambda: _settled_state(ex, model_id, who), timeout=remaining, timing=timing)
-    if state is not None:
-        ex.deploys.seen(timing.clock() - started)
-    return state
-
-
-def _settled_state(ex: Executor, model_id: str, who: str) -> str | None:
-    model = ex.retried(lambda: ex.calls.get_model(model_id, subject=who))
-    state = model.get("model_state")
-    if state == DEPLOYED or state in FAILED_STATES:
-        return str(state)
-    return None
-
-
-def _undeploy_and_wait(ex: Executor, change: Change, model_id: str, *, subject: str) -> None:
-    ex.retried(lambda: ex.calls.undeploy_model(model_id, subject=subject))
-
-    def undeployed() -> bool | None:
-        model = ex.retried(lambda: ex.calls.get_model(model_id, subject=subject))
-        return True if model.get("model_state") not in (DEPLOYED, "DEPLOYING") else None
-
-    if poll(undeployed, timeout=ex.settings.deploy_timeout, timing=ex.settings.timing) is None:
-        raise ApplyError(f"{subject}: undeploy timed out after {ex.settings.deploy_timeout:g}s")
-
-
-def _probe(ex: Executor, change: Change, model_id: str) -> None:
-    ex.observer.on_wait(change, "probing with a predict request")
-    body = change.probe or {}
-    try:
-        answer = ex.request(lambda: ex.calls.predict(model_id, body, subject=str(change.key)))
-    except ClusterError as exc:
-        # The remote service's own message (§8.1: `Error from remote service: ...`).
-        status = f" ({exc.status})" if exc.status else ""
-        raise ApplyError(f"{change.key}: probe failed{status}: {exc.reason or exc}") from exc
-    for result in answer.get("inference_results", []):
-        status = result.get("status_code", 200)
-        if not 200 <= int(status) < 300:
-            raise ApplyError(f"{change.key}: probe failed: the remote service answered {status}")
-
-
-def _require_id(change: Change) -> str:
-    if change.live_id is None:
-        raise ApplyError(f"{change.key}: {change.action} needs a live ID and the plan has none")
-    return change.live_id
-
-
 def _unguarded() -> None:
     """The guard of a run that holds no lease (tests of the executor alone)."""
-
-
-_HANDLERS: Mapping[Action, Callable[[Executor, Change], str | None]] = {
-    Action.CREATE: _create,
-    Action.UPDATE: _update,
-    Action.ADOPT: _update,
-    Action.REPLACE: _replace,
-    Action.DELETE: _delete,
-    Action.DEPLOY: _deploy_change,
-    Action.REDEPLOY: _deploy_change,
-    Action.UNDEPLOY: _undeploy_change,
-    Action.NOOP: lambda ex, change: change.live_id,
-}

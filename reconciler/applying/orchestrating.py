@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
+from reconciler.applying.acting import run_change
 from reconciler.applying.bodies import SecretPath
 from reconciler.applying.executing import Executor, Records, Settings
 from reconciler.applying.scheduling import Outcome as TaskOutcome
@@ -101,7 +102,7 @@ def _task(
         executor.observer.on_start(change)
         started = clock()
         try:
-            live_id = executor.run(change)
+            live_id = run_change(executor, change)
         except Exception as exc:
             error = scrub(str(exc)) or type(exc).__name__
             duration = clock() - started

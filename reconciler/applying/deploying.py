@@ -1,0 +1,93 @@
+"""Deploys, undeploys and probes of one model, waited for until the server settles.
+
+Deploy answers before the model is DEPLOYED (reference §6.9): the model's state is polled,
+first after most of the shortest deploy seen in this apply, then with backoff, until it
+is DEPLOYED, DEPLOY_FAILED or PARTIALLY_DEPLOYED, or the deploy timeout passes. A probe
+predict (§8.1) follows each deploy of a model that has one. Called by `applying.acting`.
+"""
+
+from __future__ import annotations
+
+from reconciler.applying.executing import DEPLOYED, FAILED_STATES, Executor
+from reconciler.errors import ApplyError, ClusterError, ClusterNotFoundError
+from reconciler.plans import Change
+from reconciler.retrying import poll
+
+
+def is_deployed(ex: Executor, model_id: str) -> bool:
+    model = ex.retried(lambda: ex.calls.get_model(model_id))
+    return model.get("model_state") in (DEPLOYED, "DEPLOYING", "PARTIALLY_DEPLOYED")
+
+
+def remove_model(
+    ex: Executor, change: Change, model_id: str, *, subject: str | None = None
+) -> None:
+    """Undeploy and delete a model; one already gone (a re-run, a lost answer) is fine."""
+    who = subject or str(change.key)
+    try:
+        undeploy_and_wait(ex, change, model_id, subject=who)
+    except ClusterNotFoundError:
+        return
+    ex.retried_unless_gone(lambda: ex.calls.delete_model(model_id, subject=who))
+
+
+def deploy_and_wait(
+    ex: Executor, change: Change, model_id: str, *, subject: str | None = None
+) -> None:
+    """Deploy, wait for DEPLOYED (§6.9), then run the probe (§8.1)."""
+    who = subject or str(change.key)
+    ex.retried(lambda: ex.calls.deploy_model(model_id, subject=who))
+    ex.observer.on_wait(change, "waiting for DEPLOYED")
+    state = await_settled(ex, model_id, who=who)
+    if state is None:
+        raise ApplyError(f"{who}: deploy timed out after {ex.settings.deploy_timeout:g}s")
+    if state != DEPLOYED:
+        raise ApplyError(f"{who}: deploy ended {state}")
+    if change.probe is not None and subject is None:
+        run_probe(ex, change, model_id)
+
+
+def await_settled(ex: Executor, model_id: str, *, who: str) -> str | None:
+    """The state a deploy ended in (§6.9), or None when it did not settle in time."""
+    timing = ex.settings.timing
+    started = timing.clock()
+    timing.sleep(min(ex.deploys.first_wait(), ex.settings.deploy_timeout))
+    remaining = ex.settings.deploy_timeout - (timing.clock() - started)
+    state = poll(lambda: settled_state(ex, model_id, who), timeout=remaining, timing=timing)
+    if state is not None:
+        ex.deploys.seen(timing.clock() - started)
+    return state
+
+
+def settled_state(ex: Executor, model_id: str, who: str) -> str | None:
+    model = ex.retried(lambda: ex.calls.get_model(model_id, subject=who))
+    state = model.get("model_state")
+    if state == DEPLOYED or state in FAILED_STATES:
+        return str(state)
+    return None
+
+
+def undeploy_and_wait(ex: Executor, change: Change, model_id: str, *, subject: str) -> None:
+    ex.retried(lambda: ex.calls.undeploy_model(model_id, subject=subject))
+
+    def undeployed() -> bool | None:
+        model = ex.retried(lambda: ex.calls.get_model(model_id, subject=subject))
+        return True if model.get("model_state") not in (DEPLOYED, "DEPLOYING") else None
+
+    if poll(undeployed, timeout=ex.settings.deploy_timeout, timing=ex.settings.timing) is None:
+        raise ApplyError(f"{subject}: undeploy timed out after {ex.settings.deploy_timeout:g}s")
+
+
+def run_probe(ex: Executor, change: Change, model_id: str) -> None:
+    ex.observer.on_wait(change, "probing with a predict request")
+    body = change.probe or {}
+    try:
+        answer = ex.request(lambda: ex.calls.predict(model_id, body, subject=str(change.key)))
+    except ClusterError as exc:
+        # The remote service's own message (§8.1: `Error from remote service: ...`).
+        status = f" ({exc.status})" if exc.status else ""
+        raise ApplyError(f"{change.key}: probe failed{status}: {exc.reason or exc}") from exc
+    for result in answer.get("inference_results", []):
+        status = result.get("status_code", 200)
+        if not 200 <= int(status) < 300:
+            raise ApplyError(f"{change.key}: probe failed: the remote service answered {status}")
