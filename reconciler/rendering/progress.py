@@ -5,8 +5,8 @@ The engine reports through the `ApplyObserver` protocol of `reconciler.outcomes`
 finishes, then once with the `ApplyResult`. `TextProgress` turns those events into
 lines such as `Connector/openai-chat: created (id abc) [1.2s]` and hands each to a sink
 the CLI supplies; `RecordingObserver` keeps them so tests count events instead of
-parsing text; `SilentObserver` ignores them. Observers may be called from several
-worker threads at once, so the two that keep state take a lock. Nothing here prints
+parsing text (the watcher has its own, in `watching.observing`). Observers may be called
+from several worker threads at once, so both take a lock. Nothing here prints
 itself, and control characters in server messages are neutralised before the sink.
 """
 
@@ -172,27 +172,3 @@ class RecordingObserver:
     def _record(self, event: str, key: ResourceKey | None, detail: str) -> None:
         with self._lock:
             self.events.append((event, key, detail))
-
-
-class SilentObserver:
-    """Ignores every event: the default when nobody is watching."""
-
-    def on_start(self, change: Change) -> None:
-        """Nothing to do."""
-
-    def on_wait(self, change: Change, message: str) -> None:
-        """Nothing to do."""
-
-    def on_finish(
-        self,
-        change: Change,
-        *,
-        outcome: Outcome,
-        duration: float,
-        error: str | None = None,
-        live_id: str | None = None,
-    ) -> None:
-        """Nothing to do."""
-
-    def on_summary(self, result: ApplyResult) -> None:
-        """Nothing to do."""

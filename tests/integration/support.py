@@ -6,7 +6,6 @@ opensearch-py over HTTP to a sandbox, the planner and the apply engine.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,10 +16,11 @@ import yaml
 from reconciler.applying.executing import Settings
 from reconciler.cluster.connecting import Connection, ConnectionSettings, connect
 from reconciler.mlcommons.versions import Version
-from reconciler.outcomes import ApplyResult, Outcome
+from reconciler.outcomes import ApplyResult
 from reconciler.planning import PlanOptions
-from reconciler.plans import Change, Plan
+from reconciler.plans import Plan
 from reconciler.reconciling import ApplyOptions, apply_checked, plan_against, read_desired
+from reconciler.rendering.progress import RecordingObserver
 from reconciler.retrying import Backoff
 
 SECRET = "sk-integration-secret-7f3a9c2e"
@@ -102,37 +102,8 @@ def write(directory: Path, docs: list[dict[str, Any]]) -> Path:
     return directory
 
 
-class Recorder:
-    """An ApplyObserver that keeps every event."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, str]] = []
-        self._lock = threading.Lock()
-
-    def on_start(self, change: Change) -> None:
-        self._add("start", change, "")
-
-    def on_wait(self, change: Change, message: str) -> None:
-        self._add("wait", change, message)
-
-    def on_finish(
-        self,
-        change: Change,
-        *,
-        outcome: Outcome,
-        duration: float,
-        error: str | None = None,
-        live_id: str | None = None,
-    ) -> None:
-        self._add("finish", change, f"{outcome.value} {error or ''}".strip())
-
-    def on_summary(self, result: ApplyResult) -> None:
-        with self._lock:
-            self.events.append(("summary", "", str(result.counts())))
-
-    def _add(self, event: str, change: Change, detail: str) -> None:
-        with self._lock:
-            self.events.append((event, str(change.key), detail))
+Recorder = RecordingObserver
+"""Every apply event, kept in order (rendering's own test observer)."""
 
 
 def open_connection(url: str) -> Connection:

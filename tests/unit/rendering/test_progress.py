@@ -10,7 +10,6 @@ from reconciler.outcomes import ApplyObserver, ApplyResult, ChangeResult, Outcom
 from reconciler.plans import Action, Change, Strategy
 from reconciler.rendering.progress import (
     RecordingObserver,
-    SilentObserver,
     TextProgress,
     duration_text,
     summary_line,
@@ -156,7 +155,7 @@ def test_recording_observer_counts_events_from_many_threads() -> None:
 
 
 @pytest.mark.parametrize(
-    "observer", [RecordingObserver(), SilentObserver(), TextProgress(lambda line: None)]
+    "observer", [RecordingObserver(), TextProgress(lambda line: None)]
 )
 def test_observers_satisfy_the_protocol(observer: ApplyObserver) -> None:
     change = _change(Action.CREATE)
