@@ -1,6 +1,6 @@
 """Apply under injected faults: re-runs converge, nothing is duplicated.
 
-The lead's first fault test, kept as the fixed-seed smoke test of the fault path; the
+The first fault test, kept as the fixed-seed smoke test of the fault path; the
 crash tests moved to tests/reliability/test_crash_safety.py (killed at every step and at
 random moments), and the randomised suites live beside them.
 """
