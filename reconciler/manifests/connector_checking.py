@@ -9,8 +9,9 @@ knows the document around the body. Reports through a Reporter; no I/O.
 
 from __future__ import annotations
 
+from reconciler.errors import SecretError
 from reconciler.manifests.contexts import CheckContext, Reporter, did_you_mean, needs
-from reconciler.manifests.models import ConnectorAction, ConnectorSpec
+from reconciler.manifests.models import ConnectorAction, ConnectorSpec, Encrypted
 from reconciler.manifests.template_checking import (
     check_action_templates,
     check_header_placeholders,
@@ -30,6 +31,7 @@ from reconciler.mlcommons.versions import (
     MCP_PROTOCOLS,
     PROTOCOL_SINCE,
 )
+from reconciler.secrets.encrypting import key_id_of
 
 _ACTION_ENUM = "org.opensearch.ml.common.connector.ConnectorAction.ActionType"
 _ACTION_NAME_MAX = 64
@@ -74,6 +76,7 @@ def _check_protocol(spec: ConnectorSpec, report: Reporter, context: CheckContext
 def _check_credential(
     spec: ConnectorSpec, report: Reporter, context: CheckContext, *, inline: bool
 ) -> None:
+    _check_ciphertexts(spec, report)
     # §2.2: required on 2.19+ for non-MCP protocols; register with an inline connector
     # does not run that check (§6.2).
     if spec.credential or inline or spec.protocol in MCP_PROTOCOLS:
@@ -84,6 +87,19 @@ def _check_credential(
             'refuses the connector with "Connector credential is null or empty list"',
             "credential",
         )
+
+
+def _check_ciphertexts(spec: ConnectorSpec, report: Reporter) -> None:
+    """An `encrypted` value that is no osml ciphertext fails now, not at apply time."""
+    for name, ref in spec.credential.items():
+        if not isinstance(ref, Encrypted):
+            continue
+        try:
+            key_id_of(ref.encrypted)
+        except SecretError as exc:
+            report.error(
+                f"{exc}; make one with `osml secrets encrypt`", "credential", name, "encrypted"
+            )
 
 
 def _check_aws(spec: ConnectorSpec, report: Reporter) -> None:

@@ -59,6 +59,12 @@ CASES: list[tuple[str, tuple[str, ...], list[dict[str, Any]], list[Row]]] = [
     ("no credential from 2.19", ("2.19", "3.8"),
      [connector(credential=None, actions=[action(headers=None)])],
      [error("spec.credential", 'credential is required for non-MCP connectors on ML Commons 2.19+; the server refuses the connector with "Connector credential is null or empty list"')]),
+    ("encrypted value that is no ciphertext", ("3.8",),
+     [connector(credential={"openAI_key": {"encrypted": "sk-pasted-by-mistake"}})],
+     [error("spec.credential.openAI_key.encrypted", "not an osml ciphertext (expected osml:v1:...); make one with `osml secrets encrypt`")]),
+    ("encrypted value cut short", ("3.8",),
+     [connector(credential={"openAI_key": {"encrypted": "osml:v1:0123abcd:AAAA"}})],
+     [error("spec.credential.openAI_key.encrypted", "ciphertext is truncated or malformed; make one with `osml secrets encrypt`")]),
     ("aws clean", ("2.13", "3.8"), [aws_connector()], []),
     ("aws missing keys and region", ("2.19",),
      [aws_connector(
