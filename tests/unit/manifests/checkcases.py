@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from reconciler.manifests.checking import check
@@ -106,6 +107,27 @@ def run(tmp_path: Path, documents: list[dict[str, Any]], version: str) -> list[R
     file.write_text(yaml.safe_dump_all(documents, sort_keys=False), encoding="utf-8")
     problems = check(load_manifests([file]), version=Version.parse(version))
     return [(p.path or "", p.severity.value, p.message) for p in problems]
+
+
+Case = tuple[str, tuple[str, ...], list[dict[str, Any]], list[Row]]
+"""(name, target versions, documents, expected problems) of one table row."""
+
+
+def case_params(cases: list[Case]) -> list[Any]:
+    """One pytest param per row and version, named `row @version`."""
+    return [
+        pytest.param(documents, version, expected, id=f"{name} @{version}")
+        for name, versions, documents, expected in cases
+        for version in versions
+    ]
+
+
+def assert_case(
+    tmp_path: Path, documents: list[dict[str, Any]], version: str, expected: list[Row]
+) -> None:
+    """The check finds exactly `expected` (with `{v}` standing for the version)."""
+    wanted = [(path, sev, message.replace("{v}", version)) for path, sev, message in expected]
+    assert run(tmp_path, documents, version) == wanted
 
 
 def error(path: str, message: str) -> Row:

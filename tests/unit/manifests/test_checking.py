@@ -20,6 +20,8 @@ from tests.unit.manifests.checkcases import (
     ALL_VERSIONS,
     Row,
     access,
+    assert_case,
+    case_params,
     connector,
     error,
     group,
@@ -207,21 +209,11 @@ CASES: list[tuple[str, tuple[str, ...], list[dict[str, Any]], list[Row]]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("documents", "version", "expected"),
-    [
-        pytest.param(documents, version, expected, id=f"{name} @{version}")
-        for name, versions, documents, expected in CASES
-        for version in versions
-    ],
-)
+@pytest.mark.parametrize(("documents", "version", "expected"), case_params(CASES))
 def test_checks(
     tmp_path: Path, documents: list[dict[str, Any]], version: str, expected: list[Row]
 ) -> None:
-    wanted = [
-        (path, severity, message.replace("{v}", version)) for path, severity, message in expected
-    ]
-    assert run(tmp_path, documents, version) == wanted
+    assert_case(tmp_path, documents, version, expected)
 
 
 LOCATED = """\

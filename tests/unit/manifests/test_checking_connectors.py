@@ -16,11 +16,12 @@ from tests.unit.manifests.checkcases import (
     Row,
     access,
     action,
+    assert_case,
     aws_connector,
+    case_params,
     connector,
     error,
     model,
-    run,
     trusted,
     warning,
 )
@@ -226,18 +227,8 @@ CASES: list[tuple[str, tuple[str, ...], list[dict[str, Any]], list[Row]]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("documents", "version", "expected"),
-    [
-        pytest.param(documents, version, expected, id=f"{name} @{version}")
-        for name, versions, documents, expected in CASES
-        for version in versions
-    ],
-)
+@pytest.mark.parametrize(("documents", "version", "expected"), case_params(CASES))
 def test_connector_checks(
     tmp_path: Path, documents: list[dict[str, Any]], version: str, expected: list[Row]
 ) -> None:
-    wanted = [
-        (path, severity, message.replace("{v}", version)) for path, severity, message in expected
-    ]
-    assert run(tmp_path, documents, version) == wanted
+    assert_case(tmp_path, documents, version, expected)
