@@ -87,6 +87,9 @@ def _fingerprint_key(conn: Connection, *, state: StateSnapshot, index: str) -> b
     """
     if state.exists and state.fingerprint_key is not None:
         return state.fingerprint_key
+    if state.exists:
+        # The index exists (the lock lives in it) and held no key a moment ago.
+        return fingerprint_key(conn, create=True, index=index, known_absent=True)
     ensure_state_index(conn, index=index)
     return fingerprint_key(conn, create=True, index=index)
 

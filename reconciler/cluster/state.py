@@ -232,23 +232,33 @@ def delete_record(conn: Connection, record: StateRecord, *, index: str = STATE_I
     )
 
 
-def fingerprint_key(conn: Connection, *, create: bool, index: str = STATE_INDEX) -> bytes | None:
+def fingerprint_key(
+    conn: Connection, *, create: bool, index: str = STATE_INDEX, known_absent: bool = False
+) -> bytes | None:
     """The HMAC key for credential fingerprints; made once (`create`) or None if absent.
 
     Two racing creators agree: the `meta` document is written with `op_type=create`, and
-    the loser reads the winner's key.
+    the loser reads the winner's key. `known_absent` (the caller has just read the state
+    index and found no key) skips the first read and the index check.
     """
-    found = _get_source(conn, META_ID, index=index)
-    if found is not None or not create:
-        return _decode_key(found) if found is not None else None
-    ensure_state_index(conn, index=index)
+    if not known_absent:
+        found = _get_source(conn, META_ID, index=index)
+        if found is not None or not create:
+            return _decode_key(found) if found is not None else None
+        ensure_state_index(conn, index=index)
+    elif not create:
+        return None
+    raw = secrets.token_bytes(KEY_BYTES)
     doc = {
         "doc_type": "meta",
         "schema": SCHEMA,
-        "fingerprint_key": base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode("ascii"),
+        "fingerprint_key": base64.b64encode(raw).decode("ascii"),
         "osml_version": __version__,
     }
-    retry(lambda: _create_meta(conn, doc, index=index), backoff=RETRY)
+    attempts: list[bool] = []
+    retry(lambda: attempts.append(_create_meta(conn, doc, index=index)), backoff=RETRY)
+    if attempts == [True]:
+        return raw  # created at the first try: the key is ours, no need to read it back
     winner = _get_source(conn, META_ID, index=index)
     return _decode_key(winner) if winner is not None else None
 
@@ -256,14 +266,16 @@ def fingerprint_key(conn: Connection, *, create: bool, index: str = STATE_INDEX)
 # --- internals -------------------------------------------------------------------------
 
 
-def _create_meta(conn: Connection, doc: Mapping[str, Any], *, index: str) -> None:
+def _create_meta(conn: Connection, doc: Mapping[str, Any], *, index: str) -> bool:
+    """Whether this call created the `meta` document (False: it existed already)."""
     params = {"op_type": "create", "refresh": "wait_for"}
     try:
         conn.client.index(index=index, id=META_ID, body=doc, params=params)
     except os_exc.ConflictError:
-        pass  # another run (or our own lost attempt) created it first; that key wins
+        return False  # another run (or our own lost attempt) created it first; that key wins
     except os_exc.TransportError as exc:
         raise cluster_error(exc, subject=f"State index {index}", action="key create") from exc
+    return True
 
 
 def _write(
