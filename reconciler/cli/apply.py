@@ -16,7 +16,7 @@ import click
 
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
-from reconciler.cli.options import ClusterOptions, cluster_options, open_cluster
+from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.plan import use_color
 from reconciler.errors import PlanError
 from reconciler.mlcommons.versions import Version
@@ -83,9 +83,7 @@ def apply(
         lock_timeout=lock_timeout,
         settings=Settings(deploy_timeout=deploy_timeout, state_index=cluster.state_index),
     )
-    with open_cluster(cluster) as conn:
-        for warning in conn.warnings:
-            click.echo(f"Warning: {warning}", err=True)
+    with connected(cluster) as conn:
         sources = manifest_paths if saved else paths
         desired = read_desired(
             sources or (Path("manifests"),), version=Version.parse(conn.version), key_file=key_file

@@ -264,6 +264,16 @@ def open_cluster(options: ClusterOptions) -> Iterator[Connection]:
 
 
 @contextlib.contextmanager
+def connected(options: ClusterOptions) -> Iterator[Connection]:
+    """`open_cluster` for commands that print: transport warnings (plain http to a remote
+    host, verification off) go to stderr first. `osml watch` logs them as JSON instead."""
+    with open_cluster(options) as conn:
+        for warning in conn.warnings:
+            click.echo(f"Warning: {warning}", err=True)
+        yield conn
+
+
+@contextlib.contextmanager
 def running_sandbox(data_file: str, version: str) -> Iterator[str]:
     """Run the built-in sandbox persisted in `data_file`; yields its URL."""
     # Imported here: only `--sandbox` runs need the server code.

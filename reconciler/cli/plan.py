@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.base import main
-from reconciler.cli.options import ClusterOptions, cluster_options, open_cluster
+from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.mlcommons.versions import Version
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
@@ -101,9 +101,7 @@ def plan(
     to the cluster.
     """
     options = PlanOptions(prune=prune, targets=targets)
-    with open_cluster(cluster) as conn:
-        for warning in conn.warnings:
-            _warn(warning)
+    with connected(cluster) as conn:
         version = Version.parse(conn.version)
         desired = read_desired(paths or DEFAULT_PATHS, version=version, key_file=key_file)
         made = plan_against(conn, desired, options=options, state_index=cluster.state_index)
@@ -129,7 +127,3 @@ def use_color() -> bool:
     if os.environ.get("NO_COLOR"):
         return False
     return sys.stdout.isatty()
-
-
-def _warn(message: str) -> None:
-    click.echo(f"Warning: {message}", err=True)

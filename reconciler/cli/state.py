@@ -8,31 +8,19 @@ management, so the next plan compares it instead of creating a new one.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 
 import click
 
 from reconciler.cli.base import main
-from reconciler.cli.options import ClusterOptions, cluster_options, open_cluster
+from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cluster.calling import MlCalls
-from reconciler.cluster.connecting import Connection
 from reconciler.cluster.locking import force_unlock, lock_status
 from reconciler.cluster.snapshots import StateRecord
 from reconciler.cluster.state import delete_record, read_state, write_record
 from reconciler.errors import PlanError
 from reconciler.resources import Kind, ResourceKey
 from reconciler.secrets import scrub
-
-
-@contextlib.contextmanager
-def _connected(cluster: ClusterOptions) -> Iterator[Connection]:
-    """The cluster connection, its transport warnings (plain http, ...) on stderr."""
-    with open_cluster(cluster) as conn:
-        for warning in conn.warnings:
-            click.echo(f"Warning: {warning}", err=True)
-        yield conn
 
 
 def _key(text: str) -> ResourceKey:
@@ -51,7 +39,7 @@ def lock() -> None:
 @cluster_options
 def lock_status_command(*, cluster: ClusterOptions) -> None:
     """Show who holds the state lock, if anyone."""
-    with _connected(cluster) as conn:
+    with connected(cluster) as conn:
         info = lock_status(conn, index=cluster.state_index)
     if info is None:
         click.echo("The state lock is free.")
@@ -67,7 +55,7 @@ def lock_status_command(*, cluster: ClusterOptions) -> None:
 @cluster_options
 def force_unlock_command(lock_id: str, *, cluster: ClusterOptions) -> None:
     """Remove the lock LOCK_ID (shown by `osml lock status`), whoever holds it."""
-    with _connected(cluster) as conn:
+    with connected(cluster) as conn:
         info = force_unlock(conn, lock_id, index=cluster.state_index)
     click.echo(f"Removed lock {info.lock_id} held by {info.holder} for {info.operation}.")
 
@@ -81,7 +69,7 @@ def state() -> None:
 @cluster_options
 def state_list(*, cluster: ClusterOptions) -> None:
     """One line per managed resource: KIND/NAME, status and live ID."""
-    with _connected(cluster) as conn:
+    with connected(cluster) as conn:
         records = read_state(conn, index=cluster.state_index).records
     for key in sorted(records, key=lambda k: k.sort_key):
         record = records[key]
@@ -94,7 +82,7 @@ def state_list(*, cluster: ClusterOptions) -> None:
 def state_show(resource: str, *, cluster: ClusterOptions) -> None:
     """The whole record of RESOURCE (KIND/NAME) as JSON; credentials only as fingerprints."""
     key = _key(resource)
-    with _connected(cluster) as conn:
+    with connected(cluster) as conn:
         record = read_state(conn, index=cluster.state_index).records.get(key)
     if record is None:
         raise PlanError(f"{key} is not in the state")
@@ -116,7 +104,7 @@ def state_show(resource: str, *, cluster: ClusterOptions) -> None:
 def state_rm(resource: str, *, cluster: ClusterOptions) -> None:
     """Forget RESOURCE (KIND/NAME) without deleting it from the cluster."""
     key = _key(resource)
-    with _connected(cluster) as conn:
+    with connected(cluster) as conn:
         record = read_state(conn, index=cluster.state_index).records.get(key)
         if record is None:
             raise PlanError(f"{key} is not in the state")
@@ -137,7 +125,7 @@ def import_command(resource: str, live_id: str, *, cluster: ClusterOptions) -> N
     key = _key(resource)
     if key.kind.is_setting:
         raise PlanError(f"{key}: settings kinds need no import; they are matched by key")
-    with _connected(cluster) as conn:
+    with connected(cluster) as conn:
         _fetch(MlCalls(conn, scrub=scrub), key, live_id)
         current = read_state(conn, index=cluster.state_index).records.get(key)
         record = StateRecord(key=key, status="managed", id=live_id, spec_hash="", applied={})
