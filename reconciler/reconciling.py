@@ -153,15 +153,26 @@ def apply_checked(
     observer: ApplyObserver,
     options: ApplyOptions,
     stop: threading.Event | None = None,
+    seen: Snapshot | None = None,
 ) -> ApplyResult:
-    """Take the lock, refuse a stale plan, then execute it exactly."""
-    lease = wait_for_lock(conn, options=options)
+    """Take the lock, refuse a stale plan, then execute it exactly.
+
+    `seen` is the snapshot the plan was made from, when the caller has it (a plan made
+    just now, not a saved one): the lock is then taken without first checking that the
+    state index exists.
+    """
+    lease = wait_for_lock(
+        conn, options=options, index_exists=seen is not None and seen.state.exists
+    )
     try:
         lease.start_renewing()
         return apply_under(
-            conn, planned, desired, lease=lease, observer=observer, options=options, stop=stop
-        )
+            conn, planned, desired, lease=lease, observer=observer, options=options, stop=stop,
+            refresh_state=False,
+        )  # fmt: skip
     finally:
+        # Deleting the lock refreshes the state index, making this apply's records
+        # visible to the next plan (`locking`).
         release(lease, timing=options.settings.timing)
 
 
@@ -199,8 +210,12 @@ def apply_under(
     observer: ApplyObserver,
     options: ApplyOptions,
     stop: threading.Event | None = None,
+    refresh_state: bool = True,
 ) -> ApplyResult:
     """Apply for a caller that already holds the lock as `lease` (apply, watch).
+
+    `refresh_state=False` leaves the state index unrefreshed at the end: for a caller
+    that releases the lock next, which refreshes it.
 
     LockError when the lease was lost; StalePlanError, with what a fresh plan would do
     differently, when the cluster or the state moved since the plan was made.
@@ -224,10 +239,11 @@ def apply_under(
         settings=options.settings,
         stop=stop,
         guard=lease.check,
+        refresh_state=refresh_state,
     )
 
 
-def wait_for_lock(conn: Connection, *, options: ApplyOptions) -> Lease:
+def wait_for_lock(conn: Connection, *, options: ApplyOptions, index_exists: bool = False) -> Lease:
     """Take the state lock, waiting up to `options.lock_timeout` while someone holds it."""
     timing = options.settings.timing
     deadline = timing.clock() + options.lock_timeout
@@ -235,7 +251,10 @@ def wait_for_lock(conn: Connection, *, options: ApplyOptions) -> Lease:
     while True:
         try:
             return acquire_lock(
-                conn, operation=options.operation, index=options.settings.state_index
+                conn,
+                operation=options.operation,
+                index=options.settings.state_index,
+                index_exists=index_exists,
             )
         except LockError:
             remaining = deadline - timing.clock()

@@ -2,8 +2,9 @@
 
 `run_change(executor, change)` performs exactly what the change says, in a crash-safe
 order: an intent record before every create (a crash between the create and its record
-is resolved by adoption on the next plan, never by a duplicate), each mutation followed
-by its record, a replaced resource's record moved only once the old one is gone.
+is resolved by adoption on the next plan, never by a duplicate; `writes_intent` tells
+which changes create), each mutation followed by its record, a replaced resource's
+record moved only once the old one is gone.
 Called by `applying.orchestrating` from worker threads; never decides anything itself.
 """
 
@@ -18,6 +19,19 @@ from reconciler.applying.executing import Executor
 from reconciler.errors import ApplyError, TransientClusterError
 from reconciler.plans import Action, Change, Strategy
 from reconciler.resources import Kind, ResourceKey
+
+
+def writes_intent(change: Change) -> bool:
+    """Whether performing `change` creates a resource, so needs an intent first."""
+    if change.key.kind.is_setting:
+        return False
+    if change.action is Action.CREATE or change.action is Action.REPLACE:
+        return True
+    return (
+        change.action in (Action.UPDATE, Action.ADOPT)
+        and change.key.kind is Kind.CONNECTOR
+        and change.strategy is Strategy.SWAP
+    )
 
 
 def run_change(ex: Executor, change: Change) -> str | None:

@@ -2,10 +2,12 @@
 
 It holds the cluster calls, the state records as they stand during the apply, the
 resolved secrets and the limits: request slots (`parallelism` requests to ML Commons in
-flight), a separate bound for state-index writes, retries of TransientClusterError with
-backoff, and a guard called before every request (a lost lease stops the run). Intent
-and record writes live here so that every action writes them the same way. The actions
-themselves are in `applying.acting`; deploy waits in `applying.deploying`.
+flight), retries of TransientClusterError with backoff, and a guard called before every
+request (a lost lease stops the run). Intent and record writes live here so that every
+action writes them the same way: intents are written for all creates up front
+(`write_intents`), records are queued on the `StateWriter` and awaited by `settle`, after
+the change's dependents were let go. The actions themselves are in `applying.acting`;
+deploy waits in `applying.deploying`.
 """
 
 from __future__ import annotations
@@ -13,18 +15,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
 from typing import TypeVar
 
 from reconciler.applying.bodies import Materialized, SecretPath, materialize
+from reconciler.applying.recording import StateWriter
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.snapshots import StateRecord
-from reconciler.cluster.state import delete_record, write_record
-from reconciler.errors import (
-    ApplyError,
-    ClusterNotFoundError,
-)
+from reconciler.errors import ApplyError, ClusterError, ClusterNotFoundError
 from reconciler.outcomes import ApplyObserver
 from reconciler.plans import Action, Change
 from reconciler.resources import ResourceKey
@@ -38,7 +38,8 @@ FAILED_STATES = frozenset({"DEPLOY_FAILED", "PARTIALLY_DEPLOYED"})
 
 
 class Records:
-    """The state records as they stand during an apply; shared by worker threads."""
+    """The state records as they stand during an apply, including those still being
+    written (their versions are the StateWriter's); shared by worker threads."""
 
     def __init__(self, records: Mapping[ResourceKey, StateRecord]) -> None:
         self._records = dict(records)
@@ -50,7 +51,7 @@ class Records:
             return self._records.get(key)
 
     def put(self, record: StateRecord) -> None:
-        """Remember a record just written."""
+        """Remember a record being written."""
         with self._lock:
             self._records[record.key] = record
 
@@ -59,15 +60,24 @@ class Records:
         with self._lock:
             self._records.pop(key, None)
 
+    def stored(self) -> dict[ResourceKey, StateRecord]:
+        """Every record, as a plain mapping."""
+        with self._lock:
+            return dict(self._records)
+
     def claimed_ids(self) -> set[str]:
         """Every live ID some record points at."""
         with self._lock:
             return {r.id for r in self._records.values() if r.id is not None}
 
     def live_id(self, key: ResourceKey) -> str:
-        """The live ID of a managed resource; ApplyError when it has none yet."""
+        """The live ID of a managed resource; ApplyError when it has none yet.
+
+        An intent with an ID is a replace under way (written up front): until the new
+        resource takes over, the old one is the live one.
+        """
         record = self.get(key)
-        if record is None or record.status != "managed" or record.id is None:
+        if record is None or record.id is None:
             raise ApplyError(f"{key} has no live ID yet (was its create skipped or failed?)")
         return record.id
 
@@ -130,6 +140,7 @@ class Executor:
         settings: Settings | None = None,
         parallelism: int = 10,
         guard: Callable[[], None] | None = None,
+        writer: StateWriter | None = None,
     ) -> None:
         self.calls = calls
         self.conn = conn
@@ -141,27 +152,25 @@ class Executor:
         self.slots = threading.BoundedSemaphore(parallelism)
         """ML Commons requests in flight; a change waiting for DEPLOYED or backing off
         holds none."""
-        self.state_slots = threading.BoundedSemaphore(parallelism)
-        """State-index writes in flight. They have their own bound: they load osml's own
-        index, not ML Commons, and sharing the slots would make every change cost three
-        turns of the pool instead of one (the apply benchmark, docs/performance.md)."""
         self.deploys = DeployTimes()
         self.guard = guard or _unguarded
         """Raises (LockError) once this run may no longer act: called before every
         request, so a run whose lock was taken over stops instead of racing the new
         holder."""
+        self.writer = writer or StateWriter(
+            conn, index=self.settings.state_index, stored=records.stored(), guard=self.guard
+        )
+        self._intents: dict[ResourceKey, bool | ClusterError] = {}
+        """Intents written up front: whether the record was an intent already (an
+        interrupted earlier run), or why the write failed."""
+        self._pending: dict[ResourceKey, list[Future[StateRecord | None]]] = {}
+        self._pending_lock = threading.Lock()
 
     # --- building blocks -------------------------------------------------------------
 
     def request(self, call: Callable[[], T]) -> T:
         """Run one request while holding a slot, so at most `parallelism` are in flight."""
         with self.slots:
-            self.guard()
-            return call()
-
-    def bookkeeping(self, call: Callable[[], T]) -> T:
-        """Run one state-index write while holding a state slot."""
-        with self.state_slots:
             self.guard()
             return call()
 
@@ -189,35 +198,70 @@ class Executor:
             fingerprint_key=self.fingerprint_key,
         )
 
-    def intent(self, change: Change) -> bool:
-        """Record that a create is about to be sent, before sending it.
+    def write_intents(self, changes: Iterable[Change], *, offer_key: bytes | None) -> None:
+        """Write the intents of every create of the apply in one go, before any create.
 
-        The intent keeps the ID being replaced (if any) and what was applied before, so
+        An intent keeps the ID being replaced (if any) and what was applied before, so
         a crash right after the create leaves enough for the next plan to adopt the new
-        resource instead of creating a duplicate. Returns whether the record was already
-        an intent: an earlier run was cut short around this very create, which may have
-        happened (the caller then looks for it before creating).
+        resource instead of creating a duplicate. `offer_key` creates the fingerprint
+        key in the same request (the state index had none); the key in force is kept.
         """
+        intents: list[StateRecord] = []
+        for change in changes:
+            current = self.records.get(change.key)
+            self._intents[change.key] = current is not None and current.status == "intent"
+            intents.append(_intent_of(change, current))
+        failed, key = self.writer.write_now(intents, new_fingerprint_key=offer_key)
+        if offer_key is not None:
+            self.fingerprint_key = key
+        for record in intents:
+            if record.key in failed:
+                self._intents[record.key] = failed[record.key]
+            else:
+                self.records.put(record)
+
+    def intent(self, change: Change) -> bool:
+        """Make sure the intent of a create is stored before the create is sent.
+
+        Returns whether the record was already an intent: an earlier run was cut short
+        around this very create, which may have happened (the caller then looks for it
+        before creating).
+        """
+        written = self._intents.get(change.key)
+        if isinstance(written, ClusterError):
+            raise written
+        if written is not None:
+            return written
         current = self.records.get(change.key)
         interrupted = current is not None and current.status == "intent"
-        intent = StateRecord(
-            key=change.key,
-            status="intent",
-            id=change.live_id,
-            spec_hash=current.spec_hash if current else "",
-            applied=current.applied if current else {},
-            fingerprints=current.fingerprints if current else {},
-        )
-        stored = self.bookkeeping(
-            lambda: write_record(
-                self.conn, intent, expected=current, index=self.settings.state_index
-            )
-        )
-        self.records.put(stored)
+        intent = _intent_of(change, current)
+        self.writer.submit(intent).result()
+        self.records.put(intent)
+        self._intents[change.key] = interrupted
         return interrupted
 
+    def unused_intents(
+        self, keys: Iterable[ResourceKey], *, before: Mapping[ResourceKey, StateRecord]
+    ) -> None:
+        """Put back the records of creates that never started (a failed dependency, a
+        stop): their intents were written up front, and nothing happened since."""
+        futures = []
+        for key in keys:
+            if key not in self._intents or isinstance(self._intents[key], ClusterError):
+                continue
+            previous = before.get(key)
+            if previous is None:
+                futures.append(self.writer.submit(_intent_of_key(key), delete=True))
+                self.records.forget(key)
+            else:
+                futures.append(self.writer.submit(previous))
+                self.records.put(previous)
+        for future in futures:
+            with contextlib.suppress(Exception):  # the next plan resumes from the intent
+                future.result()
+
     def record(self, change: Change, live_id: str | None, body: Materialized) -> None:
-        """Write the managed record of what was just applied."""
+        """Queue the managed record of what was just applied (`settle` awaits it)."""
         applied = dict(body.recordable)
         if change.lifecycle is not None:
             applied["lifecycle"] = dict(change.lifecycle)
@@ -229,22 +273,26 @@ class Executor:
             applied=applied,
             fingerprints=body.fingerprints,
         )
-        expected = self.records.get(change.key)
-        stored = self.bookkeeping(
-            lambda: write_record(
-                self.conn, record, expected=expected, index=self.settings.state_index
-            )
-        )
-        self.records.put(stored)
+        self.records.put(record)
+        self._track(change.key, self.writer.submit(record))
 
     def forget(self, key: ResourceKey) -> None:
-        """Delete the record of a resource that no longer exists."""
+        """Queue deleting the record of a resource that no longer exists."""
         current = self.records.get(key)
-        if current is not None:
-            self.bookkeeping(
-                lambda: delete_record(self.conn, current, index=self.settings.state_index)
-            )
         self.records.forget(key)
+        if current is not None:
+            self._track(key, self.writer.submit(current, delete=True))
+
+    def settle(self, key: ResourceKey) -> None:
+        """Wait for the state writes of `key`'s change; raise the first that failed."""
+        with self._pending_lock:
+            futures = self._pending.pop(key, [])
+        for future in futures:
+            future.result()
+
+    def _track(self, key: ResourceKey, future: Future[StateRecord | None]) -> None:
+        with self._pending_lock:
+            self._pending.setdefault(key, []).append(future)
 
     # --- settings --------------------------------------------------------------------
 
@@ -262,6 +310,21 @@ class Executor:
             self.forget(change.key)
         else:
             self.record(change, None, body)
+
+
+def _intent_of(change: Change, current: StateRecord | None) -> StateRecord:
+    return StateRecord(
+        key=change.key,
+        status="intent",
+        id=change.live_id,
+        spec_hash=current.spec_hash if current else "",
+        applied=current.applied if current else {},
+        fingerprints=current.fingerprints if current else {},
+    )
+
+
+def _intent_of_key(key: ResourceKey) -> StateRecord:
+    return StateRecord(key=key, status="intent", id=None, spec_hash="", applied={})
 
 
 def _unguarded() -> None:

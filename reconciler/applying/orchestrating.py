@@ -2,18 +2,22 @@
 
 `apply_plan` runs each change of the plan it is given (never re-planning) through the
 Executor on a bounded pool of workers, in dependency order; a failed change skips its
-dependents with a reason and the rest goes on. Every event reaches the observer, and
-every error text is scrubbed of known secret values before it leaves. The caller holds
-the state lock and has checked the plan is current.
+dependents with a reason and the rest goes on. The intents of all creates are written
+first, in one request; a change's dependents start once its cluster calls answered,
+while its state record is still being written (the change ends when it is stored).
+Every event reaches the observer, and every error text is scrubbed of known secret
+values before it leaves. The caller holds the state lock and has checked the plan is
+current.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
 
-from reconciler.applying.acting import run_change
+from reconciler.applying.acting import run_change, writes_intent
 from reconciler.applying.bodies import SecretPath
 from reconciler.applying.executing import Executor, Records, Settings
 from reconciler.applying.scheduling import Outcome as TaskOutcome
@@ -21,14 +25,17 @@ from reconciler.applying.scheduling import Status, Task, run_graph
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.snapshots import StateSnapshot
-from reconciler.cluster.state import ensure_state_index, fingerprint_key
+from reconciler.cluster.state import ensure_state_index, new_key
 from reconciler.outcomes import ApplyObserver, ApplyResult, ChangeResult, Outcome
 from reconciler.plans import Change, Plan
 from reconciler.resources import ResourceKey
 from reconciler.secrets import Secret, scrub
 
+Clock = Callable[[], float]
+
 _MAX_WORKERS = 128
 """Changes in progress at once, most of them usually waiting on deploys."""
+_UNRUN = (Status.SKIPPED, Status.NOT_STARTED)
 
 
 def apply_plan(
@@ -42,35 +49,48 @@ def apply_plan(
     parallelism: int = 10,
     settings: Settings | None = None,
     stop: threading.Event | None = None,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Clock = time.monotonic,
     guard: Callable[[], None] | None = None,
+    refresh_state: bool = True,
 ) -> ApplyResult:
     """Run every change of `plan`; an ApplyResult with one entry per change.
 
     `guard` is called before every request and raises when the run may no longer act
     (the caller passes its lease's `check`: a lost lock fails what is left).
+    `refresh_state` makes the state records visible to searches before returning.
     """
     settings = settings or Settings()
     started = clock()
     changes = [c for c in plan.changes if c.is_change]
     results: dict[ResourceKey, ChangeResult] = {}
     if changes:
+        if not state.exists:
+            ensure_state_index(conn, index=settings.state_index)
         executor = Executor(
             calls=calls,
             conn=conn,
             records=Records(state.records),
             secrets=secrets,
-            fingerprint_key=_fingerprint_key(conn, state=state, index=settings.state_index),
+            fingerprint_key=state.fingerprint_key,
             observer=observer,
             settings=settings,
             parallelism=parallelism,
             guard=guard,
         )
-        tasks = [_task(c, executor=executor, results=results, clock=clock) for c in changes]
-        # Workers may outnumber request slots: a change waiting for a deploy holds a
-        # worker but no slot, so `parallelism` bounds the load on the cluster only.
-        workers = max(parallelism, min(len(tasks), _MAX_WORKERS))
-        outcomes = run_graph(tasks, parallelism=workers, stop=stop)
+        try:
+            executor.write_intents(
+                [c for c in changes if writes_intent(c)],
+                offer_key=new_key() if state.fingerprint_key is None else None,
+            )
+            tasks = [_task(c, executor=executor, results=results, clock=clock) for c in changes]
+            # Workers may outnumber request slots: a change waiting for a deploy holds a
+            # worker but no slot, so `parallelism` bounds the load on the cluster only.
+            workers = max(parallelism, min(len(tasks), _MAX_WORKERS))
+            outcomes = run_graph(tasks, parallelism=workers, stop=stop)
+            unrun = [c.key for c in changes if outcomes[c.key].status in _UNRUN]
+            executor.unused_intents(unrun, before=state.records)
+        finally:
+            executor.writer.close(refresh=refresh_state)
         for change in changes:
             _report_unrun(change, outcomes[change.key], results=results, observer=observer)
     result = ApplyResult(tuple(results[c.key] for c in changes), duration=clock() - started)
@@ -78,53 +98,50 @@ def apply_plan(
     return result
 
 
-def _fingerprint_key(conn: Connection, *, state: StateSnapshot, index: str) -> bytes | None:
-    """The HMAC key, creating the state index and key when the snapshot had none.
-
-    The snapshot was read under the lock, whose document lives in the state index: when
-    it already holds the key, reading it again would only add two requests in a row
-    to every apply (a fixed cost that dominates small applies on a slow link).
-    """
-    if state.exists and state.fingerprint_key is not None:
-        return state.fingerprint_key
-    if state.exists:
-        # The index exists (the lock lives in it) and held no key a moment ago.
-        return fingerprint_key(conn, create=True, index=index, known_absent=True)
-    ensure_state_index(conn, index=index)
-    return fingerprint_key(conn, create=True, index=index)
-
-
 def _task(
     change: Change,
     *,
     executor: Executor,
     results: dict[ResourceKey, ChangeResult],
-    clock: Callable[[], float],
+    clock: Clock,
 ) -> Task[ResourceKey]:
+    started: list[float] = []
+    live: list[str | None] = []
+
+    def failed(exc: Exception) -> None:
+        error = scrub(str(exc)) or type(exc).__name__
+        duration = clock() - started[0]
+        results[change.key] = ChangeResult(
+            change.key, change.action, Outcome.FAILED, duration=duration, error=error
+        )
+        executor.observer.on_finish(change, outcome=Outcome.FAILED, duration=duration, error=error)
+
     def run() -> None:
         executor.observer.on_start(change)
-        started = clock()
+        started.append(clock())
         try:
-            live_id = run_change(executor, change)
+            live.append(run_change(executor, change))
         except Exception as exc:
-            error = scrub(str(exc)) or type(exc).__name__
-            duration = clock() - started
-            results[change.key] = ChangeResult(
-                change.key, change.action, Outcome.FAILED, duration=duration, error=error
-            )
-            executor.observer.on_finish(
-                change, outcome=Outcome.FAILED, duration=duration, error=error
-            )
+            with contextlib.suppress(Exception):
+                executor.settle(change.key)  # what it did write is stored before it ends
+            failed(exc)
             raise
-        duration = clock() - started
+
+    def settle() -> None:
+        try:
+            executor.settle(change.key)
+        except Exception as exc:
+            failed(exc)
+            raise
+        duration = clock() - started[0]
         results[change.key] = ChangeResult(
-            change.key, change.action, Outcome.DONE, live_id=live_id, duration=duration
+            change.key, change.action, Outcome.DONE, live_id=live[0], duration=duration
         )
         executor.observer.on_finish(
-            change, outcome=Outcome.DONE, duration=duration, live_id=live_id
+            change, outcome=Outcome.DONE, duration=duration, live_id=live[0]
         )
 
-    return Task(change.key, run, depends_on=change.depends_on)
+    return Task(change.key, run, depends_on=change.depends_on, settle=settle)
 
 
 def _report_unrun(

@@ -88,16 +88,20 @@ def apply(
         desired = read_desired(
             sources or (Path("manifests"),), version=Version.parse(conn.version), key_file=key_file
         )
+        seen = None
         if saved is None:
             plan_options = PlanOptions(prune=prune, targets=_keys(targets))
-            saved = plan_against(
+            planned = plan_against(
                 conn, desired, options=plan_options, state_index=cluster.state_index
-            ).plan
+            )
+            saved, seen = planned.plan, planned.snapshot
             _echo(render_text(saved, color=use_color()))
             if not saved.has_changes:
                 return
             _confirm(auto_approve)
-        result = apply_checked(conn, saved, desired, observer=TextProgress(_echo), options=options)
+        result = apply_checked(
+            conn, saved, desired, observer=TextProgress(_echo), options=options, seen=seen
+        )
     if not result.ok:
         sys.exit(1)
 

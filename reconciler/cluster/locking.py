@@ -182,17 +182,28 @@ def acquire_lock(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     clock: Clock = utc_now,
     holder: str | None = None,
+    index_exists: bool | None = None,
 ) -> Lease:
     """Take the state lock for `operation` (`apply`, `watch`); LockError if someone holds it.
 
-    An expired lock is taken over; creating the state index first if needed.
+    An expired lock is taken over; the state index is created first if needed.
+    `index_exists` is what the caller has just seen of the index, which saves asking:
+    True takes the lock at once (an index deleted since then is created again by the
+    lock write, and the plan is then stale anyway), False creates the index at once.
     """
-    ensure_state_index(conn, index=index)
+    if not index_exists:
+        ensure_state_index(conn, index=index, seen_absent=index_exists is False)
     lock_id = secrets.token_hex(8)
     name = f"{holder or holder_identity()}-{lock_id[:6]}"
     now = clock()
     info = _lock_info(name, lock_id, operation, acquired=None, now=now, lease=lease_seconds)
-    version = _create_or_take_over(conn, info, index=index, now=now)
+    try:
+        version = _create_or_take_over(conn, info, index=index, now=now)
+    except LockError:
+        # Seen, but gone since, on a cluster that does not create indices on writes.
+        if not index_exists or not ensure_state_index(conn, index=index):
+            raise
+        version = _create_or_take_over(conn, info, index=index, now=now)
     return Lease(conn, info, version=version, lease_seconds=lease_seconds, index=index, clock=clock)
 
 
@@ -287,8 +298,14 @@ def _put_lock(
 
 
 def _delete_lock(conn: Connection, *, index: str, if_version: Version) -> None:
+    # The state index has one shard: the refresh that makes the delete visible makes
+    # every record written under the lock visible too, so the next holder's search
+    # sees them all (the applier writes records without waiting for refreshes).
     try:
-        delete_document(conn, LOCK_ID, if_version=if_version, index=index, subject="State lock")
+        delete_document(
+            conn, LOCK_ID, if_version=if_version, index=index, subject="State lock",
+            refresh="true",
+        )  # fmt: skip
     except ClusterError as exc:
         if exc.status == 409 and not isinstance(exc, TransientClusterError):
             raise LockError("the state lock changed while being removed") from exc

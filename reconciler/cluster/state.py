@@ -29,7 +29,14 @@ from reconciler import __version__
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.failures import cluster_error
 from reconciler.cluster.snapshots import LockInfo, RecordStatus, StateRecord, StateSnapshot
-from reconciler.cluster.storing import RETRY, delete_document, get_document, put_document
+from reconciler.cluster.storing import (
+    RETRY,
+    DocumentWrite,
+    delete_document,
+    get_document,
+    put_document,
+    write_documents,
+)
 from reconciler.errors import ClusterError
 from reconciler.resources import Kind, ResourceKey
 from reconciler.retrying import retry
@@ -100,16 +107,21 @@ def key_of(doc_id: str) -> ResourceKey | None:
         return None
 
 
-def ensure_state_index(conn: Connection, *, index: str = STATE_INDEX) -> bool:
-    """Create the state index with its mappings unless it exists; whether it was created."""
-    return retry(lambda: _ensure_once(conn, index=index), backoff=RETRY)
+def ensure_state_index(
+    conn: Connection, *, index: str = STATE_INDEX, seen_absent: bool = False
+) -> bool:
+    """Create the state index with its mappings unless it exists; whether it was created.
+
+    `seen_absent` (the caller has just found no index) tries the create straight away.
+    """
+    return retry(lambda: _ensure_once(conn, index=index, check=not seen_absent), backoff=RETRY)
 
 
-def _ensure_once(conn: Connection, *, index: str) -> bool:
+def _ensure_once(conn: Connection, *, index: str, check: bool) -> bool:
     client = conn.client
     body = {"settings": dict(SETTINGS), "mappings": dict(MAPPINGS)}
     try:
-        if client.indices.exists(index=index):
+        if check and client.indices.exists(index=index):
             return False
         client.indices.create(index=index, body=body)
     except os_exc.RequestError as exc:
@@ -232,6 +244,87 @@ def delete_record(conn: Connection, record: StateRecord, *, index: str = STATE_I
     )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecordWrite:
+    """One write of `write_records`: `record` stored, or deleted, if the stored one is
+    still `expected` (None: if there is none)."""
+
+    record: StateRecord
+    expected: StateRecord | None
+    delete: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Written:
+    """What `write_records` did."""
+
+    records: list[StateRecord | ClusterError | None]
+    """Per write, in order: the record as stored, None for a delete, or the error."""
+    fingerprint_key: bytes | None = dataclasses.field(default=None, repr=False)
+    """The key now in the state index, when a new one was offered."""
+
+
+def write_records(
+    conn: Connection,
+    writes: list[RecordWrite],
+    *,
+    index: str = STATE_INDEX,
+    new_fingerprint_key: bytes | None = None,
+    clock: Clock = utc_now,
+) -> Written:
+    """Write many records in one `_bulk` request, each conditional as in `write_record`.
+
+    `new_fingerprint_key` also creates the `meta` document with that key, unless one is
+    there already (that one wins and is returned). The writes are durable on return;
+    searches see them after the next refresh (`refresh_state`).
+    """
+    now = clock().isoformat(timespec="seconds")
+    documents = [
+        DocumentWrite(
+            record_id(w.record.key),
+            None if w.delete else _record_doc(w.record, updated_at=now),
+            _version(w.expected),
+            subject=f"State {w.record.key}",
+        )
+        for w in writes
+    ]
+    if new_fingerprint_key is not None:
+        documents.append(DocumentWrite(META_ID, _meta_doc(new_fingerprint_key), None, "State key"))
+    outcomes = write_documents(conn, documents, index=index)
+    records: list[StateRecord | ClusterError | None] = []
+    for write, outcome in zip(writes, outcomes, strict=False):
+        if isinstance(outcome, ClusterError) or outcome is None:
+            records.append(outcome)
+        else:
+            seq_no, term = outcome
+            stored = dataclasses.replace(
+                write.record, updated_at=now, seq_no=seq_no, primary_term=term
+            )
+            records.append(stored)
+    key = None
+    if new_fingerprint_key is not None:
+        meta = outcomes[-1]
+        if isinstance(meta, ClusterError) and meta.status != 409:
+            raise meta
+        key = new_fingerprint_key if not isinstance(meta, ClusterError) else None
+        if key is None:  # another run made the key first: that one holds
+            winner = _get_source(conn, META_ID, index=index)
+            key = _decode_key(winner) if winner is not None else None
+    return Written(records, key)
+
+
+def refresh_state(conn: Connection, *, index: str = STATE_INDEX) -> None:
+    """Make every write to the state index visible to searches now (the next plan's)."""
+
+    def once() -> None:
+        try:
+            conn.client.indices.refresh(index=index)
+        except os_exc.TransportError as exc:
+            raise cluster_error(exc, subject=f"State index {index}", action="refresh") from exc
+
+    retry(once, backoff=RETRY)
+
+
 def fingerprint_key(
     conn: Connection, *, create: bool, index: str = STATE_INDEX, known_absent: bool = False
 ) -> bytes | None:
@@ -248,13 +341,8 @@ def fingerprint_key(
         ensure_state_index(conn, index=index)
     elif not create:
         return None
-    raw = secrets.token_bytes(KEY_BYTES)
-    doc = {
-        "doc_type": "meta",
-        "schema": SCHEMA,
-        "fingerprint_key": base64.b64encode(raw).decode("ascii"),
-        "osml_version": __version__,
-    }
+    raw = new_key()
+    doc = _meta_doc(raw)
     attempts: list[bool] = []
     retry(lambda: attempts.append(_create_meta(conn, doc, index=index)), backoff=RETRY)
     if attempts == [True]:
@@ -263,7 +351,21 @@ def fingerprint_key(
     return _decode_key(winner) if winner is not None else None
 
 
+def new_key() -> bytes:
+    """A fresh random fingerprint key."""
+    return secrets.token_bytes(KEY_BYTES)
+
+
 # --- internals -------------------------------------------------------------------------
+
+
+def _meta_doc(raw: bytes) -> dict[str, Any]:
+    return {
+        "doc_type": "meta",
+        "schema": SCHEMA,
+        "fingerprint_key": base64.b64encode(raw).decode("ascii"),
+        "osml_version": __version__,
+    }
 
 
 def _create_meta(conn: Connection, doc: Mapping[str, Any], *, index: str) -> bool:

@@ -95,3 +95,51 @@ def test_unknown_dependencies_are_ignored_and_parallelism_checked() -> None:
     assert outcomes["x"].status is Status.SUCCEEDED
     with pytest.raises(ValueError, match="at least 1"):
         run_graph([], parallelism=0)
+
+
+def test_dependents_start_while_settle_is_still_running() -> None:
+    settling = threading.Event()
+    child_ran = threading.Event()
+
+    def settle() -> None:
+        settling.set()
+        # The parent's settle only ends once its dependent has run: proof it did not wait.
+        assert child_ran.wait(timeout=10)
+
+    tasks = [
+        Task("parent", lambda: None, settle=settle),
+        Task("child", child_ran.set, depends_on=("parent",)),
+    ]
+    outcomes = run_graph(tasks, parallelism=2)
+    assert settling.is_set()
+    assert {o.status for o in outcomes.values()} == {Status.SUCCEEDED}
+
+
+def test_a_failing_settle_fails_its_task_but_not_the_released_dependents() -> None:
+    order, make = _recorder()
+
+    def settle() -> None:
+        raise RuntimeError("record not written")
+
+    tasks = [
+        Task("parent", make("parent"), settle=settle),
+        Task("other", make("other")),
+        Task("child", make("child"), depends_on=("parent", "other")),
+    ]
+    outcomes = run_graph(tasks, parallelism=1)
+    assert outcomes["parent"].status is Status.FAILED
+    assert str(outcomes["parent"].error) == "record not written"
+    assert outcomes["child"].status is Status.SUCCEEDED
+    assert sorted(order) == ["child", "other", "parent"]
+
+
+def test_a_failing_run_skips_dependents_and_never_settles() -> None:
+    settled: list[str] = []
+    _, make = _recorder()
+    tasks = [
+        Task("parent", make("parent", fail=True), settle=lambda: settled.append("parent")),
+        Task("child", make("child"), depends_on=("parent",)),
+    ]
+    outcomes = run_graph(tasks, parallelism=2)
+    assert outcomes["child"].status is Status.SKIPPED
+    assert settled == []
