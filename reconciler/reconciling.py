@@ -14,17 +14,20 @@ import logging
 import os
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reconciler import __version__
 from reconciler.applying.bodies import SecretPath
-from reconciler.applying.executing import Settings
-from reconciler.applying.orchestrating import apply_plan
+from reconciler.applying.executing import Settings, prepare_intents
+from reconciler.applying.orchestrating import apply_plan, plan_intents
+from reconciler.applying.recording import Intents, restore
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.locking import Lease, acquire_lock
 from reconciler.cluster.reading import read_snapshot
-from reconciler.cluster.snapshots import Snapshot
+from reconciler.cluster.snapshots import Snapshot, StateRecord
+from reconciler.cluster.state import new_key
 from reconciler.errors import (
     ClusterError,
     LockError,
@@ -41,6 +44,7 @@ from reconciler.outcomes import ApplyObserver, ApplyResult
 from reconciler.planning import PlanOptions, make_plan
 from reconciler.plans import ClusterIdentity, Plan
 from reconciler.rendering.redacting import safe_url
+from reconciler.resources import ResourceKey
 from reconciler.retrying import Backoff, Timing
 from reconciler.secrets import Secret, scrub
 from reconciler.secrets.encrypting import load_key
@@ -168,7 +172,7 @@ def apply_checked(
         lease.start_renewing()
         return apply_under(
             conn, planned, desired, lease=lease, observer=observer, options=options, stop=stop,
-            refresh_state=False,
+            refresh_state=False, seen=seen,
         )  # fmt: skip
     finally:
         # Deleting the lock refreshes the state index, making this apply's records
@@ -211,23 +215,27 @@ def apply_under(
     options: ApplyOptions,
     stop: threading.Event | None = None,
     refresh_state: bool = True,
+    seen: Snapshot | None = None,
 ) -> ApplyResult:
     """Apply for a caller that already holds the lock as `lease` (apply, watch).
 
     `refresh_state=False` leaves the state index unrefreshed at the end: for a caller
-    that releases the lock next, which refreshes it.
+    that releases the lock next, which refreshes it. `seen` is the snapshot the plan was
+    made from, when the caller has it: the intents of the plan's creates are then
+    written while the cluster is read again, instead of after (`_check_writing_intents`).
 
     LockError when the lease was lost; StalePlanError, with what a fresh plan would do
     differently, when the cluster or the state moved since the plan was made.
     """
     lease.check()
     index = options.settings.state_index
-    current = read_snapshot(conn, state_index=index, scrub=scrub)
-    if current.token() != planned.token:
-        raise StalePlanError(
-            "the plan is stale: the cluster or the state changed since it was made",
-            differences=stale_differences(planned, current, desired=desired),
-        )
+    intents = None
+    if seen is not None and seen.token() == planned.token:
+        current, intents = _check_writing_intents(conn, planned, desired, seen=seen, index=index)
+    else:
+        current = read_snapshot(conn, state_index=index, scrub=scrub)
+        if current.token() != planned.token:
+            raise _stale(planned, current, desired=desired)
     return apply_plan(
         planned,
         conn=conn,
@@ -240,6 +248,58 @@ def apply_under(
         stop=stop,
         guard=lease.check,
         refresh_state=refresh_state,
+        intents=intents,
+    )
+
+
+def _check_writing_intents(
+    conn: Connection, planned: Plan, desired: Desired, *, seen: Snapshot, index: str
+) -> tuple[Snapshot, Intents]:
+    """Read the cluster again and, at the same time, write the plan's intents.
+
+    The intents are conditional on the records `seen`, so each lands only where its
+    record is still what the plan was made from. The fresh snapshot may or may not show
+    them (searches lag writes): ours are taken out before comparing with the plan. When
+    the plan turns out stale, the records are put back and StalePlanError raised; a
+    crash before that leaves intents the next plan resumes from, as after any crash.
+    """
+    offer = new_key() if seen.state.fingerprint_key is None else None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="osml-intents") as pool:
+        writing = pool.submit(
+            prepare_intents, conn, plan_intents(planned), current=seen.state.records,
+            index=index, new_fingerprint_key=offer,
+        )  # fmt: skip
+        fresh = read_snapshot(conn, state_index=index, scrub=scrub)
+        intents = writing.result()
+    current = _without_intents(fresh, intents, before=seen.state.records)
+    conflicted = any(e.status == 409 for e in intents.failed.values())
+    if conflicted or current.token() != planned.token:
+        restore(conn, intents, list(intents.written), before=seen.state.records, index=index)
+        raise _stale(planned, current, desired=desired)
+    return current, intents
+
+
+def _without_intents(
+    snapshot: Snapshot, intents: Intents, *, before: Mapping[ResourceKey, StateRecord]
+) -> Snapshot:
+    """`snapshot` as it would be had our intents not been written (yet)."""
+    records = dict(snapshot.state.records)
+    for key, ours in intents.written.items():
+        found = records.get(key)
+        if found is None or (found.seq_no, found.primary_term) != (ours.seq_no, ours.primary_term):
+            continue
+        if key in before:
+            records[key] = before[key]
+        else:
+            del records[key]
+    state = dataclasses.replace(snapshot.state, records=records)
+    return dataclasses.replace(snapshot, state=state)
+
+
+def _stale(planned: Plan, current: Snapshot, *, desired: Desired) -> StalePlanError:
+    return StalePlanError(
+        "the plan is stale: the cluster or the state changed since it was made",
+        differences=stale_differences(planned, current, desired=desired),
     )
 
 

@@ -20,7 +20,7 @@ from concurrent.futures import Future
 from typing import TypeVar
 
 from reconciler.applying.bodies import Materialized, SecretPath, materialize
-from reconciler.applying.recording import StateWriter
+from reconciler.applying.recording import Intents, StateWriter, write_intents
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.snapshots import StateRecord
@@ -140,7 +140,7 @@ class Executor:
         settings: Settings | None = None,
         parallelism: int = 10,
         guard: Callable[[], None] | None = None,
-        writer: StateWriter | None = None,
+        intents: Intents | None = None,
     ) -> None:
         self.calls = calls
         self.conn = conn
@@ -157,12 +157,21 @@ class Executor:
         """Raises (LockError) once this run may no longer act: called before every
         request, so a run whose lock was taken over stops instead of racing the new
         holder."""
-        self.writer = writer or StateWriter(
-            conn, index=self.settings.state_index, stored=records.stored(), guard=self.guard
-        )
         self._intents: dict[ResourceKey, bool | ClusterError] = {}
         """Intents written up front: whether the record was an intent already (an
         interrupted earlier run), or why the write failed."""
+        stored = records.stored()
+        if intents is not None:
+            stored.update(intents.written)
+            for key, record in intents.written.items():
+                records.put(record)
+                self._intents[key] = key in intents.interrupted
+            self._intents.update(intents.failed)
+            if intents.fingerprint_key is not None:
+                self.fingerprint_key = intents.fingerprint_key
+        self.writer = StateWriter(
+            conn, index=self.settings.state_index, stored=stored, guard=self.guard
+        )
         self._pending: dict[ResourceKey, list[Future[StateRecord | None]]] = {}
         self._pending_lock = threading.Lock()
 
@@ -198,28 +207,6 @@ class Executor:
             fingerprint_key=self.fingerprint_key,
         )
 
-    def write_intents(self, changes: Iterable[Change], *, offer_key: bytes | None) -> None:
-        """Write the intents of every create of the apply in one go, before any create.
-
-        An intent keeps the ID being replaced (if any) and what was applied before, so
-        a crash right after the create leaves enough for the next plan to adopt the new
-        resource instead of creating a duplicate. `offer_key` creates the fingerprint
-        key in the same request (the state index had none); the key in force is kept.
-        """
-        intents: list[StateRecord] = []
-        for change in changes:
-            current = self.records.get(change.key)
-            self._intents[change.key] = current is not None and current.status == "intent"
-            intents.append(_intent_of(change, current))
-        failed, key = self.writer.write_now(intents, new_fingerprint_key=offer_key)
-        if offer_key is not None:
-            self.fingerprint_key = key
-        for record in intents:
-            if record.key in failed:
-                self._intents[record.key] = failed[record.key]
-            else:
-                self.records.put(record)
-
     def intent(self, change: Change) -> bool:
         """Make sure the intent of a create is stored before the create is sent.
 
@@ -239,26 +226,6 @@ class Executor:
         self.records.put(intent)
         self._intents[change.key] = interrupted
         return interrupted
-
-    def unused_intents(
-        self, keys: Iterable[ResourceKey], *, before: Mapping[ResourceKey, StateRecord]
-    ) -> None:
-        """Put back the records of creates that never started (a failed dependency, a
-        stop): their intents were written up front, and nothing happened since."""
-        futures = []
-        for key in keys:
-            if key not in self._intents or isinstance(self._intents[key], ClusterError):
-                continue
-            previous = before.get(key)
-            if previous is None:
-                futures.append(self.writer.submit(_intent_of_key(key), delete=True))
-                self.records.forget(key)
-            else:
-                futures.append(self.writer.submit(previous))
-                self.records.put(previous)
-        for future in futures:
-            with contextlib.suppress(Exception):  # the next plan resumes from the intent
-                future.result()
 
     def record(self, change: Change, live_id: str | None, body: Materialized) -> None:
         """Queue the managed record of what was just applied (`settle` awaits it)."""
@@ -310,6 +277,26 @@ class Executor:
             self.forget(change.key)
         else:
             self.record(change, None, body)
+
+
+def prepare_intents(
+    conn: Connection,
+    changes: Iterable[Change],
+    *,
+    current: Mapping[ResourceKey, StateRecord],
+    index: str,
+    new_fingerprint_key: bytes | None = None,
+) -> Intents:
+    """Write the intents of every change that creates, all at once, before any create.
+
+    An intent keeps the ID being replaced (if any) and what was applied before, so a
+    crash right after the create leaves enough for the next plan to adopt the new
+    resource instead of creating a duplicate.
+    """
+    intents = [_intent_of(c, current.get(c.key)) for c in changes]
+    return write_intents(
+        conn, intents, current=current, index=index, new_fingerprint_key=new_fingerprint_key
+    )
 
 
 def _intent_of(change: Change, current: StateRecord | None) -> StateRecord:

@@ -19,7 +19,8 @@ from collections.abc import Callable, Mapping
 
 from reconciler.applying.acting import run_change, writes_intent
 from reconciler.applying.bodies import SecretPath
-from reconciler.applying.executing import Executor, Records, Settings
+from reconciler.applying.executing import Executor, Records, Settings, prepare_intents
+from reconciler.applying.recording import Intents, restore
 from reconciler.applying.scheduling import Outcome as TaskOutcome
 from reconciler.applying.scheduling import Status, Task, run_graph
 from reconciler.cluster.calling import MlCalls
@@ -52,20 +53,32 @@ def apply_plan(
     clock: Clock = time.monotonic,
     guard: Callable[[], None] | None = None,
     refresh_state: bool = True,
+    intents: Intents | None = None,
 ) -> ApplyResult:
     """Run every change of `plan`; an ApplyResult with one entry per change.
 
     `guard` is called before every request and raises when the run may no longer act
     (the caller passes its lease's `check`: a lost lock fails what is left).
     `refresh_state` makes the state records visible to searches before returning.
+    `intents` were written by the caller already (`plan_intents`, `prepare_intents`).
     """
     settings = settings or Settings()
     started = clock()
     changes = [c for c in plan.changes if c.is_change]
     results: dict[ResourceKey, ChangeResult] = {}
     if changes:
-        if not state.exists:
-            ensure_state_index(conn, index=settings.state_index)
+        if intents is None:
+            if guard is not None:
+                guard()
+            if not state.exists:
+                ensure_state_index(conn, index=settings.state_index)
+            intents = prepare_intents(
+                conn,
+                plan_intents(plan),
+                current=state.records,
+                index=settings.state_index,
+                new_fingerprint_key=new_key() if state.fingerprint_key is None else None,
+            )
         executor = Executor(
             calls=calls,
             conn=conn,
@@ -76,19 +89,17 @@ def apply_plan(
             settings=settings,
             parallelism=parallelism,
             guard=guard,
+            intents=intents,
         )
         try:
-            executor.write_intents(
-                [c for c in changes if writes_intent(c)],
-                offer_key=new_key() if state.fingerprint_key is None else None,
-            )
             tasks = [_task(c, executor=executor, results=results, clock=clock) for c in changes]
             # Workers may outnumber request slots: a change waiting for a deploy holds a
             # worker but no slot, so `parallelism` bounds the load on the cluster only.
             workers = max(parallelism, min(len(tasks), _MAX_WORKERS))
             outcomes = run_graph(tasks, parallelism=workers, stop=stop)
             unrun = [c.key for c in changes if outcomes[c.key].status in _UNRUN]
-            executor.unused_intents(unrun, before=state.records)
+            if unrun:
+                restore(conn, intents, unrun, before=state.records, index=settings.state_index)
         finally:
             executor.writer.close(refresh=refresh_state)
         for change in changes:
@@ -96,6 +107,11 @@ def apply_plan(
     result = ApplyResult(tuple(results[c.key] for c in changes), duration=clock() - started)
     observer.on_summary(result)
     return result
+
+
+def plan_intents(plan: Plan) -> list[Change]:
+    """The changes of `plan` that create, so write an intent before they run."""
+    return [c for c in plan.changes if c.is_change and writes_intent(c)]
 
 
 def _task(

@@ -16,8 +16,9 @@ records, never actions or plans.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
 
 from reconciler.cluster.connecting import Connection
@@ -28,6 +29,76 @@ from reconciler.resources import ResourceKey
 
 BATCH = 500
 """Most records in one `_bulk` request."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Intents:
+    """The intents written before an apply's first create."""
+
+    written: Mapping[ResourceKey, StateRecord]
+    """Each intent as stored, with its version."""
+    interrupted: frozenset[ResourceKey]
+    """Resources whose record was an intent already: an earlier run was cut short
+    around their create, which may have happened."""
+    failed: Mapping[ResourceKey, ClusterError]
+    """Intents that could not be written, and why: their creates must not run."""
+    fingerprint_key: bytes | None = dataclasses.field(default=None, repr=False)
+    """The fingerprint key in force, when a new one was offered."""
+
+
+def write_intents(
+    conn: Connection,
+    intents: list[StateRecord],
+    *,
+    current: Mapping[ResourceKey, StateRecord],
+    index: str,
+    new_fingerprint_key: bytes | None = None,
+) -> Intents:
+    """Write `intents`, each replacing the `current` record of its resource, in as few
+    requests as `BATCH` allows; `new_fingerprint_key` creates the key in the first."""
+    written: dict[ResourceKey, StateRecord] = {}
+    failed: dict[ResourceKey, ClusterError] = {}
+    key = None
+    chunks = [intents[i : i + BATCH] for i in range(0, len(intents), BATCH)] or [[]]
+    for number, chunk in enumerate(chunks):
+        offer = new_fingerprint_key if number == 0 else None
+        if not chunk and offer is None:
+            continue
+        writes = [RecordWrite(r, current.get(r.key)) for r in chunk]
+        result = write_records(conn, writes, index=index, new_fingerprint_key=offer)
+        if offer is not None:
+            key = result.fingerprint_key
+        for record, outcome in zip(chunk, result.records, strict=True):
+            if isinstance(outcome, ClusterError):
+                failed[record.key] = outcome
+            elif outcome is not None:
+                written[record.key] = outcome
+    interrupted = frozenset(
+        r.key for r in intents if (c := current.get(r.key)) is not None and c.status == "intent"
+    )
+    return Intents(written, interrupted, failed, key)
+
+
+def restore(
+    conn: Connection,
+    intents: Intents,
+    keys: Iterable[ResourceKey],
+    *,
+    before: Mapping[ResourceKey, StateRecord],
+    index: str,
+) -> None:
+    """Put back the records that intents of `keys` replaced, for creates that never
+    ran (a stale plan, a failed dependency, a stop). Best effort: an intent left
+    behind is resumed by the next plan, as after a crash."""
+    writes = [
+        RecordWrite(before[k], intents.written[k])
+        if k in before
+        else RecordWrite(intents.written[k], intents.written[k], delete=True)
+        for k in keys
+        if k in intents.written
+    ]
+    for start in range(0, len(writes), BATCH):
+        write_records(conn, writes[start : start + BATCH], index=index)
 
 
 class _Job:
@@ -64,35 +135,6 @@ class StateWriter:
         """The record of `key` as last stored (with its version), if any."""
         with self._cond:
             return self._stored.get(key)
-
-    def write_now(
-        self, records: list[StateRecord], *, new_fingerprint_key: bytes | None = None
-    ) -> tuple[dict[ResourceKey, ClusterError], bytes | None]:
-        """Write `records` at once, in as few requests as `BATCH` allows (the intents
-        before an apply's first create); the failed ones, and the fingerprint key when
-        a new one was offered. Call before anything is submitted."""
-        self._guard()
-        failed: dict[ResourceKey, ClusterError] = {}
-        key = None
-        chunks = [records[i : i + BATCH] for i in range(0, len(records), BATCH)] or [[]]
-        for number, chunk in enumerate(chunks):
-            offer = new_fingerprint_key if number == 0 else None
-            if not chunk and offer is None:
-                continue
-            writes = [RecordWrite(r, self.stored(r.key)) for r in chunk]
-            written = write_records(
-                self._conn, writes, index=self._index, new_fingerprint_key=offer
-            )
-            self._wrote = True
-            if offer is not None:
-                key = written.fingerprint_key
-            for record, outcome in zip(chunk, written.records, strict=True):
-                if isinstance(outcome, ClusterError):
-                    failed[record.key] = outcome
-                elif outcome is not None:
-                    with self._cond:
-                        self._stored[record.key] = outcome
-        return failed, key
 
     def submit(self, record: StateRecord, *, delete: bool = False) -> Future[StateRecord | None]:
         """Queue storing `record` (or deleting it); the Future ends with what was stored."""

@@ -137,13 +137,14 @@ def apply(
         desired = read_desired([paths], version=Version.parse(conn.version), env=ENV)
         planned = plan_against(
             conn, desired, options=PlanOptions(prune=prune), state_index="osml-state"
-        ).plan
+        )
         return apply_checked(
             conn,
-            planned,
+            planned.plan,
             desired,
             observer=observer or Recorder(),
             options=ApplyOptions(parallelism=parallelism, settings=settings or fast_settings()),
+            seen=planned.snapshot,
         )
 
 

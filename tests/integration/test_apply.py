@@ -270,6 +270,51 @@ def test_a_stale_plan_is_refused_with_what_changed(sandbox_factory, tmp_path: Pa
             )
 
 
+@pytest.mark.parametrize("first", [True, False], ids=["first-apply", "managed"])
+def test_a_stale_plan_made_just_now_leaves_the_state_as_it_was(
+    sandbox_factory, tmp_path: Path, first: bool
+) -> None:
+    """A plan made in this run writes its intents while the cluster is read again; when
+    the plan turns out stale, they are taken back."""
+    sandbox = sandbox_factory("3.x")
+    docs = _basic()
+    paths = write(tmp_path / "m", docs if first else docs[:2])
+    if not first:
+        assert support.apply(sandbox.url, paths).ok
+        write(paths, docs)
+    client = OpenSearch(sandbox.url)
+    before = _state_records(client)
+    with support.open_connection(sandbox.url) as conn:
+        desired = read_desired([paths], version=Version.parse(conn.version), env=ENV)
+        planned = plan_against(conn, desired, options=PlanOptions(), state_index="osml-state")
+        assert any(c.action.value == "create" for c in planned.plan.changes)
+        client.plugins.ml.register_model_group(body={"name": "elsewhere"})
+        sandbox.requests.clear()
+        with pytest.raises(StalePlanError):
+            apply_checked(
+                conn,
+                planned.plan,
+                desired,
+                observer=support.Recorder(),
+                options=ApplyOptions(),
+                seen=planned.snapshot,
+            )
+    # The intents went out (with the second read), then back.
+    assert sandbox.requests.count("/_bulk", method="POST") == 2
+    assert _state_records(client) == before
+    assert support.apply(sandbox.url, paths).ok
+    assert not support.plan(sandbox.url, paths).has_changes
+
+
+def _state_records(client: OpenSearch) -> dict[str, tuple[object, object]]:
+    if not client.indices.exists(index="osml-state"):
+        return {}
+    hits = client.search(
+        index="osml-state", body={"query": {"term": {"doc_type": "record"}}, "size": 100}
+    )["hits"]["hits"]
+    return {h["_id"]: (h["_source"]["status"], h["_source"]["live_id"]) for h in hits}
+
+
 def test_no_secret_reaches_the_state_index_or_the_server_documents(
     sandbox_factory, tmp_path: Path
 ) -> None:

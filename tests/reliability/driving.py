@@ -67,16 +67,17 @@ class Driver:
         """Plan and apply `paths`, as `osml apply --auto-approve` does."""
         with self.connection() as conn:
             desired = read_desired([paths], version=Version.parse(conn.version), env=env)
-            plan = plan_against(
+            planned = plan_against(
                 conn, desired, options=PlanOptions(prune=prune), state_index=STATE_INDEX
-            ).plan
-            self.outputs += [render_text(plan), render_json(plan)]
+            )
+            self.outputs += [render_text(planned.plan), render_json(planned.plan)]
             return apply_checked(
                 conn,
-                plan,
+                planned.plan,
                 desired,
                 observer=TextProgress(self.outputs.append),
                 options=ApplyOptions(settings=self.settings, lock_timeout=self.lock_timeout),
+                seen=planned.snapshot,
             )
 
     def converge(self, paths: Path, *, env: Mapping[str, str], attempts: int = 10) -> int:

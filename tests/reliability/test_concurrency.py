@@ -146,7 +146,12 @@ def _take_over(url: str, lock_id: str) -> None:
     """Another machine decides the holder is dead: force-unlock and take the lock."""
     time.sleep(0.15)
     with Driver(url).connection() as conn:
-        force_unlock(conn, lock_id, index=STATE_INDEX)
+        for _ in range(50):  # the holder renews every 0.05 s: catch it between renewals
+            try:
+                force_unlock(conn, lock_id, index=STATE_INDEX)
+                break
+            except LockError:
+                time.sleep(0.01)
         held = acquire_lock(conn, operation="apply", index=STATE_INDEX)
         time.sleep(0.2)  # long enough for the old holder's renewal to notice
         held.release()
