@@ -60,7 +60,7 @@ def await_settled(ex: Executor, model_id: str, *, who: str) -> str | None:
 
 
 def settled_state(ex: Executor, model_id: str, who: str) -> str | None:
-    model = ex.retried(lambda: ex.calls.get_model(model_id, subject=who))
+    model = ex.retried(lambda: ex.calls.get_model(model_id, subject=who), low=True)
     state = model.get("model_state")
     if state == DEPLOYED or state in FAILED_STATES:
         return str(state)
@@ -71,7 +71,7 @@ def undeploy_and_wait(ex: Executor, change: Change, model_id: str, *, subject: s
     ex.retried(lambda: ex.calls.undeploy_model(model_id, subject=subject))
 
     def undeployed() -> bool | None:
-        model = ex.retried(lambda: ex.calls.get_model(model_id, subject=subject))
+        model = ex.retried(lambda: ex.calls.get_model(model_id, subject=subject), low=True)
         return True if model.get("model_state") not in (DEPLOYED, "DEPLOYING") else None
 
     if poll(undeployed, timeout=ex.settings.deploy_timeout, timing=ex.settings.timing) is None:

@@ -12,10 +12,12 @@ deploy waits in `applying.deploying`.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import threading
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import TypeVar
 
@@ -80,6 +82,65 @@ class Records:
         if record is None or record.id is None:
             raise ApplyError(f"{key} has no live ID yet (was its create skipped or failed?)")
         return record.id
+
+
+class Slots:
+    """At most `size` requests in flight; a waiting `low` request goes after every
+    waiting normal one, unless it has waited `patience` seconds already.
+
+    Polls of deploy states are low: a poll that waits while creates and deploys go
+    first delays nothing that matters (the model settles on its own), and the polls
+    left at the end fill the slots while the last deploys settle, instead of leaving
+    them idle (docs/performance.md). Patience keeps a long apply from starving a poll
+    until its deploy times out. A freed slot is handed to one waiter directly, so a
+    release wakes one thread however many wait.
+    """
+
+    def __init__(
+        self, size: int, *, patience: float = 2.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._free = size
+        self._patience = patience
+        self._clock = clock
+        self._mutex = threading.Lock()
+        self._normal: collections.deque[threading.Event] = collections.deque()
+        self._low: collections.deque[tuple[float, threading.Event]] = collections.deque()
+
+    @contextlib.contextmanager
+    def held(self, *, low: bool = False) -> Iterator[None]:
+        """Hold one slot for the duration of the block."""
+        turn = None
+        with self._mutex:
+            if self._free and not self._normal and not self._low:
+                self._free -= 1
+            else:
+                turn = threading.Event()
+                if low:
+                    self._low.append((self._clock(), turn))
+                else:
+                    self._normal.append(turn)
+        if turn is not None:
+            turn.wait()  # the releasing thread hands its slot over
+        try:
+            yield
+        finally:
+            self._release()
+
+    def waiting(self) -> int:
+        """Requests waiting for a slot."""
+        with self._mutex:
+            return len(self._normal) + len(self._low)
+
+    def _release(self) -> None:
+        with self._mutex:
+            if self._low and self._clock() - self._low[0][0] >= self._patience:
+                self._low.popleft()[1].set()
+            elif self._normal:
+                self._normal.popleft().set()
+            elif self._low:
+                self._low.popleft()[1].set()
+            else:
+                self._free += 1
 
 
 class DeployTimes:
@@ -149,7 +210,7 @@ class Executor:
         self.fingerprint_key = fingerprint_key
         self.observer = observer
         self.settings = settings or Settings()
-        self.slots = threading.BoundedSemaphore(parallelism)
+        self.slots = Slots(parallelism)
         """ML Commons requests in flight; a change waiting for DEPLOYED or backing off
         holds none."""
         self.deploys = DeployTimes()
@@ -177,16 +238,19 @@ class Executor:
 
     # --- building blocks -------------------------------------------------------------
 
-    def request(self, call: Callable[[], T]) -> T:
-        """Run one request while holding a slot, so at most `parallelism` are in flight."""
-        with self.slots:
+    def request(self, call: Callable[[], T], *, low: bool = False) -> T:
+        """Run one request while holding a slot, so at most `parallelism` are in flight;
+        `low` (a poll) lets other waiting requests go first (`Slots`)."""
+        with self.slots.held(low=low):
             self.guard()
             return call()
 
-    def retried(self, call: Callable[[], T]) -> T:
+    def retried(self, call: Callable[[], T], *, low: bool = False) -> T:
         """`call` retried on transient failures, each attempt in its own slot."""
         return retry(
-            lambda: self.request(call), backoff=self.settings.backoff, timing=self.settings.timing
+            lambda: self.request(call, low=low),
+            backoff=self.settings.backoff,
+            timing=self.settings.timing,
         )
 
     def retried_unless_gone(self, call: Callable[[], object]) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from reconciler.applying.executing import Settings
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.locking import Lease
+from reconciler.cluster.snapshots import Snapshot
 from reconciler.errors import (
     ClusterError,
     LockError,
@@ -177,18 +178,18 @@ class Cycle:
         """One cycle; `lease` is required in heal mode (the lock we hold)."""
         try:
             desired = self._desired()
-            plan = plan_against(
+            planned = plan_against(
                 self.conn,
                 desired,
                 options=PlanOptions(prune=self.settings.prune),
                 state_index=self.settings.apply.state_index,
-            ).plan
+            )
         except (ManifestError, SecretError, PlanError) as exc:
             # Fixed by editing the manifests (or the cluster by hand), not by retrying.
             return self._invalid(exc)
         except ClusterError as exc:
             return self._error("cluster_error", exc)
-        return self._act(plan, desired, lease=lease)
+        return self._act(planned.plan, desired, lease=lease, seen=planned.snapshot)
 
     def _desired(self) -> Desired:
         manifests, warnings = self._manifests.get(Version.parse(self.conn.version))
@@ -197,7 +198,9 @@ class Cycle:
             manifests, warnings, key_file=self.settings.key_file, env=self.settings.env
         )
 
-    def _act(self, plan: Plan, desired: Desired, *, lease: Lease | None) -> CycleReport:
+    def _act(
+        self, plan: Plan, desired: Desired, *, lease: Lease | None, seen: Snapshot
+    ) -> CycleReport:
         drift = [c for c in plan.changes if c.is_change]
         for change in drift:
             self._report_drift(change)
@@ -209,12 +212,14 @@ class Cycle:
             return CycleReport(status, drift=len(drift))
         if lease is None:
             return CycleReport(Status.STANDBY, drift=len(drift), message="the lock is not ours")
-        return self._heal(plan, desired, lease=lease, drift=len(drift))
+        return self._heal(plan, desired, lease=lease, drift=len(drift), seen=seen)
 
-    def _heal(self, plan: Plan, desired: Desired, *, lease: Lease, drift: int) -> CycleReport:
+    def _heal(
+        self, plan: Plan, desired: Desired, *, lease: Lease, drift: int, seen: Snapshot
+    ) -> CycleReport:
         runnable, dropped = self._hold_back(plan)
         try:
-            result = self._apply(runnable, desired, lease=lease)
+            result = self._apply(runnable, desired, lease=lease, seen=seen)
         except StalePlanError as exc:
             return self._error("plan_stale", exc)
         except LockError as exc:
@@ -247,7 +252,9 @@ class Cycle:
             )
         return runnable, dropped
 
-    def _apply(self, plan: Plan, desired: Desired, *, lease: Lease) -> ApplyResult:
+    def _apply(
+        self, plan: Plan, desired: Desired, *, lease: Lease, seen: Snapshot
+    ) -> ApplyResult:
         if not plan.has_changes:
             return ApplyResult(())
         return apply_held(
@@ -259,6 +266,7 @@ class Cycle:
             parallelism=self.settings.parallelism,
             settings=self.settings.apply,
             stop=self._stop,
+            seen=seen,
         )
 
     def _count(self, result: ApplyResult) -> None:
@@ -331,6 +339,7 @@ def apply_held(
     parallelism: int = 10,
     settings: Settings | None = None,
     stop: threading.Event | None = None,
+    seen: Snapshot | None = None,
 ) -> ApplyResult:
     """`reconciling.apply_checked` for a caller that already holds the lock as `lease`.
 
@@ -339,5 +348,6 @@ def apply_held(
     """
     options = ApplyOptions(parallelism=parallelism, settings=settings or Settings())
     return apply_under(
-        conn, plan, desired, lease=lease, observer=observer, options=options, stop=stop
-    )
+        conn, plan, desired, lease=lease, observer=observer, options=options, stop=stop,
+        seen=seen,
+    )  # fmt: skip

@@ -9,7 +9,9 @@ nothing of osml's own (no state writes, no retries, no polling beyond one read):
   so at best they run side by side after `GET /`, and only a kind's pages form a chain;
 * applying a fleet: one create per group and connector, then per model a register, a
   deploy and one read of its state; the longest chain is group -> register -> deploy ->
-  deploy delay -> read, and no more than `parallelism` requests are in flight.
+  deploy delay -> read, and no more than `parallelism` requests are in flight;
+* a safe apply (`safe_apply_seconds`): the same, plus the requests in a row that the
+  lock and the intent journal of DESIGN.md cost any implementation.
 
 The naive baseline plans the way per-resource tools refresh state (Terraform providers,
 Ansible modules): it knows the IDs from its state and reads each resource with its own
@@ -63,6 +65,25 @@ def apply_seconds(fleet: Fleet, *, latency: float, deploy_delay: float, parallel
     """The critical path of creating `fleet`, or its request volume, whichever is longer."""
     chain = 4 * latency + deploy_delay
     return max(chain, math.ceil(apply_requests(fleet) / parallelism) * latency)
+
+
+SAFE_APPLY_ROUNDS = 3
+"""Requests in a row that any locked, journaled apply adds to the operations: take the
+state lock, write the intents before the first create, give the lock back (DESIGN:
+"Before each create osml writes an intent record"; "One lock document serialises
+apply and watch"). A cluster's first apply also creates the state index: one more."""
+
+
+def safe_apply_seconds(
+    fleet: Fleet, *, latency: float, deploy_delay: float, parallelism: int, first: bool = True
+) -> float:
+    """`apply_seconds` plus the round trips a safe apply cannot do without: the floor
+    of any tool that locks and journals as DESIGN.md requires, osml or another."""
+    rounds = SAFE_APPLY_ROUNDS + (1 if first else 0)
+    bound = apply_seconds(
+        fleet, latency=latency, deploy_delay=deploy_delay, parallelism=parallelism
+    )
+    return bound + rounds * latency
 
 
 def naive_snapshot(conn: Connection, *, state_index: str, parallelism: int = 10) -> Snapshot:
