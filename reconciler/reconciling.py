@@ -162,12 +162,11 @@ def apply_checked(
     """Take the lock, refuse a stale plan, then execute it exactly.
 
     `seen` is the snapshot the plan was made from, when the caller has it (a plan made
-    just now, not a saved one): the lock is then taken without first checking that the
-    state index exists.
+    just now, not a saved one): the lock is then taken without first asking whether the
+    state index exists, and the plan's intents are written with the staleness re-read.
     """
-    lease = wait_for_lock(
-        conn, options=options, index_exists=seen is not None and seen.state.exists
-    )
+    exists = None if seen is None else seen.state.exists
+    lease = wait_for_lock(conn, options=options, index_exists=exists)
     try:
         lease.start_renewing()
         return apply_under(
@@ -303,8 +302,13 @@ def _stale(planned: Plan, current: Snapshot, *, desired: Desired) -> StalePlanEr
     )
 
 
-def wait_for_lock(conn: Connection, *, options: ApplyOptions, index_exists: bool = False) -> Lease:
-    """Take the state lock, waiting up to `options.lock_timeout` while someone holds it."""
+def wait_for_lock(
+    conn: Connection, *, options: ApplyOptions, index_exists: bool | None = None
+) -> Lease:
+    """Take the state lock, waiting up to `options.lock_timeout` while someone holds it.
+
+    `index_exists` is what the caller has just seen of the state index (`acquire_lock`).
+    """
     timing = options.settings.timing
     deadline = timing.clock() + options.lock_timeout
     delays = Backoff(initial=0.5, maximum=5.0).delays(timing.rng)

@@ -183,3 +183,26 @@ def test_creates_skipped_by_a_failure_leave_no_intent_behind(
 def _records(url: str) -> dict[ResourceKey, StateRecord]:
     with connect(ConnectionSettings(url=url)) as conn:
         return dict(read_state(conn, index=INDEX).records)
+
+
+def test_an_apply_does_not_ask_about_the_state_index_its_plan_just_read(
+    sandbox_factory: Factory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory("3.x")
+    docs = [support.group("g"), support.connector("c")]
+    paths = support.write(tmp_path / "m", docs)
+
+    def index_requests() -> list[str]:
+        return [
+            f"{e.method} {e.path}"
+            for e in sandbox.requests.entries()
+            if e.route == "/{index}" and e.path == f"/{INDEX}"
+        ]
+
+    sandbox.requests.clear()
+    assert support.apply(sandbox.url, paths).ok
+    assert index_requests() == [f"PUT /{INDEX}"]  # created without asking first
+    support.write(tmp_path / "m", [*docs, support.connector("d")])
+    sandbox.requests.clear()
+    assert support.apply(sandbox.url, paths).ok
+    assert index_requests() == []
