@@ -4,9 +4,11 @@ Every request to the sandbox is slowed by a fixed latency and every deploy takes
 delay before DEPLOYED, as on a real cluster. The lower bound (`baselines`) is what the
 operations themselves need with P requests in flight: one create per group and
 connector, then per model a register, a deploy and one read of its state; the time is at
-least the longest chain (group -> register -> deploy -> delay -> read) and at least the
-request volume divided by P. osml's own state writes and polling are overhead measured
-against it. The sandbox runs in its own process, so CPU time here is osml's alone.
+least the longest chain (group -> register -> deploy -> delay, the read answered as the
+deploy settles) and at least the request volume divided by P. osml's own state writes
+and polling are overhead measured against it; the safe-apply floor adds the requests in
+a row that the lock and the intent journal cost any apply. The sandbox runs in its own
+process, so CPU time here is osml's alone.
 
 Small by default so CI stays fast; the recorded figures (docs/performance.md) come from
 `OSML_BENCH_SIZE=5000 OSML_BENCH_LATENCY=0.005,0.05 pytest tests/bench -s`
