@@ -138,9 +138,7 @@ def test_an_apply_writes_all_its_intents_before_the_first_create(
     sandbox_factory: Factory, tmp_path: Path
 ) -> None:
     sandbox = sandbox_factory("3.x")
-    docs = [support.group("g"), support.connector("c")]
-    docs += [support.model(f"m{n}", connector_name="c", group_name="g") for n in range(6)]
-    paths = support.write(tmp_path / "m", docs)
+    docs, paths = _fleet(tmp_path, models=6)
     sandbox.requests.clear()
     result = support.apply(sandbox.url, paths)
     assert result.ok, result.failures
@@ -163,9 +161,7 @@ def test_creates_skipped_by_a_failure_leave_no_intent_behind(
     sandbox_factory: Factory, tmp_path: Path
 ) -> None:
     sandbox = sandbox_factory("3.x")
-    docs = [support.group("g"), support.connector("c")]
-    docs += [support.model(f"m{n}", connector_name="c", group_name="g") for n in range(3)]
-    paths = support.write(tmp_path / "m", docs)
+    _, paths = _fleet(tmp_path, models=3)
     sandbox.faults.configure(
         {"rules": [{"route": "POST /_plugins/_ml/connectors/_create", "status": 500,
                     "error_rate": 1.0}]}
@@ -178,6 +174,13 @@ def test_creates_skipped_by_a_failure_leave_no_intent_behind(
         "ModelGroup/g": "managed",
         "Connector/c": "intent",
     }
+
+
+def _fleet(tmp_path: Path, *, models: int) -> tuple[list[dict[str, Any]], Path]:
+    """A group, a connector and `models` models on them, written as manifests."""
+    docs = [support.group("g"), support.connector("c")]
+    docs += [support.model(f"m{n}", connector_name="c", group_name="g") for n in range(models)]
+    return docs, support.write(tmp_path / "m", docs)
 
 
 def _records(url: str) -> dict[ResourceKey, StateRecord]:
