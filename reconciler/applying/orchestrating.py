@@ -98,7 +98,7 @@ def apply_plan(
             workers = max(parallelism, min(len(tasks), _MAX_WORKERS))
             outcomes = run_graph(tasks, parallelism=workers, stop=stop)
             unrun = [c.key for c in changes if outcomes[c.key].status in _UNRUN]
-            if unrun:
+            if unrun and _may_act(guard):
                 restore(conn, intents, unrun, before=state.records, index=settings.state_index)
         finally:
             executor.writer.close(refresh=refresh_state)
@@ -107,6 +107,16 @@ def apply_plan(
     result = ApplyResult(tuple(results[c.key] for c in changes), duration=clock() - started)
     observer.on_summary(result)
     return result
+
+
+def _may_act(guard: Callable[[], None] | None) -> bool:
+    """Whether the run still holds its lock (a lost one leaves the state to its holder)."""
+    try:
+        if guard is not None:
+            guard()
+    except Exception:  # the guard's LockError: not ours to touch any more
+        return False
+    return True
 
 
 def plan_intents(plan: Plan) -> list[Change]:
