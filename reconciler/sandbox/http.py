@@ -181,10 +181,11 @@ class Router:
             for match in candidates:
                 if match.route.method == wanted:
                     return match
-        allowed = sorted({m.route.method for m in candidates})
+        # OpenSearch prints a Java set of methods: `[GET, POST]`.
+        allowed = ", ".join(sorted({m.route.method for m in candidates}))
         raise ApiError(
             405,
-            f"Incorrect HTTP method for uri [{path}] and method [{method}], allowed: {allowed}",
+            f"Incorrect HTTP method for uri [{path}] and method [{method}], allowed: [{allowed}]",
             error_type="illegal_argument_exception",
         )
 

@@ -59,6 +59,11 @@ def test_unknown_path_and_wrong_method(router: Router) -> None:
     with pytest.raises(ApiError) as wrong:
         router.resolve("PUT", "/_plugins/_ml/connectors/_search")
     assert (wrong.value.status, wrong.value.error_type) == (405, "illegal_argument_exception")
+    # A Java set of the allowed methods, as OpenSearch's RestController prints it.
+    assert wrong.value.reason == (
+        "Incorrect HTTP method for uri [/_plugins/_ml/connectors/_search] and method [PUT], "
+        "allowed: [DELETE, GET, POST]"
+    )
 
 
 def test_scheduler_runs_due_jobs_on_an_injected_clock() -> None:
