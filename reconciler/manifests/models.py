@@ -91,6 +91,15 @@ class ConnectorAction(Strict):
     """3.7+: the action accepts structured-output parameters."""
 
 
+def _any_case(schema: dict[str, Any]) -> None:
+    """The JSON Schema of a field the server reads in any case (its validator lower-cases):
+    each allowed value in upper case too, so editors accept `PUBLIC` as osml does."""
+    for option in [schema, *schema.get("anyOf", [])]:
+        values = option.pop("enum", None) or ([option.pop("const")] if "const" in option else [])
+        if values:
+            option["enum"] = [*values, *(v.upper() for v in values)]
+
+
 class ClientConfig(Strict):
     """Outbound HTTP client settings (reference §2.4, 2.13+)."""
 
@@ -100,7 +109,9 @@ class ClientConfig(Strict):
     retry_backoff_millis: int | None = Field(default=None, ge=0)
     retry_timeout_seconds: int | None = Field(default=None, ge=0)
     max_retry_times: int | None = Field(default=None, ge=-1)
-    retry_backoff_policy: RetryBackoffPolicy | None = None
+    retry_backoff_policy: RetryBackoffPolicy | None = Field(
+        default=None, json_schema_extra=_any_case
+    )
     skip_ssl_verification: bool | None = None
 
     @field_validator("retry_backoff_policy", mode="before")
@@ -168,7 +179,7 @@ class ModelGroupSpec(Strict):
     name: str | None = None
     """Defaults to `metadata.name`; unique across the cluster (§5.3)."""
     description: str | None = None
-    access_mode: AccessMode | None = None
+    access_mode: AccessMode | None = Field(default=None, json_schema_extra=_any_case)
     backend_roles: list[str] | None = None
     add_all_backend_roles: bool | None = None
 
@@ -228,7 +239,7 @@ class ModelSpec(Strict):
 
     name: str | None = None
     """Defaults to `metadata.name`."""
-    function_name: Literal["remote"] = "remote"
+    function_name: Literal["remote"] = Field(default="remote", json_schema_extra=_any_case)
     description: str | None = None
     connector: str | ConnectorSpec | None = None
     """A Connector's `metadata.name` (standalone) or an inline connector object."""

@@ -13,6 +13,7 @@ from reconciler.cli import main
 from reconciler.cli import validate as validate_module
 from reconciler.errors import Problem, Severity
 from reconciler.manifests.loading import ManifestSet
+from reconciler.manifests.models import ClientConfig, ModelGroupSpec
 from reconciler.mlcommons.versions import LATEST, Version
 from reconciler.resources import Kind
 
@@ -300,3 +301,26 @@ def test_schema_out_writes_a_file(tmp_path: Path) -> None:
 
     assert result.exit_code == 0
     assert json.loads(target.read_text())["title"] == "osml manifest"
+
+
+def _enum(prop: dict[str, Any]) -> list[str]:
+    options = [prop, *prop.get("anyOf", [])]
+    return [value for option in options for value in option.get("enum", [])]
+
+
+def test_schema_allows_upper_case_exactly_where_osml_reads_any_case() -> None:
+    definitions = json.loads(osml("schema").output)["$defs"]
+
+    group_access = _enum(definitions["ModelGroupSpec"]["properties"]["access_mode"])
+    policy = _enum(definitions["ClientConfig"]["properties"]["retry_backoff_policy"])
+    function = _enum(definitions["ModelSpec"]["properties"]["function_name"])
+    assert {"public", "PUBLIC", "restricted", "RESTRICTED"} <= set(group_access)
+    assert {"exponential_full_jitter", "EXPONENTIAL_FULL_JITTER"} <= set(policy)
+    assert function == ["remote", "REMOTE"]
+    # What the schema allows, the models accept (and store lower-case).
+    assert ModelGroupSpec.model_validate({"access_mode": "PUBLIC"}).access_mode == "public"
+    config = ClientConfig.model_validate({"retry_backoff_policy": "CONSTANT"})
+    assert config.retry_backoff_policy == "constant"
+    # A connector's access_mode is not lower-cased by osml: no upper case offered.
+    connector_access = _enum(definitions["ConnectorSpec"]["properties"]["access_mode"])
+    assert connector_access == ["public", "private", "restricted"]
