@@ -58,9 +58,9 @@ def search(targets: Sequence[Target], body: Mapping[str, Any]) -> dict[str, Any]
     hits = _matching(targets, body.get("query"))
     sort = _sort_keys(body.get("sort"), targets, hits)
     _order(hits, sort)
+    total = len(hits)  # every match, also on a search_after page, as OpenSearch counts
     if body.get("search_after") is not None:
         hits = _after(hits, sort, body["search_after"], offset=offset)
-    total = len(hits)
     page = hits[offset : offset + size]
     scored = not sort or any(k.field == "_score" for k in sort) or body.get("track_scores") is True
     response: dict[str, Any] = {

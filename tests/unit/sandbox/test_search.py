@@ -211,6 +211,13 @@ def test_paging_with_from_size_and_search_after(store: Store) -> None:
     assert desc == ["b", "d"]
 
 
+def test_a_search_after_page_counts_every_match_as_opensearch_does(store: Store) -> None:
+    everything = store.search("things", {"sort": ["_id"], "size": 1})["hits"]["total"]
+    later = store.search("things", {"sort": ["_id"], "size": 1, "search_after": ["b"]})
+    assert later["hits"]["total"] == everything
+    assert [h["_id"] for h in later["hits"]["hits"]] == ["c"]
+
+
 @pytest.mark.parametrize(
     ("body", "error_type", "reason"),
     [
