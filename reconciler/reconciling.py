@@ -19,15 +19,14 @@ from pathlib import Path
 
 from reconciler import __version__
 from reconciler.applying.bodies import SecretPath
-from reconciler.applying.executing import Settings, prepare_intents
-from reconciler.applying.orchestrating import apply_plan, plan_intents
+from reconciler.applying.executing import Settings
+from reconciler.applying.orchestrating import apply_plan, write_plan_intents
 from reconciler.applying.recording import Intents, restore
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.locking import Lease, acquire_lock
 from reconciler.cluster.reading import read_snapshot
 from reconciler.cluster.snapshots import Snapshot, StateRecord
-from reconciler.cluster.state import new_key
 from reconciler.errors import (
     ClusterError,
     LockError,
@@ -262,12 +261,8 @@ def _check_writing_intents(
     the plan turns out stale, the records are put back and StalePlanError raised; a
     crash before that leaves intents the next plan resumes from, as after any crash.
     """
-    offer = new_key() if seen.state.fingerprint_key is None else None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="osml-intents") as pool:
-        writing = pool.submit(
-            prepare_intents, conn, plan_intents(planned), current=seen.state.records,
-            index=index, new_fingerprint_key=offer,
-        )  # fmt: skip
+        writing = pool.submit(write_plan_intents, conn, planned, state=seen.state, index=index)
         fresh = read_snapshot(conn, state_index=index, scrub=scrub)
         intents = writing.result()
     current = _without_intents(fresh, intents, before=seen.state.records)

@@ -374,9 +374,5 @@ def _intent_of(change: Change, current: StateRecord | None) -> StateRecord:
     )
 
 
-def _intent_of_key(key: ResourceKey) -> StateRecord:
-    return StateRecord(key=key, status="intent", id=None, spec_hash="", applied={})
-
-
 def _unguarded() -> None:
     """The guard of a run that holds no lease (tests of the executor alone)."""

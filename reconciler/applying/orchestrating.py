@@ -60,7 +60,7 @@ def apply_plan(
     `guard` is called before every request and raises when the run may no longer act
     (the caller passes its lease's `check`: a lost lock fails what is left).
     `refresh_state` makes the state records visible to searches before returning.
-    `intents` were written by the caller already (`plan_intents`, `prepare_intents`).
+    `intents` were written by the caller already (`write_plan_intents`).
     """
     settings = settings or Settings()
     started = clock()
@@ -72,13 +72,7 @@ def apply_plan(
                 guard()
             if not state.exists:
                 ensure_state_index(conn, index=settings.state_index)
-            intents = prepare_intents(
-                conn,
-                plan_intents(plan),
-                current=state.records,
-                index=settings.state_index,
-                new_fingerprint_key=new_key() if state.fingerprint_key is None else None,
-            )
+            intents = write_plan_intents(conn, plan, state=state, index=settings.state_index)
         executor = Executor(
             calls=calls,
             conn=conn,
@@ -119,9 +113,18 @@ def _may_act(guard: Callable[[], None] | None) -> bool:
     return True
 
 
-def plan_intents(plan: Plan) -> list[Change]:
-    """The changes of `plan` that create, so write an intent before they run."""
-    return [c for c in plan.changes if c.is_change and writes_intent(c)]
+def write_plan_intents(
+    conn: Connection, plan: Plan, *, state: StateSnapshot, index: str
+) -> Intents:
+    """The intents of every change of `plan` that creates, written in one go over the
+    records of `state`, with a new fingerprint key when `state` has none."""
+    return prepare_intents(
+        conn,
+        [c for c in plan.changes if c.is_change and writes_intent(c)],
+        current=state.records,
+        index=index,
+        new_fingerprint_key=new_key() if state.fingerprint_key is None else None,
+    )
 
 
 def _task(

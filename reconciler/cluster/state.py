@@ -3,9 +3,10 @@
 One document per managed resource (`_id` `Kind:name`), one `meta` document holding the
 random HMAC key for credential fingerprints, and one `lock` document (see `locking`).
 The schema is documented in `docs/state.md`. `reading` calls `read_state`; the applier
-calls `ensure_state_index`, `write_intent`, `write_record`, `delete_record` and
-`fingerprint_key`. Every write is conditional (`op_type=create` or
-`if_seq_no`/`if_primary_term`) so two osml runs can never silently overwrite each other.
+calls `ensure_state_index` and `write_records` (many records, and a new fingerprint key,
+in one request); `osml state` and `osml import` call `write_record` and `delete_record`.
+Every write is conditional (`op_type=create` or `if_seq_no`/`if_primary_term`) so two
+osml runs can never silently overwrite each other.
 Single-document reads and writes, retried and safe against lost answers, live in
 `storing`.
 
@@ -270,13 +271,15 @@ def write_records(
     *,
     index: str = STATE_INDEX,
     new_fingerprint_key: bytes | None = None,
+    refresh: str = "false",
     clock: Clock = utc_now,
 ) -> Written:
     """Write many records in one `_bulk` request, each conditional as in `write_record`.
 
     `new_fingerprint_key` also creates the `meta` document with that key, unless one is
     there already (that one wins and is returned). The writes are durable on return;
-    searches see them after the next refresh (`refresh_state`).
+    searches see them after the next refresh (`refresh_state`), or at once with
+    `refresh="wait_for"`.
     """
     now = clock().isoformat(timespec="seconds")
     documents = [
@@ -290,7 +293,7 @@ def write_records(
     ]
     if new_fingerprint_key is not None:
         documents.append(DocumentWrite(META_ID, _meta_doc(new_fingerprint_key), None, "State key"))
-    outcomes = write_documents(conn, documents, index=index)
+    outcomes = write_documents(conn, documents, index=index, refresh=refresh)
     records: list[StateRecord | ClusterError | None] = []
     for write, outcome in zip(writes, outcomes, strict=False):
         if isinstance(outcome, ClusterError) or outcome is None:
@@ -325,30 +328,19 @@ def refresh_state(conn: Connection, *, index: str = STATE_INDEX) -> None:
     retry(once, backoff=RETRY)
 
 
-def fingerprint_key(
-    conn: Connection, *, create: bool, index: str = STATE_INDEX, known_absent: bool = False
-) -> bytes | None:
+def fingerprint_key(conn: Connection, *, create: bool, index: str = STATE_INDEX) -> bytes | None:
     """The HMAC key for credential fingerprints; made once (`create`) or None if absent.
 
     Two racing creators agree: the `meta` document is written with `op_type=create`, and
-    the loser reads the winner's key. `known_absent` (the caller has just read the state
-    index and found no key) skips the first read and the index check.
+    the loser reads the winner's key (`write_records`).
     """
-    if not known_absent:
-        found = _get_source(conn, META_ID, index=index)
-        if found is not None or not create:
-            return _decode_key(found) if found is not None else None
-        ensure_state_index(conn, index=index)
-    elif not create:
-        return None
-    raw = new_key()
-    doc = _meta_doc(raw)
-    attempts: list[bool] = []
-    retry(lambda: attempts.append(_create_meta(conn, doc, index=index)), backoff=RETRY)
-    if attempts == [True]:
-        return raw  # created at the first try: the key is ours, no need to read it back
-    winner = _get_source(conn, META_ID, index=index)
-    return _decode_key(winner) if winner is not None else None
+    found = _get_source(conn, META_ID, index=index)
+    if found is not None or not create:
+        return _decode_key(found) if found is not None else None
+    ensure_state_index(conn, index=index)
+    offer = new_key()
+    written = write_records(conn, [], index=index, new_fingerprint_key=offer, refresh="wait_for")
+    return written.fingerprint_key
 
 
 def new_key() -> bytes:
@@ -366,18 +358,6 @@ def _meta_doc(raw: bytes) -> dict[str, Any]:
         "fingerprint_key": base64.b64encode(raw).decode("ascii"),
         "osml_version": __version__,
     }
-
-
-def _create_meta(conn: Connection, doc: Mapping[str, Any], *, index: str) -> bool:
-    """Whether this call created the `meta` document (False: it existed already)."""
-    params = {"op_type": "create", "refresh": "wait_for"}
-    try:
-        conn.client.index(index=index, id=META_ID, body=doc, params=params)
-    except os_exc.ConflictError:
-        return False  # another run (or our own lost attempt) created it first; that key wins
-    except os_exc.TransportError as exc:
-        raise cluster_error(exc, subject=f"State index {index}", action="key create") from exc
-    return True
 
 
 def _write(

@@ -66,7 +66,7 @@ def put_document(
             landed = _landed(conn, doc_id, doc, index=index) if attempts > 1 else None
             if landed is not None:
                 return landed
-            raise conflict(subject, "write", exc) from exc
+            raise conflict(subject, "write", str(exc.error)) from exc
         except os_exc.TransportError as exc:
             raise cluster_error(exc, subject=subject, action="write") from exc
         return version_of(answer)
@@ -103,7 +103,7 @@ def delete_document(
             # A conditional delete of a missing document answers 409 too.
             if get_document(conn, doc_id, index=index) is None:
                 return
-            raise conflict(subject, "delete", exc) from exc
+            raise conflict(subject, "delete", str(exc.error)) from exc
         except os_exc.TransportError as exc:
             raise cluster_error(exc, subject=subject, action="delete") from exc
 
@@ -220,13 +220,7 @@ def _item_result(
                 return None
         elif maybe_ours and (landed := _landed(conn, write.doc_id, write.doc, index=index)):
             return landed
-        return ClusterError(
-            f"{write.subject}: {'delete' if write.doc is None else 'write'} refused (409): "
-            "the document changed since it was read; another osml run may be working on "
-            "this cluster",
-            status=409,
-            error_type=error_type,
-        )
+        return conflict(write.subject, "delete" if write.doc is None else "write", error_type)
     cls = error_class(status, error_type, reason)
     if cls is TransientClusterError and not last:
         return _UNDECIDED
@@ -243,13 +237,13 @@ def version_of(answer: Mapping[str, Any]) -> Version:
     return (int(answer["_seq_no"]), int(answer["_primary_term"]))
 
 
-def conflict(subject: str, action: str, exc: os_exc.TransportError) -> ClusterError:
+def conflict(subject: str, action: str, error_type: str | None) -> ClusterError:
     """The error for a conditional request that lost to another writer."""
     return ClusterError(
         f"{subject}: {action} refused (409): the document changed since it was read; "
         "another osml run may be working on this cluster",
         status=409,
-        error_type=str(exc.error),
+        error_type=error_type,
     )
 
 
