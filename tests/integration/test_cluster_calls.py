@@ -8,14 +8,9 @@ from typing import Any
 import pytest
 
 from reconciler.cluster.calling import MlCalls
-from reconciler.cluster.connecting import Connection, ConnectionSettings, attach, connect
+from reconciler.cluster.connecting import Connection, ConnectionSettings, connect
 from reconciler.errors import ClusterError, ClusterNotFoundError, TransientClusterError
 from tests.integration.test_cluster_reading import connector_body
-
-
-@pytest.fixture
-def conn(cluster: Any) -> Connection:
-    return attach(cluster.client, url=cluster.url)
 
 
 @pytest.fixture

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
 
 import pytest
 
-from reconciler.cluster.connecting import Connection, attach
+from reconciler.cluster.connecting import Connection
 from reconciler.cluster.locking import acquire_lock, force_unlock, lock_status
 from reconciler.errors import LockError
 
@@ -26,18 +25,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += dt.timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def conn(cluster: Any) -> Connection:
-    return attach(cluster.client, url=cluster.url)
-
-
-@pytest.fixture
-def index(conn: Connection, request: pytest.FixtureRequest) -> Any:
-    name = f"osml-lock-test-{abs(hash(request.node.nodeid)) % 10**8}"
-    yield name
-    conn.client.indices.delete(index=name, params={"ignore_unavailable": "true"})
 
 
 def test_second_acquirer_fails_naming_the_holder(conn: Connection, index: str) -> None:

@@ -8,17 +8,12 @@ from typing import Any
 import pytest
 
 from reconciler.cluster.calling import MlCalls
-from reconciler.cluster.connecting import Connection, attach
+from reconciler.cluster.connecting import Connection
 from reconciler.cluster.reading import read_snapshot
 
 CONNECTORS = ".plugins-ml-connector"
 GROUPS = ".plugins-ml-model-group"
 MODELS = ".plugins-ml-model"
-
-
-@pytest.fixture
-def conn(cluster: Any) -> Connection:
-    return attach(cluster.client, url=cluster.url)
 
 
 def _sandbox(cluster: Any) -> Any:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from typing import Any
 
 import pytest
 
-from reconciler.cluster.connecting import Connection, attach
+from reconciler.cluster.connecting import Connection
 from reconciler.cluster.reading import read_snapshot
 from reconciler.cluster.state import (
     delete_record,
@@ -24,18 +23,6 @@ from reconciler.resources import Kind, ResourceKey
 from reconciler.secrets import Secret
 
 KEY = ResourceKey(Kind.CONNECTOR, "openai-chat")
-
-
-@pytest.fixture
-def conn(cluster: Any) -> Connection:
-    return attach(cluster.client, url=cluster.url)
-
-
-@pytest.fixture
-def index(conn: Connection, request: pytest.FixtureRequest) -> Any:
-    name = f"osml-state-test-{abs(hash(request.node.nodeid)) % 10**8}"
-    yield name
-    conn.client.indices.delete(index=name, params={"ignore_unavailable": "true"})
 
 
 def test_index_is_created_once_with_explicit_mappings(conn: Connection, index: str) -> None:
