@@ -1,27 +1,27 @@
-"""The plan as inert data: Action, Change, Plan, and the saved-plan file format.
+"""The plan as inert data: Action, Change, Plan, and the plan document they make.
 
 `planning` builds a Plan; `rendering` turns it into text, JSON or Markdown; `applying`
 executes it without re-planning. A Plan never holds a secret value: credentials appear
 as secret markers (the reference to the source plus a keyed fingerprint), and references
 to resources that may not exist yet as reference markers resolved at apply time.
-Reasons explain a change to a human; they never drive apply.
+Reasons explain a change to a human; they never drive apply. The saved-plan file, the
+document bound to its content by a digest, is `reconciler.planfiles`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 from collections import Counter
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from reconciler.errors import PlanError
 from reconciler.resources import Kind, ResourceKey
 
-FORMAT_VERSION = 1
-"""Version of the saved-plan and JSON plan format (docs/plan-format.md)."""
+FORMAT_VERSION = 2
+"""Version of the saved-plan and JSON plan format (docs/plan-format.md). 2 added
+`manifests` and the saved file's `integrity` block (`reconciler.planfiles`)."""
 
 SECRET_MARKER = "$secret"
 REF_MARKER = "$ref"
@@ -142,6 +142,9 @@ class Plan:
     targets: tuple[ResourceKey, ...] = ()
     created_at: str = ""
     osml_version: str = ""
+    manifests: tuple[str, ...] = ()
+    """The manifest paths the plan was made from, as given (relative where they were):
+    where `osml apply PLANFILE` reads the secrets unless told otherwise."""
 
     @property
     def has_changes(self) -> bool:
@@ -156,7 +159,7 @@ class Plan:
         """The change planned for one resource, if any."""
         return next((c for c in self.changes if c.key == key), None)
 
-    # --- the saved-plan format ------------------------------------------------------
+    # --- the plan document ---------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of this plan (docs/plan-format.md)."""
@@ -168,6 +171,7 @@ class Plan:
             "token": self.token,
             "prune": self.prune,
             "targets": [str(t) for t in self.targets],
+            "manifests": list(self.manifests),
             "warnings": list(self.warnings),
             "changes": [_change_to_dict(c) for c in self.changes],
             "orphans": [_change_to_dict(c) for c in self.orphans],
@@ -192,24 +196,10 @@ class Plan:
                 targets=tuple(ResourceKey.parse(t) for t in data.get("targets", [])),
                 created_at=str(data.get("created_at", "")),
                 osml_version=str(data.get("osml_version", "")),
+                manifests=tuple(str(p) for p in data.get("manifests", [])),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"not a valid osml plan: {exc}") from exc
-
-    def save(self, path: Path) -> None:
-        """Write the plan file (UTF-8 JSON)."""
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n", "utf-8")
-
-    @classmethod
-    def load(cls, path: Path) -> Plan:
-        """Read a plan file written by `save`."""
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise PlanError(f"{path}: cannot read plan file: {exc}") from exc
-        if not isinstance(data, dict):
-            raise PlanError(f"{path}: not a valid osml plan")
-        return cls.from_dict(data)
 
 
 # --- markers -------------------------------------------------------------------------

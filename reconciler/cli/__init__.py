@@ -10,6 +10,7 @@ from reconciler.cli import (
     plan,  # noqa: F401  (registers plan)
     sandbox,  # noqa: F401  (registers sandbox)
     secrets,  # noqa: F401  (registers secrets)
+    show,  # noqa: F401  (registers show)
     state,  # noqa: F401  (registers lock, state, import)
     validate,  # noqa: F401  (registers validate, schema)
     watch,  # noqa: F401  (registers watch)

@@ -2,13 +2,14 @@
 
 `osml apply [PATHS]` plans, shows the plan, asks (refusing without `--auto-approve`
 when there is no terminal), then executes exactly that plan. `osml apply PLANFILE`
-executes a plan saved by `osml plan --out` after checking that the cluster has not moved
-on since; secrets are resolved now and must match the fingerprints in the plan.
+executes a plan saved by `osml plan --out`: its file is verified first (digest, and
+signature with a plan key), then it is refused if the cluster has moved on; secrets are
+resolved now, from the manifest paths the plan records unless `--manifests` says
+otherwise, and must match the fingerprints in the plan.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -18,11 +19,21 @@ from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.plan import use_color
+from reconciler.cli.plankeys import plan_key, plan_key_option
+from reconciler.cluster.connecting import Connection
 from reconciler.errors import PlanError
 from reconciler.mlcommons.versions import Version
+from reconciler.outcomes import ApplyResult
+from reconciler.planfiles import read_document, read_plan_file
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
-from reconciler.reconciling import ApplyOptions, apply_checked, plan_against, read_desired
+from reconciler.reconciling import (
+    ApplyOptions,
+    Desired,
+    apply_checked,
+    plan_against,
+    read_desired,
+)
 from reconciler.rendering.progress import TextProgress
 from reconciler.rendering.text import render_text
 from reconciler.resources import ResourceKey
@@ -59,9 +70,11 @@ def _echo(line: str) -> None:
     "manifest_paths",
     multiple=True,
     type=click.Path(exists=True, path_type=Path),
-    help="With a plan file: where the manifests are, for their secrets (default manifests/).",
+    help="With a plan file: where the manifests are, for their secrets (default: the paths "
+    "recorded in the plan).",
 )
 @click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@plan_key_option
 @cluster_options
 def apply(
     paths: tuple[Path, ...],
@@ -74,49 +87,77 @@ def apply(
     targets: tuple[str, ...],
     manifest_paths: tuple[Path, ...],
     key_file: Path | None,
+    plan_key_file: Path | None,
     cluster: ClusterOptions,
 ) -> None:
     """Apply the manifests in PATHS (default manifests/), or a saved PLANFILE."""
-    saved = _saved_plan(paths)
+    # A plan file is verified before the cluster is even reached.
+    saved = _saved_plan(paths, plan_key_file=plan_key_file)
     options = ApplyOptions(
         parallelism=parallelism,
         lock_timeout=lock_timeout,
         settings=Settings(deploy_timeout=deploy_timeout, state_index=cluster.state_index),
     )
+    result: ApplyResult | None
     with connected(cluster) as conn:
-        sources = manifest_paths if saved else paths
-        desired = read_desired(
-            sources or (Path("manifests"),), version=Version.parse(conn.version), key_file=key_file
-        )
-        seen = None
-        if saved is None:
-            plan_options = PlanOptions(prune=prune, targets=_keys(targets))
-            planned = plan_against(
-                conn, desired, options=plan_options, state_index=cluster.state_index
+        version = Version.parse(conn.version)
+        if saved is not None:
+            sources = manifest_paths or _recorded(saved)
+            desired = read_desired(sources, version=version, key_file=key_file)
+            result = apply_checked(
+                conn, saved, desired, observer=TextProgress(_echo), options=options
             )
-            saved, seen = planned.plan, planned.snapshot
-            _echo(render_text(saved, color=use_color()))
-            if not saved.has_changes:
-                return
-            _confirm(auto_approve)
-        result = apply_checked(
-            conn, saved, desired, observer=TextProgress(_echo), options=options, seen=seen
-        )
-    if not result.ok:
+        else:
+            desired = read_desired(paths or ("manifests",), version=version, key_file=key_file)
+            plan_options = PlanOptions(prune=prune, targets=_keys(targets))
+            result = _plan_and_apply(
+                conn, desired, plan_options=plan_options, options=options,
+                auto_approve=auto_approve,
+            )  # fmt: skip
+    if result is not None and not result.ok:
         sys.exit(1)
 
 
-def _saved_plan(paths: tuple[Path, ...]) -> Plan | None:
-    """The plan when PATHS is one plan file; None when PATHS are manifests."""
-    if len(paths) != 1 or not paths[0].is_file():
+def _plan_and_apply(
+    conn: Connection,
+    desired: Desired,
+    *,
+    plan_options: PlanOptions,
+    options: ApplyOptions,
+    auto_approve: bool,
+) -> ApplyResult | None:
+    """Plan, show, confirm, apply; None when there is nothing to do."""
+    index = options.settings.state_index
+    planned = plan_against(conn, desired, options=plan_options, state_index=index)
+    _echo(render_text(planned.plan, color=use_color()))
+    if not planned.plan.has_changes:
         return None
-    try:
-        head = json.loads(paths[0].read_text("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    _confirm(auto_approve)
+    return apply_checked(
+        conn, planned.plan, desired, observer=TextProgress(_echo), options=options,
+        seen=planned.snapshot,
+    )  # fmt: skip
+
+
+def _saved_plan(paths: tuple[Path, ...], *, plan_key_file: Path | None) -> Plan | None:
+    """The verified plan when PATHS is one plan file; None when PATHS are manifests."""
+    if len(paths) != 1 or not paths[0].is_file() or read_document(paths[0]) is None:
         return None
-    if not isinstance(head, dict) or "format_version" not in head:
-        return None
-    return Plan.from_dict(head)
+    plan, integrity = read_plan_file(paths[0], key=plan_key(plan_key_file))
+    click.echo(integrity.describe(), err=True)
+    return plan
+
+
+def _recorded(plan: Plan) -> tuple[str, ...]:
+    """The manifest paths the plan was made from (default manifests/), all present."""
+    sources = plan.manifests or ("manifests",)
+    missing = [p for p in sources if not Path(p).exists()]
+    if missing:
+        raise PlanError(
+            f"the manifests this plan was made from are not here: {', '.join(missing)} "
+            "(their secrets are needed); give their location with --manifests"
+        )
+    return sources
 
 
 def _confirm(auto_approve: bool) -> None:

@@ -3,13 +3,14 @@
 Registered on the root group by importing this module from `reconciler.cli`. The flow is
 the shared reconcile cycle (`reconciler.reconciling`): load and check the manifests for
 the cluster's version, resolve secrets, read one snapshot, plan; then render the chosen
-view to stdout (`--out` also saves the plan file for `osml apply FILE`). Warnings go to
-stderr. Exit codes: 0 done, 1 error, 2 changes present with `--detailed-exitcode`.
-Nothing here writes to the cluster.
+view to stdout (`--out` also saves the plan file for `osml apply FILE`, with its digest,
+signed with the plan key when one is set). Warnings go to stderr. Exit codes: 0 done,
+1 error, 2 changes present with `--detailed-exitcode`. Nothing here writes to the cluster.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -19,7 +20,9 @@ import click
 
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
+from reconciler.cli.plankeys import plan_key, plan_key_option
 from reconciler.mlcommons.versions import Version
+from reconciler.planfiles import write_plan_file
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
 from reconciler.reconciling import plan_against, read_desired
@@ -83,6 +86,7 @@ def _parse_targets(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help=f"Key for `encrypted:` credentials (default: the {KEY_ENV} variable).",
 )
+@plan_key_option
 @cluster_options
 def plan(
     paths: tuple[str, ...],
@@ -93,6 +97,7 @@ def plan(
     targets: tuple[ResourceKey, ...],
     prune: bool,
     key_file: Path | None,
+    plan_key_file: Path | None,
     cluster: ClusterOptions,
 ) -> None:
     """Show what `osml apply` would change to make the cluster match PATHS.
@@ -101,15 +106,19 @@ def plan(
     to the cluster.
     """
     options = PlanOptions(prune=prune, targets=targets)
+    key = plan_key(plan_key_file) if out is not None else None
     with connected(cluster) as conn:
         version = Version.parse(conn.version)
         desired = read_desired(paths or DEFAULT_PATHS, version=version, key_file=key_file)
         made = plan_against(conn, desired, options=options, state_index=cluster.state_index)
+    # The paths as given, relative where they were: `apply PLANFILE` reads them again.
+    made_plan = dataclasses.replace(made.plan, manifests=tuple(paths or DEFAULT_PATHS))
     if out is not None:
-        made.plan.save(out)
-        click.echo(f"Saved the plan to {out}", err=True)
-    click.echo(render(made.plan, output_format=output_format, color=use_color()), nl=False)
-    if detailed_exitcode and made.plan.has_changes:
+        integrity = write_plan_file(made_plan, out, key=key)
+        signed = f", signed with plan key {integrity.key_id}" if integrity.key_id else ""
+        click.echo(f"Saved the plan to {out}{signed}", err=True)
+    click.echo(render(made_plan, output_format=output_format, color=use_color()), nl=False)
+    if detailed_exitcode and made_plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
 
 

@@ -5,10 +5,11 @@ sandbox with security on, reached through `Gateway`, a small HTTP proxy that pla
 gateway: it wants a bearer token, forwards to the sandbox and records what passed.
 The known values are fresh per test: three connector credentials (fromEnv, fromFile,
 encrypted), an inline connector's credential, the cluster password, the bearer token,
-the secret key and their rotated successors. For each command the test searches stdout,
-stderr, the log records at DEBUG, plan files and every document the cluster stores
-(the state index included) for each value and for the Basic-auth header built from the
-password: zero hits. `osml secrets decrypt`, asked to print a plaintext, is the one exception.
+the secret key, the plan key and their rotated successors. For each command the test
+searches stdout, stderr, the log records at DEBUG, plan files and every document the
+cluster stores (the state index included) for each value and for the Basic-auth header
+built from the password: zero hits. `osml secrets decrypt`, asked to print a plaintext,
+is the one exception.
 
 Servers that echo a request in an error are simulated honestly twice: the gateway can
 answer chosen routes with a 400 whose reason quotes the request body and headers (the
@@ -202,6 +203,7 @@ class Known:
     """Fresh secret values for one test, so no earlier test can have taught scrub() them."""
 
     key: SecretKey = dataclasses.field(default_factory=SecretKey.generate)
+    plan_key: SecretKey = dataclasses.field(default_factory=SecretKey.generate)
     tokens: dict[str, str] = dataclasses.field(
         default_factory=lambda: {
             name: f"{name}{ESCAPED if name in ESCAPED_NAMES else ''}-{random_tokens.token_hex(8)}"
@@ -220,7 +222,8 @@ class Known:
             for name, value in self.tokens.items()
             for ascii_only in (False, True)
         }
-        return {**escaped, **self.tokens, "secret key": self.key.to_text(), "basic auth": basic}
+        keys = {"secret key": self.key.to_text(), "plan key": self.plan_key.to_text()}
+        return {**escaped, **self.tokens, **keys, "basic auth": basic}
 
     def leaks(self, text: str) -> list[str]:
         """The names of the values found in `text` or in any JSON document or line of it."""
@@ -287,6 +290,7 @@ def environment(known: Known, url: str) -> dict[str, str]:
         "LEAK_ENV_KEY": known["env"],
         "LEAK_INLINE_KEY": known["inline"],
         "OSML_SECRET_KEY": known.key.to_text(),
+        "OSML_PLAN_KEY": known.plan_key.to_text(),
         "NO_COLOR": "1",
     }
 
@@ -389,6 +393,9 @@ def test_plan_views_and_plan_files_hold_no_secret(
     result = run("plan", str(manifests), "--format", view, "--out", str(out))
     assert result.exit_code == 0, result.output
     assert "(sensitive)" in result.stdout
+    shown = run("show", str(out), "--format", view)
+    assert shown.exit_code == 0, shown.output
+    assert "signature verified" in shown.stderr
     run.assert_clean(out.read_text())
 
 

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
-from reconciler.plans import Plan
+from reconciler.planfiles import read_plan_file
 from reconciler.rendering.markdown import MARKER
 from tests.integration import support
 from tests.integration.support import ENV, SECRET, connector, group, model, write
@@ -77,7 +77,7 @@ def test_json_plan_and_saved_plan_file(url: str, manifests: Path, tmp_path: Path
     document = json.loads(result.stdout)
     assert document["summary"]["create"] == 3
     assert document["has_changes"] is True
-    saved = Plan.load(out)
+    saved, _ = read_plan_file(out)
     assert [str(c.key) for c in saved.changes] == [c["key"] for c in document["changes"]]
     assert SECRET not in out.read_text("utf-8")
     assert f"Saved the plan to {out}" in result.stderr

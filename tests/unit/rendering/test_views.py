@@ -6,7 +6,15 @@ import json
 
 import pytest
 
-from reconciler.plans import Action, Change, ClusterIdentity, FieldChange, Plan, ref_marker
+from reconciler.plans import (
+    FORMAT_VERSION,
+    Action,
+    Change,
+    ClusterIdentity,
+    FieldChange,
+    Plan,
+    ref_marker,
+)
 from reconciler.rendering import plan_document, render_json, render_markdown, render_text
 from reconciler.rendering.formatting import (
     NO_CHANGES,
@@ -93,7 +101,7 @@ def test_noop_changes_are_not_shown() -> None:
 def test_json_summary_matches_the_plan(name: str) -> None:
     plan = PLANS[name]()
     document = json.loads(render_json(plan))
-    assert document["format_version"] == 1
+    assert document["format_version"] == FORMAT_VERSION == 2
     assert document["has_changes"] == plan.has_changes
     for action in Action:
         assert document["summary"][action.value] == plan.counts()[action]
