@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reconciler import __version__
-from reconciler.applying.bodies import SecretPath
+from reconciler.applying.bodies import SecretPath, secret_mismatches
 from reconciler.applying.executing import Settings
 from reconciler.applying.orchestrating import apply_plan, write_plan_intents
 from reconciler.applying.recording import Intents, restore
@@ -31,6 +31,7 @@ from reconciler.errors import (
     ClusterError,
     LockError,
     ManifestError,
+    PlanError,
     Problem,
     Severity,
     StalePlanError,
@@ -229,11 +230,13 @@ def apply_under(
     index = options.settings.state_index
     intents = None
     if seen is not None and seen.token() == planned.token:
+        check_secrets(planned, desired, fingerprint_key=seen.state.fingerprint_key)
         current, intents = _check_writing_intents(conn, planned, desired, seen=seen, index=index)
     else:
         current = read_snapshot(conn, state_index=index, scrub=scrub)
         if current.token() != planned.token:
             raise _stale(planned, current, desired=desired)
+        check_secrets(planned, desired, fingerprint_key=current.state.fingerprint_key)
     return apply_plan(
         planned,
         conn=conn,
@@ -248,6 +251,22 @@ def apply_under(
         refresh_state=refresh_state,
         intents=intents,
     )
+
+
+def check_secrets(planned: Plan, desired: Desired, *, fingerprint_key: bytes | None) -> None:
+    """Refuse the plan, before its first change, when any secret it sends was not resolved
+    now or changed since it was made: a saved plan is applied whole or not at all."""
+    problems = [
+        problem
+        for change in planned.changes
+        if change.is_change and change.after is not None
+        for problem in secret_mismatches(
+            change.after, key=change.key, secrets=desired.secrets, fingerprint_key=fingerprint_key
+        )
+    ]
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise PlanError(f"the plan cannot be applied (nothing was changed):\n{lines}")
 
 
 def _check_writing_intents(

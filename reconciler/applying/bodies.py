@@ -84,18 +84,66 @@ class _Walker:
         return value
 
     def _secret(self, marker: Mapping[str, Any], *, path: str, sendable: bool) -> Any:
-        secret = self.secrets.get((self.key, path))
-        if secret is None:
-            raise ApplyError(f"{self.key}: {path}: the secret was not resolved for this apply")
-        planned = marker.get("fingerprint")
+        problem = _mismatch(marker, key=self.key, path=path, secrets=self.secrets, fkey=self.fkey)
+        if problem is not None:
+            raise ApplyError(problem)
+        secret = self.secrets[(self.key, path)]
         actual = secret.fingerprint(self.fkey) if self.fkey is not None else None
-        if planned and actual and planned != actual:
-            raise ApplyError(
-                f"{self.key}: {path}: the secret changed since the plan was made "
-                f"({secret.source}); make a new plan"
-            )
         if actual is not None:
             self.fingerprints[path] = actual
         if sendable:
             return secret.reveal()
         return {SECRET_MARKER: dict(marker[SECRET_MARKER]), "fingerprint": actual}
+
+
+def secret_mismatches(
+    after: Mapping[str, Any],
+    *,
+    key: ResourceKey,
+    secrets: Mapping[SecretPath, Secret],
+    fingerprint_key: bytes | None,
+) -> list[str]:
+    """What `materialize` would refuse about the secrets of `after`: each one not resolved
+    now, or whose value changed since the plan was made. Checked for a whole plan before
+    its first change, so a changed secret stops the apply before anything is done."""
+    return [
+        problem
+        for path, marker in _markers(after, path="")
+        if (problem := _mismatch(marker, key=key, path=path, secrets=secrets, fkey=fingerprint_key))
+    ]
+
+
+def _markers(value: Any, *, path: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """Every secret marker in `value` with its path, as `_Walker` names them."""
+    if is_secret_marker(value):
+        return [(path, value)]
+    if isinstance(value, Mapping):
+        return [
+            found
+            for k, v in value.items()
+            for found in _markers(v, path=f"{path}.{k}" if path else str(k))
+        ]
+    if isinstance(value, list):
+        return [found for i, v in enumerate(value) for found in _markers(v, path=f"{path}[{i}]")]
+    return []
+
+
+def _mismatch(
+    marker: Mapping[str, Any],
+    *,
+    key: ResourceKey,
+    path: str,
+    secrets: Mapping[SecretPath, Secret],
+    fkey: bytes | None,
+) -> str | None:
+    secret = secrets.get((key, path))
+    if secret is None:
+        return f"{key}: {path}: the secret was not resolved for this apply"
+    planned = marker.get("fingerprint")
+    actual = secret.fingerprint(fkey) if fkey is not None else None
+    if planned and actual and planned != actual:
+        return (
+            f"{key}: {path}: the secret changed since the plan was made ({secret.source}); "
+            "make a new plan"
+        )
+    return None

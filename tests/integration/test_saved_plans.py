@@ -19,7 +19,11 @@ from click.testing import CliRunner, Result
 from opensearchpy import OpenSearch
 
 from reconciler.cli import main
-from reconciler.planfiles import canonical
+from reconciler.cluster.locking import acquire_lock, force_unlock
+from reconciler.errors import LockError
+from reconciler.mlcommons.versions import Version
+from reconciler.planfiles import canonical, read_plan_file
+from reconciler.reconciling import ApplyOptions, apply_under, read_desired, wait_for_lock
 from reconciler.sandbox.server import Sandbox
 from reconciler.secrets.encrypting import SecretKey
 from tests.integration import support
@@ -247,3 +251,118 @@ def test_show_says_whether_a_plan_was_signed_and_refuses_an_altered_one(
     assert refused.exit_code == 1
     assert "its signature does not match" in refused.stderr
     assert refused.stdout == ""
+
+
+# -- a refused apply leaves everything as it was -----------------------------------------
+
+
+def test_a_changed_secret_refuses_the_whole_plan_before_the_first_change(
+    sandbox: Sandbox, manifests: Path, tmp_path: Path
+) -> None:
+    saved = tmp_path / "plan.json"
+    _plan_out(sandbox, manifests, saved)
+    before = world(sandbox)
+    result = osml("apply", str(saved), "--cluster", str(sandbox.url), env={"TEST_API_KEY": ROTATED})
+    assert result.exit_code == 1
+    assert "Connector/chat: credential.openAI_key: the secret changed since the plan was made" in (
+        result.stderr
+    )
+    assert "nothing was changed" in result.stderr
+    # Not the group (first in the plan), not an intent of the swap's new connector.
+    assert world(sandbox) == before
+    assert "intent" not in osml("state", "list", "--cluster", str(sandbox.url)).stdout
+    # The reviewed plan is still current, and applies once the secret is back.
+    result = osml("apply", str(saved), "--cluster", str(sandbox.url))
+    assert result.exit_code == 0, result.output
+    assert not support.plan(sandbox.url, manifests).has_changes
+
+
+@pytest.mark.parametrize("rotated", ["TEST_API_KEY", "OTHER_API_KEY"])
+def test_any_one_changed_secret_stops_the_apply_before_anything(
+    sandbox: Sandbox, tmp_path: Path, rotated: str
+) -> None:
+    def docs(*, changed: bool) -> list[dict[str, Any]]:
+        other = connector("embed", description="Changed" if changed else "A test connector")
+        other["spec"]["credential"]["openAI_key"] = {"fromEnv": "OTHER_API_KEY"}
+        return [*_docs(changed=changed), other]
+
+    env = {"OTHER_API_KEY": "sk-other-secret-93c0a1"}
+    paths = write(tmp_path / "m", docs(changed=False))
+    first = osml("apply", str(paths), "--cluster", str(sandbox.url), "--auto-approve", env=env)
+    assert first.exit_code == 0, first.output
+    write(paths, docs(changed=True))
+    saved = tmp_path / "plan.json"
+    _plan_out(sandbox, paths, saved, **env)
+    before = world(sandbox)
+    result = osml("apply", str(saved), "--cluster", str(sandbox.url), env={**env, rotated: ROTATED})
+    assert result.exit_code == 1
+    owner = "Connector/chat" if rotated == "TEST_API_KEY" else "Connector/embed"
+    assert f"{owner}: credential.openAI_key: the secret changed" in result.stderr
+    assert result.stderr.count("the secret changed") == 1
+    assert world(sandbox) == before
+
+
+def test_a_stale_plan_changes_nothing(sandbox: Sandbox, manifests: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    _plan_out(sandbox, manifests, saved)
+    OpenSearch(str(sandbox.url)).plugins.ml.register_model_group(body={"name": "elsewhere"})
+    before = world(sandbox)
+    result = osml("apply", str(saved), "--cluster", str(sandbox.url))
+    assert result.exit_code == 1
+    assert "the plan is stale" in result.stderr
+    assert world(sandbox) == before
+
+
+def test_a_held_lock_changes_nothing(sandbox: Sandbox, manifests: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    _plan_out(sandbox, manifests, saved)
+    with support.open_connection(str(sandbox.url)) as conn:
+        lease = acquire_lock(conn, operation="apply", holder="alice@ci:42")
+        before = world(sandbox)
+        result = osml("apply", str(saved), "--cluster", str(sandbox.url))
+        assert result.exit_code == 1
+        assert "held by alice@ci:42" in result.stderr
+        assert world(sandbox) == before
+        force_unlock(conn, lease.info.lock_id)
+    assert osml("apply", str(saved), "--cluster", str(sandbox.url)).exit_code == 0
+
+
+def test_a_lost_lock_changes_nothing(sandbox: Sandbox, manifests: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    _plan_out(sandbox, manifests, saved)
+    plan, _ = read_plan_file(saved)
+    with support.open_connection(str(sandbox.url)) as conn:
+        desired = read_desired([manifests], version=Version.parse(conn.version), env=ENV)
+        lease = wait_for_lock(conn, options=ApplyOptions())
+        # Someone removes our lock and takes it; our next renewal finds out.
+        force_unlock(conn, lease.info.lock_id)
+        other = acquire_lock(conn, operation="apply", holder="bob@ci:7")
+        with pytest.raises(LockError):
+            lease.renew()
+        before = world(sandbox)
+        with pytest.raises(LockError):
+            apply_under(
+                conn, plan, desired, lease=lease, observer=support.Recorder(),
+                options=ApplyOptions(settings=support.fast_settings()),
+            )  # fmt: skip
+        assert world(sandbox) == before
+        other.release()
+
+
+def test_an_unreachable_cluster_changes_nothing(
+    sandbox: Sandbox, manifests: Path, tmp_path: Path
+) -> None:
+    saved = tmp_path / "plan.json"
+    _plan_out(sandbox, manifests, saved)
+    before = world(sandbox)
+    # The lock is taken, then every read of the cluster's ML objects is cut off.
+    sandbox.faults.configure(
+        {"rules": [{"route": "POST /_plugins/_ml/*/_search", "reset_rate": 1.0}]}
+    )
+    result = osml("apply", str(saved), "--cluster", str(sandbox.url))
+    sandbox.faults.clear()
+    assert result.exit_code == 1
+    assert "Error: Connectors: search failed" in result.stderr
+    assert world(sandbox) == before
+    assert osml("lock", "status", "--cluster", str(sandbox.url)).exit_code == 0
+    assert osml("apply", str(saved), "--cluster", str(sandbox.url)).exit_code == 0
