@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -176,6 +176,58 @@ def apply_checked(
     finally:
         # Deleting the lock refreshes the state index, making this apply's records
         # visible to the next plan (`locking`).
+        release(lease, timing=options.settings.timing)
+
+
+REPLANS = 3
+"""Times an apply of the manifests plans again under the lock before it gives up as
+stale: past the first, only someone changing the cluster by hand meanwhile makes one."""
+
+Review = Callable[[Plan], None]
+"""Shown each plan made again under the lock, before it runs; raises to stop it."""
+
+
+def apply_current(
+    conn: Connection,
+    planned: Planned,
+    desired: Desired,
+    *,
+    plan_options: PlanOptions,
+    review: Review,
+    observer: ApplyObserver,
+    options: ApplyOptions,
+    stop: threading.Event | None = None,
+) -> ApplyResult:
+    """Apply the manifests from a plan made in this run, planning again under the lock.
+
+    As in Terraform, what runs is planned while the lock is held. The plan made before
+    the lock (and shown) runs when the cluster has not moved since, which is checked while
+    its intents are written. Otherwise (another apply ran while this one waited for the
+    lock, say) the manifests are planned again under the lock, `review` sees the new plan,
+    and it runs; one with nothing to do ends the apply with an empty result. Only a plan
+    saved to a file is refused as stale (`apply_checked`).
+    """
+    index = options.settings.state_index
+    lease = wait_for_lock(conn, options=options, index_exists=planned.snapshot.state.exists)
+
+    def run(current: Planned) -> ApplyResult:
+        return apply_under(
+            conn, current.plan, desired, lease=lease, observer=observer, options=options,
+            stop=stop, refresh_state=False, seen=current.snapshot,
+        )  # fmt: skip
+
+    try:
+        lease.start_renewing()
+        for _ in range(REPLANS):
+            try:
+                return run(planned)
+            except StalePlanError:
+                planned = plan_against(conn, desired, options=plan_options, state_index=index)
+            review(planned.plan)
+            if not planned.plan.has_changes:
+                return ApplyResult(())
+        return run(planned)  # stale once more: refused
+    finally:
         release(lease, timing=options.settings.timing)
 
 

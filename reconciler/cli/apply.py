@@ -1,11 +1,13 @@
 """`osml apply`: plan and apply after confirmation, or apply a saved, reviewed plan.
 
 `osml apply [PATHS]` plans, shows the plan, asks (refusing without `--auto-approve`
-when there is no terminal), then executes exactly that plan. `osml apply PLANFILE`
-executes a plan saved by `osml plan --out`: its file is verified first (digest, and
-signature with a plan key), then it is refused if the cluster has moved on; secrets are
-resolved now, from the manifest paths the plan records unless `--manifests` says
-otherwise, and must match the fingerprints in the plan.
+when there is no terminal), takes the lock and executes that plan; when the cluster
+moved before the lock was had (another apply ran), it plans again under the lock, shows
+the new plan and asks again if it differs. `osml apply PLANFILE` executes a plan saved
+by `osml plan --out`: its file is verified first (digest, and signature with a plan
+key), then it is refused if the cluster has moved on; secrets are resolved now, from the
+manifest paths the plan records unless `--manifests` says otherwise, and every one must
+match the plan's fingerprints before the first change.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from reconciler.plans import Plan
 from reconciler.reconciling import (
     ApplyOptions,
     Desired,
+    Review,
     apply_checked,
+    apply_current,
     plan_against,
     read_desired,
 )
@@ -126,16 +130,17 @@ def _plan_and_apply(
     options: ApplyOptions,
     auto_approve: bool,
 ) -> ApplyResult | None:
-    """Plan, show, confirm, apply; None when there is nothing to do."""
+    """Plan, show, confirm, apply (planning again under the lock if the cluster moved);
+    None when there is nothing to do."""
     index = options.settings.state_index
     planned = plan_against(conn, desired, options=plan_options, state_index=index)
     _echo(render_text(planned.plan, color=use_color()))
     if not planned.plan.has_changes:
         return None
     _confirm(auto_approve)
-    return apply_checked(
-        conn, planned.plan, desired, observer=TextProgress(_echo), options=options,
-        seen=planned.snapshot,
+    return apply_current(
+        conn, planned, desired, plan_options=plan_options, observer=TextProgress(_echo),
+        options=options, review=_review(planned.plan, auto_approve=auto_approve),
     )  # fmt: skip
 
 
@@ -158,6 +163,26 @@ def _recorded(plan: Plan) -> tuple[str, ...]:
             "(their secrets are needed); give their location with --manifests"
         )
     return sources
+
+
+def _review(shown: Plan, *, auto_approve: bool) -> Review:
+    """What an apply does with a plan made again under the lock: show it, and ask again
+    when it would do something other than the plan that was confirmed."""
+
+    def review(plan: Plan) -> None:
+        _echo("The cluster changed since the plan was made; planned again under the state lock.")
+        if _changes(plan) == _changes(shown):
+            _echo("The plan is the same as the one shown.")
+            return
+        _echo(render_text(plan, color=use_color()))
+        if plan.has_changes:
+            _confirm(auto_approve)
+
+    return review
+
+
+def _changes(plan: Plan) -> list[object]:
+    return [c for c in plan.to_dict()["changes"] if c["action"] != "noop"]
 
 
 def _confirm(auto_approve: bool) -> None:
