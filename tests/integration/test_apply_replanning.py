@@ -93,6 +93,31 @@ def test_two_applies_of_the_same_manifests_both_succeed_and_create_once(
     assert not support.plan(str(sandbox.url), paths).has_changes
 
 
+def test_two_first_applies_started_together_both_succeed(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    """No state index yet and no lock held: whichever way the two interleave, both exit 0
+    and every resource exists once."""
+    sandbox = sandbox_factory("3.x", deploy_delay=0.3)
+    paths = write(tmp_path / "m", DOCS)
+    command = [
+        sys.executable, "-m", "reconciler", "apply", str(paths), "--cluster", str(sandbox.url),
+        "--auto-approve", "--lock-timeout", "60",
+    ]  # fmt: skip
+    env = {**os.environ, **ENV, "NO_COLOR": "1"}
+    runs = [_start(command, env=env, cwd=tmp_path) for _ in range(2)]
+    try:
+        said = [run.communicate(timeout=120)[0] for run in runs]
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    assert [run.returncode for run in runs] == [0, 0], said
+    assert _count(OpenSearch(str(sandbox.url))) == {"connector": 1, "group": 1, "model": 1}
+    assert not support.plan(str(sandbox.url), paths).has_changes
+
+
 def _made(url: str, paths: Path) -> tuple[Any, Any, Any]:
     conn = support.open_connection(url)
     desired = read_desired([paths], version=Version.parse(conn.version), env=ENV)
