@@ -97,7 +97,8 @@ def read_plan_file(
 
 def read_document(path: Path) -> dict[str, Any] | None:
     """The JSON document in `path` when it looks like a plan file (an object with a
-    `format_version`), else None; PlanError when the file cannot be read at all."""
+    `format_version`), else None; PlanError when the file cannot be read at all, or is
+    a plan file that is no longer valid JSON (a truncated upload)."""
     try:
         text = path.read_text("utf-8")
     except OSError as exc:
@@ -106,7 +107,12 @@ def read_document(path: Path) -> dict[str, Any] | None:
         return None
     try:
         document = json.loads(text)
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as exc:
+        if '"format_version"' in text[:200]:  # a plan file, cut short or damaged
+            raise PlanError(
+                f"{path}: the plan file is damaged (not valid JSON, line {exc.lineno}: "
+                f"{exc.msg}); {_REMAKE}"
+            ) from exc
         return None
     if not isinstance(document, dict) or "format_version" not in document:
         return None

@@ -177,3 +177,10 @@ def test_other_files_are_not_plan_files(tmp_path: Path, text: str) -> None:
     assert read_document(path) is None
     with pytest.raises(PlanError, match="not an osml plan file"):
         read_plan_file(path)
+
+
+def test_a_truncated_plan_file_is_named_as_such(tmp_path: Path) -> None:
+    path = _saved(tmp_path)
+    path.write_text(path.read_text("utf-8")[:300], "utf-8")
+    with pytest.raises(PlanError, match="the plan file is damaged"):
+        read_document(path)
