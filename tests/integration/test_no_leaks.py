@@ -474,7 +474,7 @@ def test_a_remote_service_quoting_the_key_is_scrubbed_from_the_cluster_error(
 
 
 def test_a_remote_service_quoting_the_key_in_a_probe_failure_is_scrubbed(
-    run: Run, tmp_path: Path, known: Known
+    run: Run, tmp_path: Path, known: Known, sandbox: Sandbox
 ) -> None:
     with ModelServer() as remote:
         remote.behaviour.status = 401
@@ -483,9 +483,14 @@ def test_a_remote_service_quoting_the_key_in_a_probe_failure_is_scrubbed(
         }
         paths = probing_manifests(tmp_path, remote.url, probe=True)
         result = run("apply", str(paths), "--auto-approve")
+        # The failure is kept in the model's state record, and shown with it.
+        shown = run("state", "show", "Model/probed")
+        replan = run("plan", str(paths))
     assert result.exit_code == 1
     assert "probe failed" in result.output
-    run.assert_clean()
+    assert "Incorrect API key provided" in shown.stdout and "(sensitive)" in shown.stdout
+    assert "probe" in replan.stdout
+    run.assert_clean(stored_documents(sandbox, known))
 
 
 def connection_settings(url: str, known: Known) -> ConnectionSettings:
