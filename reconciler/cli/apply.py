@@ -18,6 +18,7 @@ from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.plan import use_color
+from reconciler.cli.refresh import run_refresh
 from reconciler.errors import PlanError
 from reconciler.mlcommons.versions import Version
 from reconciler.planning import PlanOptions
@@ -61,6 +62,11 @@ def _echo(line: str) -> None:
     type=click.Path(exists=True, path_type=Path),
     help="With a plan file: where the manifests are, for their secrets (default manifests/).",
 )
+@click.option(
+    "--refresh-only",
+    is_flag=True,
+    help="Only update the state records to what exists; the cluster is not changed.",
+)
 @click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @cluster_options
 def apply(
@@ -73,6 +79,7 @@ def apply(
     prune: bool,
     targets: tuple[str, ...],
     manifest_paths: tuple[Path, ...],
+    refresh_only: bool,
     key_file: Path | None,
     cluster: ClusterOptions,
 ) -> None:
@@ -83,6 +90,12 @@ def apply(
         lock_timeout=lock_timeout,
         settings=Settings(deploy_timeout=deploy_timeout, state_index=cluster.state_index),
     )
+    if refresh_only:
+        if saved is not None:
+            raise click.UsageError("--refresh-only takes no plan file")
+        with connected(cluster) as conn:
+            run_refresh(conn, options=options, auto_approve=auto_approve)
+        return
     with connected(cluster) as conn:
         sources = manifest_paths if saved else paths
         desired = read_desired(

@@ -424,6 +424,24 @@ def test_apply_both_entry_points_state_lock_and_import(
     run.assert_clean(saved.read_text(), stored_documents(sandbox, known))
 
 
+def test_refresh_only_fmt_and_destroy_print_no_secret(
+    run: Run, manifests: Path, known: Known, sandbox: Sandbox
+) -> None:
+    assert run("apply", str(manifests), "--auto-approve").exit_code == 0, run.transcript[-1]
+    run.env["LEAK_ENV_KEY"] = known["rotated-env"]  # a rotated key: drift osml cannot see
+    for args in (
+        ("plan", "--refresh-only"),
+        ("plan", "--refresh-only", "--format", "json"),
+        ("apply", "--refresh-only", "--auto-approve"),
+        ("fmt", "--check", "--diff", str(manifests)),
+    ):
+        assert run(*args).exit_code in (0, 1), run.transcript[-1]
+    documents = stored_documents(sandbox, known)
+    result = run("destroy", str(manifests), "--auto-approve")
+    assert result.exit_code == 0 and "deleted" in result.stdout, run.transcript[-1]
+    run.assert_clean(documents)
+
+
 @pytest.mark.parametrize(
     "route",
     ["POST /_plugins/_ml/connectors/_create", "POST /_plugins/_ml/models/_register"],
