@@ -10,16 +10,23 @@ redeploy. The remote service's message, which quotes the key, never reaches the 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from opensearchpy import OpenSearch
 
+from reconciler.applying.executing import Settings
 from reconciler.cli import main
+from reconciler.cluster.connecting import ConnectionSettings, connect
 from reconciler.cluster.snapshots import StateRecord
 from reconciler.cluster.state import read_state
 from reconciler.resources import Kind, ResourceKey
+from reconciler.watching import CycleSettings, Watcher, WatchOptions
 from tests.integration import support
 from tests.integration.support import ENV, SECRET, connector, group, model, write
 from tests.support.model_server import ModelServer
@@ -166,3 +173,53 @@ def test_a_probe_that_never_finished_is_planned_again(sandbox_factory, tmp_path:
         assert _record(sandbox.url).probe.outcome == "pending"  # type: ignore[union-attr]
         support.wait_deployed(client, record.id)
         assert support.actions(support.plan(sandbox.url, paths)) == {"Model/probed": "probe"}
+
+
+def test_watch_retries_a_failed_probe_until_it_passes(sandbox_factory, tmp_path: Path) -> None:
+    sandbox = sandbox_factory("3.x", deploy_delay=0.02)
+    lines: list[str] = []
+
+    def events(action: str, outcome: str) -> list[dict[str, Any]]:
+        parsed = [json.loads(line) for line in list(lines)]
+        return [
+            e
+            for e in parsed
+            if e["event"] == "change_finished"
+            and e.get("resource") == "Model/probed"
+            and e.get("action") == action
+            and e.get("outcome") == outcome
+        ]
+
+    with ModelServer() as remote:
+        _failing(remote)
+        paths = probed_manifests(tmp_path / "m", remote.url)
+        assert _run("apply", str(paths), "--auto-approve", "--cluster", sandbox.url)[0] == 1
+        conn = connect(ConnectionSettings(url=sandbox.url, timeout=10))
+        cycle = CycleSettings(paths=(paths,), env=ENV, apply=Settings(deploy_timeout=5.0))
+        options = WatchOptions(
+            cycle=cycle, interval=0.1, listen=None, watch_files=False, retry_backoff=0.1,
+            max_backoff=0.2,
+        )  # fmt: skip
+        watcher = Watcher(conn, options, sink=lines.append, stop=threading.Event()).start()
+        thread = threading.Thread(target=watcher.run, name="test-watch", daemon=True)
+        thread.start()
+        try:
+            _wait(lambda: len(events("probe", "failed")) >= 2, what="two failed probes")
+            remote.behaviour.status = 200
+            _wait(lambda: bool(events("probe", "done")), what="a probe that passes")
+        finally:
+            watcher.request_stop()
+            thread.join(timeout=15)
+            watcher.close()
+            conn.close()
+    probe = _record(sandbox.url).probe
+    assert probe is not None and probe.outcome == "passed"
+    assert not support.plan(sandbox.url, paths).has_changes
+
+
+def _wait(check: Callable[[], bool], *, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
