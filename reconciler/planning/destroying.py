@@ -31,8 +31,6 @@ def protect(plan: Plan, snapshot: Snapshot, *, protected: Collection[ResourceKey
         user = used.get(change.live_id or "")
         if change.key not in kept and user is not None and change.is_change:
             kept[change.key] = f"kept: {user}, which is kept, uses it"
-    if not kept:
-        return plan
     remaining = tuple(_without(c, kept) for c in plan.changes if c.key not in kept)
     orphans = tuple(
         dataclasses.replace(c, reasons=(*c.reasons, kept[c.key]))
@@ -56,7 +54,12 @@ def _used_by(models: list[Change], *, snapshot: Snapshot) -> dict[str, ResourceK
 
 
 def _without(change: Change, kept: Collection[ResourceKey]) -> Change:
+    """`change` waiting for no kept resource, its reason said in destroy's words."""
     depends_on = tuple(k for k in change.depends_on if k not in kept)
-    if depends_on == change.depends_on:
-        return change
-    return dataclasses.replace(change, depends_on=depends_on)
+    reasons = tuple(DESTROYED if r == ORPHANED else r for r in change.reasons)
+    return dataclasses.replace(change, depends_on=depends_on, reasons=reasons)
+
+
+ORPHANED = "no manifest declares it any more"
+"""The planner's reason for an orphan, which destroy makes of every resource."""
+DESTROYED = "destroy: osml manages it"

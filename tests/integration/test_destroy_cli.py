@@ -68,6 +68,7 @@ def test_destroy_deletes_everything_osml_manages_and_nothing_else(
     code, out = _run("destroy", str(paths), "--auto-approve", "--cluster", sandbox.url)
     assert code == 0, out
     assert "Plan: 0 to create, 0 to update, 0 to replace, 4 to delete, 0 to deploy." in out
+    assert "# destroy: osml manages it" in out and "no manifest declares it" not in out
     assert "Apply complete" in out and "4 deleted" in out
     assert _names(client, "models") == set() and _names(client, "groups") == set()
     assert _names(client, "connectors") == {"foreign connector"}
