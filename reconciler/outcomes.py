@@ -25,6 +25,7 @@ PARTICIPLES: Mapping[Action, str] = {
     Action.UNDEPLOY: "undeployed",
     Action.REDEPLOY: "redeployed",
     Action.ADOPT: "adopted",
+    Action.PROBE: "probed",
     Action.NOOP: "unchanged",
 }
 """The past participle of each action: `Connector/x: created`, `2 created`."""

@@ -46,6 +46,9 @@ class Action(enum.StrEnum):
     """Undeploy then deploy a model stuck in DEPLOY_FAILED, PARTIALLY_DEPLOYED or DEPLOYING."""
     ADOPT = "adopt"
     """Take an unmanaged live resource of the same name under management (may also update)."""
+    PROBE = "probe"
+    """Run the `lifecycle.probe` of a deployed model again: its last probe failed or never
+    finished (the outcome is kept in the state record)."""
     NOOP = "noop"
     """Nothing to do; kept so views can count unchanged resources."""
 

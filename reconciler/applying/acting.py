@@ -256,6 +256,15 @@ def _deploy_change(ex: Executor, change: Change) -> str:
     return live_id
 
 
+def _probe_change(ex: Executor, change: Change) -> str:
+    """Probe a deployed model again: its last probe failed or never ended."""
+    live_id = _require_id(change)
+    if change.probe is None:
+        raise ApplyError(f"{change.key}: the plan holds no probe to run")
+    deploying.run_probe(ex, change, live_id)
+    return live_id
+
+
 def _undeploy_change(ex: Executor, change: Change) -> str:
     live_id = _require_id(change)
     deploying.undeploy_and_wait(ex, change, live_id, subject=str(change.key))
@@ -277,5 +286,6 @@ _HANDLERS: Mapping[Action, Callable[[Executor, Change], str | None]] = {
     Action.DEPLOY: _deploy_change,
     Action.REDEPLOY: _deploy_change,
     Action.UNDEPLOY: _undeploy_change,
+    Action.PROBE: _probe_change,
     Action.NOOP: lambda ex, change: change.live_id,
 }

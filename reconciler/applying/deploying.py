@@ -3,7 +3,9 @@
 Deploy answers before the model is DEPLOYED (reference §6.9): the model's state is polled,
 first after most of the shortest deploy seen in this apply, then with backoff, until it
 is DEPLOYED, DEPLOY_FAILED or PARTIALLY_DEPLOYED, or the deploy timeout passes. A probe
-predict (§8.1) follows each deploy of a model that has one. Called by `applying.acting`.
+predict (§8.1) follows each deploy of a model that has one; its outcome goes to the
+model's state record (pending from the deploy on, then passed or failed), so a probe that
+failed or never ended is planned again. Called by `applying.acting`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from reconciler.applying.executing import DEPLOYED, FAILED_STATES, Executor
 from reconciler.errors import ApplyError, ClusterError, ClusterNotFoundError
 from reconciler.plans import Change
 from reconciler.retrying import poll
+from reconciler.secrets import scrub
 
 
 def is_deployed(ex: Executor, model_id: str) -> bool:
@@ -36,6 +39,9 @@ def deploy_and_wait(
 ) -> None:
     """Deploy, wait for DEPLOYED (§6.9), then run the probe (§8.1)."""
     who = subject or str(change.key)
+    probing = change.probe is not None and subject is None
+    if probing:
+        ex.probe_pending(change.key)
     ex.retried(lambda: ex.calls.deploy_model(model_id, subject=who))
     ex.observer.on_wait(change, "waiting for DEPLOYED")
     state = await_settled(ex, model_id, who=who)
@@ -43,7 +49,7 @@ def deploy_and_wait(
         raise ApplyError(f"{who}: deploy timed out after {ex.settings.deploy_timeout:g}s")
     if state != DEPLOYED:
         raise ApplyError(f"{who}: deploy ended {state}")
-    if change.probe is not None and subject is None:
+    if probing:
         run_probe(ex, change, model_id)
 
 
@@ -79,7 +85,19 @@ def undeploy_and_wait(ex: Executor, change: Change, model_id: str, *, subject: s
 
 
 def run_probe(ex: Executor, change: Change, model_id: str) -> None:
+    """Probe the model and record the outcome; ApplyError when it failed."""
     ex.observer.on_wait(change, "probing with a predict request")
+    try:
+        _predict(ex, change, model_id)
+    except ApplyError as exc:
+        # The remote service's message may quote what it was sent: scrubbed again here,
+        # where it is kept, whatever scrubbed it on the way.
+        ex.record_probe(change.key, error=scrub(str(exc)))
+        raise
+    ex.record_probe(change.key, error=None)
+
+
+def _predict(ex: Executor, change: Change, model_id: str) -> None:
     body = change.probe or {}
     try:
         answer = ex.request(lambda: ex.calls.predict(model_id, body, subject=str(change.key)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import datetime
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -25,7 +26,7 @@ from reconciler.applying.bodies import Materialized, SecretPath, materialize
 from reconciler.applying.recording import Intents, StateWriter, write_intents
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
-from reconciler.cluster.snapshots import StateRecord
+from reconciler.cluster.snapshots import ProbeResult, StateRecord
 from reconciler.errors import ApplyError, ClusterError, ClusterNotFoundError
 from reconciler.outcomes import ApplyObserver
 from reconciler.plans import Action, Change
@@ -235,6 +236,9 @@ class Executor:
         )
         self._pending: dict[ResourceKey, list[Future[StateRecord | None]]] = {}
         self._pending_lock = threading.Lock()
+        self._probes: dict[ResourceKey, ProbeResult] = {}
+        """Probe outcomes of this apply, for records written after the probe ran (a
+        model replace records the new model once the old one is gone)."""
 
     # --- building blocks -------------------------------------------------------------
 
@@ -303,9 +307,51 @@ class Executor:
             spec_hash=body.spec_hash,
             applied=applied,
             fingerprints=body.fingerprints,
+            probe=self._probe_to_record(change),
         )
         self.records.put(record)
         self._track(change.key, self.writer.submit(record))
+
+    def _probe_to_record(self, change: Change) -> ProbeResult | None:
+        """The probe outcome a new record of `change` keeps: this apply's, else pending
+        when a probed deploy follows, else the one recorded before."""
+        if change.key in self._probes:
+            return self._probes[change.key]
+        if change.probe is not None and change.deploy_after:
+            return _pending_probe()
+        current = self.records.get(change.key)
+        return current.probe if current is not None and current.status == "managed" else None
+
+    def probe_pending(self, key: ResourceKey) -> None:
+        """Queue recording that a deploy to be probed starts, so that a run cut short
+        before the probe ends leaves a probe the next plan runs again."""
+        current = self.records.get(key)
+        if current is None or current.status != "managed" or key in self._probes:
+            return
+        if current.probe is not None and current.probe.outcome == "pending":
+            return  # the record just queued says so already
+        self._put_probe(current, dataclasses.replace(_pending_probe(), failures=_failures(current)))
+
+    def record_probe(self, key: ResourceKey, *, error: str | None) -> ProbeResult:
+        """Queue recording how a probe ended (`error` None: it passed); the result."""
+        current = self.records.get(key)
+        previous = self._probes.get(key) or (current.probe if current is not None else None)
+        failures = previous.failures if previous is not None else 0
+        result = ProbeResult(
+            outcome="passed" if error is None else "failed",
+            at=_utc_now(),
+            failures=0 if error is None else failures + 1,
+            error="" if error is None else error[:PROBE_ERROR_CHARS],
+        )
+        self._probes[key] = result
+        if current is not None and current.status == "managed":
+            self._put_probe(current, result)
+        return result
+
+    def _put_probe(self, current: StateRecord, result: ProbeResult) -> None:
+        record = dataclasses.replace(current, probe=result)
+        self.records.put(record)
+        self._track(current.key, self.writer.submit(record))
 
     def forget(self, key: ResourceKey) -> None:
         """Queue deleting the record of a resource that no longer exists."""
@@ -372,6 +418,22 @@ def _intent_of(change: Change, current: StateRecord | None) -> StateRecord:
         applied=current.applied if current else {},
         fingerprints=current.fingerprints if current else {},
     )
+
+
+PROBE_ERROR_CHARS = 500
+"""Longest failure reason kept in a state record."""
+
+
+def _pending_probe() -> ProbeResult:
+    return ProbeResult(outcome="pending", at=_utc_now())
+
+
+def _failures(record: StateRecord) -> int:
+    return record.probe.failures if record.probe is not None else 0
+
+
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def _unguarded() -> None:

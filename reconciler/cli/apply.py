@@ -22,6 +22,7 @@ from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.plan import use_color
 from reconciler.cli.plankeys import plan_key, plan_key_option
+from reconciler.cli.refresh import run_refresh
 from reconciler.cluster.connecting import Connection
 from reconciler.errors import PlanError
 from reconciler.mlcommons.versions import Version
@@ -77,6 +78,11 @@ def _echo(line: str) -> None:
     help="With a plan file: where the manifests are, for their secrets (default: the paths "
     "recorded in the plan).",
 )
+@click.option(
+    "--refresh-only",
+    is_flag=True,
+    help="Only update the state records to what exists; the cluster is not changed.",
+)
 @click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @plan_key_option
 @cluster_options
@@ -90,6 +96,7 @@ def apply(
     prune: bool,
     targets: tuple[str, ...],
     manifest_paths: tuple[Path, ...],
+    refresh_only: bool,
     key_file: Path | None,
     plan_key_file: Path | None,
     cluster: ClusterOptions,
@@ -102,6 +109,12 @@ def apply(
         lock_timeout=lock_timeout,
         settings=Settings(deploy_timeout=deploy_timeout, state_index=cluster.state_index),
     )
+    if refresh_only:
+        if saved is not None:
+            raise click.UsageError("--refresh-only takes no plan file")
+        with connected(cluster) as conn:
+            run_refresh(conn, options=options, auto_approve=auto_approve)
+        return
     result: ApplyResult | None
     with connected(cluster) as conn:
         version = Version.parse(conn.version)

@@ -21,6 +21,7 @@ import click
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.plankeys import plan_key, plan_key_option
+from reconciler.cli.refresh import show_refresh
 from reconciler.mlcommons.versions import Version
 from reconciler.planfiles import write_plan_file
 from reconciler.planning import PlanOptions
@@ -81,6 +82,11 @@ def _parse_targets(
     help="Plan the deletion of managed resources that left the manifests.",
 )
 @click.option(
+    "--refresh-only",
+    is_flag=True,
+    help="Only show how the cluster differs from the state records; no manifests are read.",
+)
+@click.option(
     "--key-file",
     envvar="OSML_SECRET_KEY_FILE",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -96,6 +102,7 @@ def plan(
     detailed_exitcode: bool,
     targets: tuple[ResourceKey, ...],
     prune: bool,
+    refresh_only: bool,
     key_file: Path | None,
     plan_key_file: Path | None,
     cluster: ClusterOptions,
@@ -105,6 +112,9 @@ def plan(
     PATHS are manifest files or directories (default: manifests/). Nothing is written
     to the cluster.
     """
+    if refresh_only:
+        _plan_refresh(cluster, output_format=output_format, out=out, detailed=detailed_exitcode)
+        return
     options = PlanOptions(prune=prune, targets=targets)
     key = plan_key(plan_key_file) if out is not None else None
     with connected(cluster) as conn:
@@ -120,6 +130,18 @@ def plan(
     click.echo(render(made_plan, output_format=output_format, color=use_color()), nl=False)
     if detailed_exitcode and made_plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
+
+
+def _plan_refresh(
+    cluster: ClusterOptions, *, output_format: str, out: Path | None, detailed: bool
+) -> None:
+    if out is not None or output_format == "markdown":
+        raise click.UsageError("--refresh-only prints text or json and saves no plan file")
+    with connected(cluster) as conn:
+        show_refresh(
+            conn, state_index=cluster.state_index, output_format=output_format,
+            detailed_exitcode=detailed,
+        )  # fmt: skip
 
 
 def render(plan: Plan, *, output_format: str, color: bool = False) -> str:

@@ -80,13 +80,17 @@ def state_list(*, cluster: ClusterOptions) -> None:
 @click.argument("resource")
 @cluster_options
 def state_show(resource: str, *, cluster: ClusterOptions) -> None:
-    """The whole record of RESOURCE (KIND/NAME) as JSON; credentials only as fingerprints."""
+    """The whole record of RESOURCE (KIND/NAME) as JSON; credentials only as fingerprints.
+
+    A probed model's record also shows its last probe: time, outcome, failures in a row
+    and why it failed.
+    """
     key = _key(resource)
     with connected(cluster) as conn:
         record = read_state(conn, index=cluster.state_index).records.get(key)
     if record is None:
         raise PlanError(f"{key} is not in the state")
-    document = {
+    document: dict[str, object] = {
         "key": str(record.key),
         "status": record.status,
         "live_id": record.id,
@@ -95,6 +99,9 @@ def state_show(resource: str, *, cluster: ClusterOptions) -> None:
         "fingerprints": dict(record.fingerprints),
         "applied": record.applied,
     }
+    if record.probe is not None:
+        # When and how the last probe ended, and the (scrubbed) reason; never its payload.
+        document["probe"] = record.probe.to_dict()
     click.echo(scrub(json.dumps(document, indent=2, sort_keys=True)))
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from reconciler.resources import ResourceKey
 
 RecordStatus = Literal["intent", "managed"]
+ProbeOutcome = Literal["pending", "passed", "failed"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -43,6 +44,46 @@ class LiveObject:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """How the last `lifecycle.probe` of a deployed model ended (a predict, §8.1).
+
+    Kept in the model's state record so that a probe that failed, or never finished,
+    is planned again instead of being forgotten. Never holds the predict's payload.
+    """
+
+    outcome: ProbeOutcome
+    """`pending`: a deploy that is to be probed started and no probe ended since;
+    `passed`: the model answered 2xx; `failed`: it did not."""
+    at: str
+    """ISO-8601 time the outcome was recorded."""
+    failures: int = 0
+    """Probes failed in a row (0 after a pass); `lifecycle.probe.redeploy_after` counts
+    these."""
+    error: str = ""
+    """Why the last probe failed, scrubbed of secret values and cut short."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `probe` object of a state document (docs/state.md)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ProbeResult | None:
+        """A stored `probe` object; None when absent or not one this osml wrote."""
+        if not isinstance(data, Mapping) or data.get("outcome") not in _OUTCOMES:
+            return None
+        failures = data.get("failures", 0)
+        return cls(
+            outcome=data["outcome"],
+            at=str(data.get("at", "")),
+            failures=failures if isinstance(failures, int) and failures >= 0 else 0,
+            error=str(data.get("error", "")),
+        )
+
+
+_OUTCOMES = ("pending", "passed", "failed")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class StateRecord:
     """osml's memory of one managed resource, one document in the state index."""
 
@@ -59,6 +100,8 @@ class StateRecord:
     """Credential key -> HMAC-SHA256 fingerprint of the value last sent."""
     updated_at: str = ""
     """ISO-8601 time of the last write of this record."""
+    probe: ProbeResult | None = None
+    """For models with `lifecycle.probe`: how the last probe ended."""
     seq_no: int | None = None
     primary_term: int | None = None
 

@@ -29,7 +29,13 @@ from opensearchpy import exceptions as os_exc
 from reconciler import __version__
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.failures import cluster_error
-from reconciler.cluster.snapshots import LockInfo, RecordStatus, StateRecord, StateSnapshot
+from reconciler.cluster.snapshots import (
+    LockInfo,
+    ProbeResult,
+    RecordStatus,
+    StateRecord,
+    StateSnapshot,
+)
 from reconciler.cluster.storing import (
     RETRY,
     DocumentWrite,
@@ -76,6 +82,7 @@ MAPPINGS: Mapping[str, Any] = {
         # arbitrary server bodies must not grow the mapping.
         "applied": {"type": "object", "enabled": False},
         "fingerprints": {"type": "object", "enabled": False},
+        "probe": {"type": "object", "enabled": False},
         "updated_at": {"type": "date"},
         "osml_version": {"type": "keyword"},
         "fingerprint_key": {"type": "keyword", "index": False},
@@ -186,6 +193,7 @@ def record_from_hit(hit: Mapping[str, Any]) -> StateRecord | None:
         applied=source.get("applied") or {},
         fingerprints=source.get("fingerprints") or {},
         updated_at=str(source.get("updated_at", "")),
+        probe=ProbeResult.from_dict(source.get("probe")),
         seq_no=hit.get("_seq_no"),
         primary_term=hit.get("_primary_term"),
     )
@@ -385,7 +393,7 @@ def _record_doc(record: StateRecord, *, updated_at: str) -> dict[str, Any]:
     _refuse_secrets(record.applied, where=f"{record.key} applied")
     _refuse_secrets(record.fingerprints, where=f"{record.key} fingerprints")
     status: RecordStatus = record.status
-    return {
+    doc: dict[str, Any] = {
         "doc_type": "record",
         "schema": SCHEMA,
         "kind": record.key.kind.value,
@@ -398,6 +406,9 @@ def _record_doc(record: StateRecord, *, updated_at: str) -> dict[str, Any]:
         "updated_at": updated_at,
         "osml_version": __version__,
     }
+    if record.probe is not None:
+        doc["probe"] = record.probe.to_dict()
+    return doc
 
 
 def _refuse_secrets(value: Any, *, where: str) -> None:

@@ -295,6 +295,9 @@ class Probe(Strict):
     """The `parameters` of the predict body (§8.1)."""
     timeout: Annotated[float, Field(gt=0)] = 30.0
     """Seconds to wait for the answer."""
+    redeploy_after: Annotated[int, Field(ge=1)] | None = None
+    """After this many failed probes in a row the plan redeploys the model instead of
+    only probing it again; unset: probe again, never redeploy for a probe."""
 
 
 class ModelLifecycle(Strict):

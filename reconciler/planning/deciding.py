@@ -23,6 +23,7 @@ from reconciler.planning.deploying import DeployNeed, deploy_need, is_running
 from reconciler.planning.diffing import Diff, diff
 from reconciler.planning.normalizing import Body, desired_body, live_body, model_state
 from reconciler.planning.pairing import Orphan, Pair
+from reconciler.planning.probing import probe_need
 from reconciler.planning.situations import Findings, Situation
 from reconciler.planning.swapping import NO_SWAP, Swap, plan_swap
 from reconciler.plans import Action, Change, ref_target
@@ -198,6 +199,8 @@ def _model(
     )
     wanted = manifest.lifecycle.deployed
     need = deploy_need(pair.live.source, wanted=wanted, now=situation.now)
+    if need.action is None and wanted:
+        need = probe_need(pair.record, manifest.lifecycle.probe, source=pair.live.source)
     return _with_deploy(change, need, wanted=wanted, running=is_running(pair.live.source))
 
 
@@ -214,10 +217,17 @@ def _with_deploy(change: Change, need: DeployNeed, *, wanted: bool, running: boo
         return dataclasses.replace(
             change, action=need.action, reasons=(*change.reasons, need.reason)
         )
-    # An update (or adoption) carries the deploy; an undeploy waits for the next run.
-    deploy = need.action is not Action.UNDEPLOY
-    reason = need.reason + ("" if deploy else " (undeployed on the next run)")
+    # An update (or adoption) carries the deploy; an undeploy or a probe waits for the
+    # next run.
+    deploy = need.action not in _NEXT_RUN
+    reason = need.reason + _NEXT_RUN.get(need.action, "")
     return dataclasses.replace(change, deploy_after=deploy, reasons=(*change.reasons, reason))
+
+
+_NEXT_RUN = {
+    Action.UNDEPLOY: " (undeployed on the next run)",
+    Action.PROBE: " (probed again on the next run)",
+}
 
 
 def warn_last_in_group(model: LiveObject, *, situation: Situation, findings: Findings) -> None:

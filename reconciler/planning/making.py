@@ -103,8 +103,12 @@ def make_plan(
 
 
 def _lifecycle(manifest: DocumentManifest) -> dict[str, Any]:
-    """What the state record keeps of `lifecycle`, so pruning honours it later."""
-    return {"prevent_destroy": manifest.lifecycle.prevent_destroy}
+    """What the state record keeps of `lifecycle`, so pruning honours it later (and, for
+    models, the deploy state osml leaves them in, for the refresh-only report)."""
+    kept: dict[str, Any] = {"prevent_destroy": manifest.lifecycle.prevent_destroy}
+    if isinstance(manifest, ModelManifest):
+        kept["deployed"] = manifest.lifecycle.deployed
+    return kept
 
 
 def _probe(manifest: ModelManifest) -> dict[str, Any] | None:

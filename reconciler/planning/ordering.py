@@ -46,7 +46,7 @@ def phase(change: Change) -> int:
         return _DELETE_PHASE[change.key.kind]
     if change.action is Action.UNDEPLOY:
         return _UNDEPLOY_PHASE
-    if change.action in (Action.DEPLOY, Action.REDEPLOY):
+    if change.action in (Action.DEPLOY, Action.REDEPLOY, Action.PROBE):
         return _DEPLOY_PHASE
     return _CREATE_PHASE[change.key.kind]
 

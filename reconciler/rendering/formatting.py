@@ -25,6 +25,7 @@ SYMBOLS: Mapping[Action, str] = {
     Action.UNDEPLOY: "<",
     Action.REDEPLOY: "<>",
     Action.ADOPT: "<=",
+    Action.PROBE: "?",
     Action.NOOP: " ",
 }
 """The display symbol of each action (Terraform's where one exists)."""
@@ -38,7 +39,7 @@ STRATEGIES: Mapping[Strategy, str] = {
 
 CORE_ACTIONS = (Action.CREATE, Action.UPDATE, Action.REPLACE, Action.DELETE, Action.DEPLOY)
 """Always shown in the summary line, even at zero."""
-EXTRA_ACTIONS = (Action.UNDEPLOY, Action.REDEPLOY, Action.ADOPT)
+EXTRA_ACTIONS = (Action.UNDEPLOY, Action.REDEPLOY, Action.ADOPT, Action.PROBE)
 """Appended to the summary line only when non-zero, so the common line stays short."""
 
 NO_CHANGES = "No changes. The cluster matches the manifests."
@@ -91,7 +92,8 @@ def detail_lines(change: Change) -> list[str]:
     if change.affected:
         lines.append("affected: " + ", ".join(str(k) for k in change.affected))
     if change.probe is not None:
-        lines.append(f"probe after deploy: {value_text(change.probe)}")
+        when = "probe" if change.action is Action.PROBE else "probe after deploy"
+        lines.append(f"{when}: {value_text(change.probe)}")
     return lines
 
 

@@ -30,11 +30,12 @@ _GERUNDS = {
     Action.UNDEPLOY: "undeploying",
     Action.REDEPLOY: "redeploying",
     Action.ADOPT: "adopting",
+    Action.PROBE: "probing",
     Action.NOOP: "checking",
 }
 _CORE = ("created", "updated", "replaced", "deployed", "deleted")
 """Always in the summary line, even at zero (then `failed`, also always)."""
-_EXTRA = ("undeployed", "redeployed", "adopted")
+_EXTRA = ("undeployed", "redeployed", "adopted", "probed")
 """In the summary line only when non-zero, before `failed`."""
 
 

@@ -32,6 +32,7 @@ _ACTION_COLOURS = {
     Action.UNDEPLOY: "red",
     Action.REDEPLOY: "magenta",
     Action.ADOPT: "cyan",
+    Action.PROBE: "cyan",
 }
 _FIELD_COLOURS = {"+": "green", "-": "red", "~": "yellow"}
 _BLOCK = " " * 6

@@ -431,6 +431,24 @@ def test_apply_both_entry_points_state_lock_and_import(
     run.assert_clean(saved.read_text(), stored_documents(sandbox, known))
 
 
+def test_refresh_only_fmt_and_destroy_print_no_secret(
+    run: Run, manifests: Path, known: Known, sandbox: Sandbox
+) -> None:
+    assert run("apply", str(manifests), "--auto-approve").exit_code == 0, run.transcript[-1]
+    run.env["LEAK_ENV_KEY"] = known["rotated-env"]  # a rotated key: drift osml cannot see
+    for args in (
+        ("plan", "--refresh-only"),
+        ("plan", "--refresh-only", "--format", "json"),
+        ("apply", "--refresh-only", "--auto-approve"),
+        ("fmt", "--check", "--diff", str(manifests)),
+    ):
+        assert run(*args).exit_code in (0, 1), run.transcript[-1]
+    documents = stored_documents(sandbox, known)
+    result = run("destroy", str(manifests), "--auto-approve")
+    assert result.exit_code == 0 and "deleted" in result.stdout, run.transcript[-1]
+    run.assert_clean(documents)
+
+
 @pytest.mark.parametrize(
     "route",
     ["POST /_plugins/_ml/connectors/_create", "POST /_plugins/_ml/models/_register"],
@@ -481,7 +499,7 @@ def test_a_remote_service_quoting_the_key_is_scrubbed_from_the_cluster_error(
 
 
 def test_a_remote_service_quoting_the_key_in_a_probe_failure_is_scrubbed(
-    run: Run, tmp_path: Path, known: Known
+    run: Run, tmp_path: Path, known: Known, sandbox: Sandbox
 ) -> None:
     with ModelServer() as remote:
         remote.behaviour.status = 401
@@ -490,9 +508,14 @@ def test_a_remote_service_quoting_the_key_in_a_probe_failure_is_scrubbed(
         }
         paths = probing_manifests(tmp_path, remote.url, probe=True)
         result = run("apply", str(paths), "--auto-approve")
+        # The failure is kept in the model's state record, and shown with it.
+        shown = run("state", "show", "Model/probed")
+        replan = run("plan", str(paths))
     assert result.exit_code == 1
     assert "probe failed" in result.output
-    run.assert_clean()
+    assert "Incorrect API key provided" in shown.stdout and "(sensitive)" in shown.stdout
+    assert "probe" in replan.stdout
+    run.assert_clean(stored_documents(sandbox, known))
 
 
 def connection_settings(url: str, known: Known) -> ConnectionSettings:

@@ -149,6 +149,13 @@ def every_action_plan() -> Plan:
             live_id="m-5",
             reasons=("one unmanaged model named found: adopt",),
         ),
+        Change(
+            key=ResourceKey(Kind.MODEL, "unsure"),
+            action=Action.PROBE,
+            live_id="m-8",
+            reasons=("its last probe failed (once, at 2026-11-22T08:30:00+00:00): timed out",),
+            probe={"parameters": {"messages": []}},
+        ),
         Change(key=ResourceKey(Kind.MODEL, "gone"), action=Action.DELETE, live_id="m-6"),
         Change(key=ResourceKey(Kind.CONNECTOR, "gone"), action=Action.DELETE, live_id="c-7"),
         Change(key=ResourceKey(Kind.MODEL_GROUP, "same"), action=Action.NOOP, live_id="g-9"),

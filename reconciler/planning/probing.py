@@ -1,0 +1,46 @@
+"""What a model's last recorded probe asks for: probe again, redeploy, or nothing.
+
+A probe (`lifecycle.probe`, a predict run after deploy, §8.1) that failed or never ended
+is recorded in the model's state record (`ProbeResult`). A deployed model whose last
+probe did not pass is not converged: the plan probes it again (`probe`), or, after
+`lifecycle.probe.redeploy_after` failures in a row, redeploys it (the redeploy probes
+too). A model that is not DEPLOYED gets its deploy from `planning.deploying` instead,
+and a manifest without a probe asks for nothing, whatever was recorded.
+
+Called by `deciding` for models whose deploy state is as desired; pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.cluster.snapshots import StateRecord
+from reconciler.manifests.models import Probe
+from reconciler.planning.deploying import DeployNeed
+from reconciler.planning.normalizing import model_state
+from reconciler.plans import Action
+
+
+def probe_need(
+    record: StateRecord | None, probe: Probe | None, *, source: Mapping[str, Any]
+) -> DeployNeed:
+    """PROBE or REDEPLOY for a deployed model whose last probe did not pass."""
+    if probe is None or record is None or record.status != "managed" or record.probe is None:
+        return DeployNeed(None)
+    if model_state(source) != "DEPLOYED":
+        return DeployNeed(None)
+    last = record.probe
+    if last.outcome == "pending":
+        return DeployNeed(Action.PROBE, f"its last probe never finished (since {last.at})")
+    if last.outcome != "failed":
+        return DeployNeed(None)
+    limit = probe.redeploy_after
+    if limit is not None and last.failures >= limit:
+        return DeployNeed(
+            Action.REDEPLOY,
+            f"probe failed {last.failures} times in a row "
+            f"(lifecycle.probe.redeploy_after: {limit}): redeploy",
+        )
+    times = "once" if last.failures == 1 else f"{last.failures} times in a row"
+    return DeployNeed(Action.PROBE, f"its last probe failed ({times}, at {last.at}): {last.error}")
