@@ -56,6 +56,7 @@ class Sandbox:
         client_certs: bool = False,
         users: Mapping[str, Mapping[str, Any]] | None = None,
         clock: Callable[[], float] | None = None,
+        emulators: bool = True,
     ) -> None:
         self.profile: Profile = get_profile(version)
         self.host, self._wanted_port = host, port
@@ -66,6 +67,7 @@ class Sandbox:
             security=security,
             users={k: dict(v) for k, v in (users or {}).items()},
             seed=seed,
+            emulators=emulators,
         )
         self.context = _build_context(self.profile, config, spec=spec, clock=clock or time.time)
         self.requests = admin.RequestLog()
