@@ -29,6 +29,10 @@ PARTICIPLES: Mapping[Action, str] = {
 }
 """The past participle of each action: `Connector/x: created`, `2 created`."""
 
+PROBE_PASSED = "probe passed: "
+"""How the wait event that reports a passed probe starts: `probe passed: embedding of
+1024 dimensions`. Views keep these lines for the apply summary."""
+
 
 class Outcome(enum.StrEnum):
     """How one change of an apply ended."""

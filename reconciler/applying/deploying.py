@@ -3,15 +3,20 @@
 Deploy answers before the model is DEPLOYED (reference §6.9): the model's state is polled,
 first after most of the shortest deploy seen in this apply, then with backoff, until it
 is DEPLOYED, DEPLOY_FAILED or PARTIALLY_DEPLOYED, or the deploy timeout passes. A probe
-predict (§8.1) follows each deploy of a model that has one. Called by `applying.acting`.
+predict (§8.1) follows each deploy of a model that has one; its answer must meet the
+manifest's `expect` (`probing.py`), and what it showed is reported as a `probe passed: ...`
+wait event. Called by `applying.acting`.
 """
 
 from __future__ import annotations
 
+from reconciler.applying import probing
 from reconciler.applying.executing import DEPLOYED, FAILED_STATES, Executor
 from reconciler.errors import ApplyError, ClusterError, ClusterNotFoundError
+from reconciler.outcomes import PROBE_PASSED
 from reconciler.plans import Change
 from reconciler.retrying import poll
+from reconciler.secrets import scrub
 
 
 def is_deployed(ex: Executor, model_id: str) -> bool:
@@ -80,7 +85,8 @@ def undeploy_and_wait(ex: Executor, change: Change, model_id: str, *, subject: s
 
 def run_probe(ex: Executor, change: Change, model_id: str) -> None:
     ex.observer.on_wait(change, "probing with a predict request")
-    body = change.probe or {}
+    probe = change.probe or {}
+    body = {k: v for k, v in probe.items() if k != "expect"}
     try:
         answer = ex.request(lambda: ex.calls.predict(model_id, body, subject=str(change.key)))
     except ClusterError as exc:
@@ -91,3 +97,7 @@ def run_probe(ex: Executor, change: Change, model_id: str) -> None:
         status = result.get("status_code", 200)
         if not 200 <= int(status) < 300:
             raise ApplyError(f"{change.key}: probe failed: the remote service answered {status}")
+    missed = probing.problems(answer, probe.get("expect") or {})
+    if missed:
+        raise ApplyError(f"{change.key}: probe failed: " + "; ".join(scrub(m) for m in missed))
+    ex.observer.on_wait(change, f"{PROBE_PASSED}{scrub(probing.describe(answer))}")
