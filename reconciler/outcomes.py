@@ -86,6 +86,16 @@ class ApplyResult:
         )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProbeRun:
+    """One model's probe run against the offline sandbox (`osml plan --probe-offline`)."""
+
+    key: ResourceKey
+    passed: bool
+    detail: str
+    """What the answer showed when passed; why it failed (scrubbed) otherwise."""
+
+
 class ApplyObserver(Protocol):
     """What the apply engine tells the outside world; every method must return fast and
     may be called from several worker threads at once."""

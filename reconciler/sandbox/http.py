@@ -238,6 +238,9 @@ class SandboxConfig:
     emulators: bool = True
     """Whether predict calls to well-known provider hosts are answered by the built-in
     provider emulators (`providers/`) instead of the network."""
+    offline: bool = False
+    """Whether predict may only reach emulated providers: any other host fails like an
+    unreachable one, and no real call leaves the sandbox."""
 
 
 class Scheduler:

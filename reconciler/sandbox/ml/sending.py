@@ -6,8 +6,9 @@ access_key, secret_key, optional session_token; `region` and `service_name` from
 parameters, else its credential). With the emulators on (the default, `ctx.config`), a URL
 on a well-known provider host is answered by `providers.emulating`, after the fault spec's
 URL rules had their say (an injected 429 is the provider's own rate-limit answer); any other
-host gets a real HTTP call with urllib. Returns (status, raw body); network failures raise
-`SendError`. Credentials stay in local variables; nothing here logs.
+host gets a real HTTP call with urllib, unless the sandbox is offline (`osml plan
+--probe-offline`), where only emulated providers answer. Returns (status, raw body);
+network failures raise `SendError`. Credentials stay in local variables; nothing here logs.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def send(
             when=_now(ctx),
         )
     call = Call(method=method, url=url, headers=sent, body=body)
-    target = emulating.find(call) if ctx.config.emulators else None
+    target = emulating.find(call) if ctx.config.emulators or ctx.config.offline else None
+    if target is None and ctx.config.offline:
+        raise SendError(f"{call.host} is not an emulated provider and the sandbox is offline")
     if target is None:
         return _real(call, timeout=timeout)
     return _emulated(ctx, target, call, keys=keys)
