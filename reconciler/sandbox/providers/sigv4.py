@@ -106,7 +106,8 @@ def verify(
         raise SignatureError("MissingAuthenticationTokenException", "Missing Authentication Token")
     fields = _authorization_fields(authorization)
     access_key, day, region, service = _credential(fields["Credential"])
-    if access_key != keys.access_key:
+    # Keys that are empty belong to no account: nothing signed with them is valid.
+    if not (keys.access_key and keys.secret_key) or access_key != keys.access_key:
         raise SignatureError(
             "UnrecognizedClientException", "The security token included in the request is invalid."
         )

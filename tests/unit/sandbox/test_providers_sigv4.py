@@ -87,6 +87,12 @@ def test_a_tampered_body_is_refused() -> None:
     assert error.code == "InvalidSignatureException"
 
 
+def test_empty_keys_belong_to_no_account() -> None:
+    empty = sigv4.Keys("AKIDEXAMPLE", "")
+    error = refusal(signed_with=empty, keys=empty)
+    assert error.code == "UnrecognizedClientException"
+
+
 def test_an_unknown_access_key_is_refused() -> None:
     error = refusal(signed_with=sigv4.Keys("AKIDOTHER", KEYS.secret_key))
     assert error.code == "UnrecognizedClientException"
