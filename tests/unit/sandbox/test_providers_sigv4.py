@@ -168,3 +168,41 @@ def test_a_required_content_hash_header_carries_the_payload_hash() -> None:
 
 def test_the_secret_key_never_shows_in_the_keys_repr() -> None:
     assert KEYS.secret_key not in repr(KEYS)
+
+
+@pytest.mark.parametrize(
+    ("url", "token"),
+    [
+        (
+            "https://bedrock-runtime.us-east-1.amazonaws.com/model/amazon.titan-embed-text-v2:0/invoke",
+            None,
+        ),
+        ("https://runtime.sagemaker.eu-west-1.amazonaws.com/endpoints/minilm/invocations", "TOKEN"),
+        ("https://comprehend.us-east-1.amazonaws.com/?b=x%2Fy&A=1&a=", None),
+    ],
+)
+def test_a_provider_request_is_signed_as_botocore_signs_it(
+    url: str, token: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore (the AWS SDK for Python) is the independent reference for requests the
+    published vectors do not cover: a `:` in the path, a query, a session token."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    body = b'{"inputText": "hello"}'
+    keys = sigv4.Keys(KEYS.access_key, KEYS.secret_key, token)
+    region = url.split(".")[-3]
+    scope = sigv4.Scope(region=region, service="bedrock")
+    base = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    ours = sigv4.sign(
+        method="POST", url=url, headers=base, body=body, keys=keys, scope=scope, when=SUITE_TIME
+    )
+    request = AWSRequest(method="POST", url=url, headers=dict(base), data=body)
+    monkeypatch.setattr(
+        "botocore.auth.get_current_datetime", lambda: SUITE_TIME.replace(tzinfo=None)
+    )
+    SigV4Auth(Credentials(KEYS.access_key, KEYS.secret_key, token), "bedrock", region).add_auth(
+        request
+    )
+    assert ours["Authorization"] == request.headers["Authorization"]
