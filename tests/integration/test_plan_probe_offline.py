@@ -79,9 +79,7 @@ def test_json_stays_one_document_on_stdout(
     cluster = sandbox_factory("3.x")
     args = ["plan", "--cluster", cluster.url, "--probe-offline", "--format", "json"]
     env = {"NO_COLOR": "1", "COHERE_API_KEY": SECRET}
-    result = CliRunner().invoke(
-        main, [*args, str(cohere_set(tmp_path, 1024))], env=env
-    )
+    result = CliRunner().invoke(main, [*args, str(cohere_set(tmp_path, 1024))], env=env)
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["format_version"] == 1
     assert "Model/embed: probe passed" in result.stderr
