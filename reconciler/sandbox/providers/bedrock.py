@@ -70,14 +70,22 @@ def _invoker(model: str) -> Handler | None:
     return next((handler for prefix, handler in families if base.startswith(prefix)), None)
 
 
+_TITAN_KEYS = {
+    "v1": {"inputText"},
+    "v2": {"inputText", "dimensions", "normalize", "embeddingTypes"},
+}
+"""The keys each Titan text-embedding generation accepts; others are refused by name."""
+
+
 def _titan_text_embedding(model: str, body: dict[str, Any]) -> Reply:
     text = require(body, "inputText")
     if not isinstance(text, str) or not text:
         raise MalformedError("#/inputText: expected minLength: 1")
+    extra = sorted(set(body) - _TITAN_KEYS["v2" if "v2" in model else "v1"])
+    if extra:
+        raise MalformedError(f"#: extraneous key [{extra[0]}] is not permitted")
     dimension = vectors.DIMENSIONS.get(model.removeprefix("us."), 1536)
     if "dimensions" in body:
-        if "v2" not in model:
-            raise MalformedError("extraneous key [dimensions] is not permitted")
         if body["dimensions"] not in (256, 512, 1024):
             raise MalformedError("#/dimensions: must be one of 256, 512, 1024")
         dimension = int(body["dimensions"])

@@ -226,6 +226,16 @@ def test_titan_v2_dimensions_and_a_malformed_body() -> None:
     assert bad.json()["message"].startswith("Malformed input request")
 
 
+@pytest.mark.parametrize(
+    ("model", "key"),
+    [("amazon.titan-embed-text-v1", "embeddingTypes"), ("amazon.titan-embed-text-v2:0", "texts")],
+)
+def test_titan_refuses_a_key_its_generation_does_not_take(model: str, key: str) -> None:
+    answer = bedrock(model, {"inputText": "x", key: ["float"]})
+    assert answer.status == 400
+    assert f"extraneous key [{key}] is not permitted" in answer.json()["message"]
+
+
 def test_titan_multimodal_embeddings() -> None:
     body = {"inputText": "a cat", "embeddingConfig": {"outputEmbeddingLength": 384}}
     assert len(bedrock("amazon.titan-embed-image-v1", body).json()["embedding"]) == 384
