@@ -30,6 +30,10 @@ PARTICIPLES: Mapping[Action, str] = {
 }
 """The past participle of each action: `Connector/x: created`, `2 created`."""
 
+PROBE_PASSED = "probe passed: "
+"""How the wait event that reports a passed probe starts: `probe passed: embedding of
+1024 dimensions`. Views keep these lines for the apply summary."""
+
 
 class Outcome(enum.StrEnum):
     """How one change of an apply ended."""
@@ -81,6 +85,16 @@ class ApplyResult:
             PARTICIPLES[r.action] if r.outcome is Outcome.DONE else r.outcome.value
             for r in self.results
         )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProbeRun:
+    """One model's probe run against the offline sandbox (`osml plan --probe-offline`)."""
+
+    key: ResourceKey
+    passed: bool
+    detail: str
+    """What the answer showed when passed; why it failed (scrubbed) otherwise."""
 
 
 class ApplyObserver(Protocol):

@@ -3,15 +3,19 @@
 Deploy answers before the model is DEPLOYED (reference §6.9): the model's state is polled,
 first after most of the shortest deploy seen in this apply, then with backoff, until it
 is DEPLOYED, DEPLOY_FAILED or PARTIALLY_DEPLOYED, or the deploy timeout passes. A probe
-predict (§8.1) follows each deploy of a model that has one; its outcome goes to the
-model's state record (pending from the deploy on, then passed or failed), so a probe that
-failed or never ended is planned again. Called by `applying.acting`.
+predict (§8.1) follows each deploy of a model that has one; its answer must meet the
+manifest's `expect` (`probing.py`), and what it showed is reported as a `probe passed: ...`
+wait event. Its outcome goes to the model's state record (pending from the deploy on,
+then passed or failed), so a probe that failed or never ended is planned again. Called by
+`applying.acting`.
 """
 
 from __future__ import annotations
 
+from reconciler.applying import probing
 from reconciler.applying.executing import DEPLOYED, FAILED_STATES, Executor
 from reconciler.errors import ApplyError, ClusterError, ClusterNotFoundError
+from reconciler.outcomes import PROBE_PASSED
 from reconciler.plans import Change
 from reconciler.retrying import poll
 from reconciler.secrets import scrub
@@ -98,7 +102,8 @@ def run_probe(ex: Executor, change: Change, model_id: str) -> None:
 
 
 def _predict(ex: Executor, change: Change, model_id: str) -> None:
-    body = change.probe or {}
+    probe = change.probe or {}
+    body = {k: v for k, v in probe.items() if k != "expect"}
     try:
         answer = ex.request(lambda: ex.calls.predict(model_id, body, subject=str(change.key)))
     except ClusterError as exc:
@@ -109,3 +114,7 @@ def _predict(ex: Executor, change: Change, model_id: str) -> None:
         status = result.get("status_code", 200)
         if not 200 <= int(status) < 300:
             raise ApplyError(f"{change.key}: probe failed: the remote service answered {status}")
+    missed = probing.problems(answer, probe.get("expect") or {})
+    if missed:
+        raise ApplyError(f"{change.key}: probe failed: " + "; ".join(scrub(m) for m in missed))
+    ex.observer.on_wait(change, f"{PROBE_PASSED}{scrub(probing.describe(answer))}")

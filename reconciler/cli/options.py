@@ -48,6 +48,8 @@ class ClusterOptions:
     """The sandbox data file when `--sandbox` was given, else None."""
     sandbox_version: str = DEFAULT_SANDBOX_VERSION
     """The ML Commons version profile the sandbox emulates."""
+    sandbox_emulators: bool = True
+    """Whether the sandbox answers predicts to well-known provider hosts itself."""
 
 
 class HeaderType(_ParamType):
@@ -180,12 +182,20 @@ _OPTIONS: tuple[Callable[[F], F], ...] = (
         show_default=True,
         help="ML Commons version the sandbox emulates (2.9 ... 3.x).",
     ),
+    click.option(
+        "--sandbox-emulators/--no-sandbox-emulators",
+        envvar="OSML_SANDBOX_EMULATORS",
+        default=True,
+        show_default=True,
+        help="Answer predicts to well-known provider hosts (OpenAI, Cohere, Bedrock, ...) "
+        "with the sandbox's emulators instead of the network.",
+    ),
 )
 
 _NAMES = (
     "cluster_url", "username", "password", "ca_certs", "client_cert", "client_key",
     "insecure", "timeout", "headers", "aws_region", "aws_service", "state_index",
-    "sandbox", "sandbox_version",
+    "sandbox", "sandbox_version", "sandbox_emulators",
 )  # fmt: skip
 
 
@@ -219,6 +229,7 @@ def cluster_options_from(
     state_index: str = STATE_INDEX,
     sandbox: str | None = None,
     sandbox_version: str = DEFAULT_SANDBOX_VERSION,
+    sandbox_emulators: bool = True,
 ) -> ClusterOptions:
     """The ClusterOptions for parsed option values; UsageError on contradictions."""
     if password is not None and username is None:
@@ -242,6 +253,7 @@ def cluster_options_from(
         state_index=state_index,
         sandbox=sandbox,
         sandbox_version=sandbox_version,
+        sandbox_emulators=sandbox_emulators,
     )
 
 
@@ -257,7 +269,13 @@ def open_cluster(options: ClusterOptions) -> Iterator[Connection]:
     with contextlib.ExitStack() as stack:
         settings = options.settings
         if options.sandbox is not None:
-            url = stack.enter_context(running_sandbox(options.sandbox, options.sandbox_version))
+            url = stack.enter_context(
+                running_sandbox(
+                    options.sandbox,
+                    options.sandbox_version,
+                    emulators=options.sandbox_emulators,
+                )
+            )
             settings = ConnectionSettings(url=url, timeout=settings.timeout)
         conn = stack.enter_context(connect(settings))
         yield conn
@@ -274,14 +292,14 @@ def connected(options: ClusterOptions) -> Iterator[Connection]:
 
 
 @contextlib.contextmanager
-def running_sandbox(data_file: str, version: str) -> Iterator[str]:
+def running_sandbox(data_file: str, version: str, *, emulators: bool = True) -> Iterator[str]:
     """Run the built-in sandbox persisted in `data_file`; yields its URL."""
     # Imported here: only `--sandbox` runs need the server code.
     from reconciler.sandbox.server import Sandbox  # noqa: PLC0415
 
     Path(data_file).parent.mkdir(parents=True, exist_ok=True)
     try:
-        sandbox = Sandbox(version=version, port=0, data=data_file)
+        sandbox = Sandbox(version=version, port=0, data=data_file, emulators=emulators)
     except ValueError as exc:  # an unknown profile name
         raise click.BadParameter(str(exc), param_hint="'--sandbox-version'") from exc
     with sandbox:

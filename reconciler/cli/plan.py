@@ -4,8 +4,10 @@ Registered on the root group by importing this module from `reconciler.cli`. The
 the shared reconcile cycle (`reconciler.reconciling`): load and check the manifests for
 the cluster's version, resolve secrets, read one snapshot, plan; then render the chosen
 view to stdout (`--out` also saves the plan file for `osml apply FILE`, with its digest,
-signed with the plan key when one is set). Warnings go to stderr. Exit codes: 0 done,
-1 error, 2 changes present with `--detailed-exitcode`. Nothing here writes to the cluster.
+signed with the plan key when one is set). Warnings go to stderr. `--probe-offline` then
+runs every probe in a throwaway offline sandbox (`reconciler.rehearsing`) and reports
+them. Exit codes: 0 done, 1 error (a failed offline probe too), 2 changes present with
+`--detailed-exitcode`. Nothing here writes to the cluster.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.plankeys import plan_key, plan_key_option
 from reconciler.cli.refresh import show_refresh
+from reconciler.errors import PlanError
 from reconciler.mlcommons.versions import Version
 from reconciler.planfiles import write_plan_file
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
-from reconciler.reconciling import plan_against, read_desired
+from reconciler.reconciling import Desired, plan_against, read_desired
+from reconciler.rehearsing import rehearse
 from reconciler.rendering import render_json, render_markdown, render_text
+from reconciler.rendering.probes import render_probe_runs
 from reconciler.resources import ResourceKey
 from reconciler.secrets.encrypting import KEY_ENV
 
@@ -93,6 +98,14 @@ def _parse_targets(
     help=f"Key for `encrypted:` credentials (default: the {KEY_ENV} variable).",
 )
 @plan_key_option
+@click.option(
+    "--probe-offline",
+    envvar="OSML_PROBE_OFFLINE",
+    is_flag=True,
+    help="Also apply the manifests to a throwaway in-process sandbox of the cluster's "
+    "version (dummy secrets, provider emulators, no network) and run every probe there; "
+    "a failed probe exits 1. The cluster is only read.",
+)
 @cluster_options
 def plan(
     paths: tuple[str, ...],
@@ -105,6 +118,7 @@ def plan(
     refresh_only: bool,
     key_file: Path | None,
     plan_key_file: Path | None,
+    probe_offline: bool,
     cluster: ClusterOptions,
 ) -> None:
     """Show what `osml apply` would change to make the cluster match PATHS.
@@ -128,6 +142,8 @@ def plan(
         signed = f", signed with plan key {integrity.key_id}" if integrity.key_id else ""
         click.echo(f"Saved the plan to {out}{signed}", err=True)
     click.echo(render(made_plan, output_format=output_format, color=use_color()), nl=False)
+    if probe_offline:
+        _probe_offline(desired, version=version, output_format=output_format)
     if detailed_exitcode and made_plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
 
@@ -142,6 +158,21 @@ def _plan_refresh(
             conn, state_index=cluster.state_index, output_format=output_format,
             detailed_exitcode=detailed,
         )  # fmt: skip
+
+
+def _probe_offline(desired: Desired, *, version: Version, output_format: str) -> None:
+    """Run the probes in an offline sandbox and report them: on stdout after a text or
+    Markdown plan, on stderr after JSON so that stdout stays one JSON document."""
+    rehearsal = rehearse(desired, version=version)
+    report = render_probe_runs(
+        rehearsal.probes, profile=rehearsal.profile, markdown=output_format == "markdown"
+    )
+    click.echo(
+        ("\n" if output_format != "json" else "") + report, nl=False, err=output_format == "json"
+    )
+    if rehearsal.failed:
+        count = len(rehearsal.failed)
+        raise PlanError(f"{count} of {len(rehearsal.probes)} offline probes failed")
 
 
 def render(plan: Plan, *, output_format: str, color: bool = False) -> str:

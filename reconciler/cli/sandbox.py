@@ -58,6 +58,12 @@ def _check_version(ctx: click.Context, param: click.Parameter, value: str) -> st
     "--deploy-delay", default=0.05, show_default=True, help="Seconds a model deploy takes."
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of every random choice.")
+@click.option(
+    "--emulators/--no-emulators",
+    default=True,
+    show_default=True,
+    help="Answer predicts to well-known provider hosts with the built-in provider emulators.",
+)
 def sandbox_command(
     *,
     host: str,
@@ -70,6 +76,7 @@ def sandbox_command(
     faults: str | None,
     deploy_delay: float,
     seed: int,
+    emulators: bool,
 ) -> None:
     """Run a local ML Commons-compatible cluster until Ctrl-C."""
     try:
@@ -84,6 +91,7 @@ def sandbox_command(
             faults=faults,
             deploy_delay=deploy_delay,
             seed=seed,
+            emulators=emulators,
         ).start()
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"sandbox: cannot start: {exc}") from exc

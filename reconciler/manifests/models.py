@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from reconciler.manifests import jsonpaths
 from reconciler.resources import Kind, ResourceKey
 
 API_VERSION = "osml/v1"
@@ -288,6 +289,25 @@ class ModelSpec(Strict):
         return self.connector if isinstance(self.connector, str) else None
 
 
+class ProbeExpect(Strict):
+    """What a probe's answer must show, so that a connector change that breaks the shape a
+    pipeline reads fails apply before anything that depends on the model moves on."""
+
+    embedding_dimension: Annotated[int, Field(gt=0)] | None = None
+    """Every embedding in the answer has this many values: each tensor with a `shape`
+    (`sentence_embedding`), or, without one, the first array of numbers in `dataAsMap`."""
+    exists: list[Annotated[str, StringConstraints(min_length=1)]] = Field(default_factory=list)
+    """JSONPaths into the predict answer (`$.inference_results[0].output[0].dataAsMap...`)
+    that must each select at least one value: `.name`, `['name']`, `[0]` and `[*]`."""
+
+    @field_validator("exists")
+    @classmethod
+    def _paths(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            jsonpaths.parse(path)
+        return paths
+
+
 class Probe(Strict):
     """A predict request run after deploy to prove the model answers."""
 
@@ -298,6 +318,8 @@ class Probe(Strict):
     redeploy_after: Annotated[int, Field(ge=1)] | None = None
     """After this many failed probes in a row the plan redeploys the model instead of
     only probing it again; unset: probe again, never redeploy for a probe."""
+    expect: ProbeExpect | None = None
+    """Assertions on the answer; without them any successful answer passes."""
 
 
 class ModelLifecycle(Strict):

@@ -112,9 +112,16 @@ def _lifecycle(manifest: DocumentManifest) -> dict[str, Any]:
 
 
 def _probe(manifest: ModelManifest) -> dict[str, Any] | None:
-    """The predict body apply sends after each deploy of the model (§8.1), if any."""
+    """The predict body apply sends after each deploy of the model (§8.1), if any, with
+    the manifest's `expect` beside it."""
     probe = manifest.lifecycle.probe
-    return None if probe is None else {"parameters": dict(probe.parameters)}
+    if probe is None:
+        return None
+    body: dict[str, Any] = {"parameters": dict(probe.parameters)}
+    if probe.expect is not None:
+        # Kept beside the body for the probe check; apply sends only `parameters`.
+        body["expect"] = probe.expect.model_dump(exclude_defaults=True)
+    return body
 
 
 def _identity(snapshot: Snapshot, *, url: str) -> ClusterIdentity:

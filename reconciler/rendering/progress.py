@@ -16,7 +16,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
-from reconciler.outcomes import PARTICIPLES, ApplyResult, Outcome
+from reconciler.outcomes import PARTICIPLES, PROBE_PASSED, ApplyResult, Outcome
 from reconciler.plans import Action, Change
 from reconciler.rendering import formatting
 from reconciler.resources import ResourceKey
@@ -63,12 +63,16 @@ class TextProgress:
     def __init__(self, sink: Callable[[str], object]) -> None:
         self._sink = sink
         self._lock = threading.Lock()
+        self._probes: dict[ResourceKey, str] = {}
 
     def on_start(self, change: Change) -> None:
         how = f" ({change.strategy.value.replace('_', ' ')})" if change.strategy else ""
         self._write(f"{change.key}: {_GERUNDS[change.action]}{how}...")
 
     def on_wait(self, change: Change, message: str) -> None:
+        if message.startswith(PROBE_PASSED):
+            with self._lock:
+                self._probes[change.key] = message
         self._write(f"{change.key}: {message}")
 
     def on_finish(
@@ -89,6 +93,9 @@ class TextProgress:
         for failure in result.failures:
             reason = _without_prefix(failure.error or "", failure.key)
             lines.append(f"  {failure.key}: {_failure(failure.action, reason)}")
+        with self._lock:
+            probes = sorted(self._probes.items(), key=lambda item: str(item[0]))
+        lines.extend(f"  {key}: {message}" for key, message in probes)
         self._write("\n".join(lines))
 
     def _write(self, line: str) -> None:

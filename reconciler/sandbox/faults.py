@@ -13,7 +13,9 @@ Spec (every key optional):
                 "error_rate": 0.2, "status": 503,          # 429, 500, 502, 503 or 504
                 "reset_rate": 0.1, "lost_rate": 0.1,       # close without answering / after acting
                 "refuse_next": 2,                          # the next 2 matching calls fail
-                "latency": 0.05, "jitter": 0.02}],         # seconds added before answering
+                "latency": 0.05, "jitter": 0.02},          # seconds added before answering
+               {"route": "POST https://api.openai.com/*",  # a URL: a predict's outbound call
+                "refuse_next": 1, "status": 429}],         # to an emulated provider
      "deploy": [{"model": "flaky-*", "outcome": "failed",  # deployed|stuck|failed|partial
                  "undeploy_after": 3.0}]}                  # fall to UNDEPLOYED after 3 s
 """
@@ -60,6 +62,12 @@ class Rule:
     refuse_next: int = 0
     latency: float = 0.0
     jitter: float = 0.0
+
+    @property
+    def outbound(self) -> bool:
+        """Whether the route is a URL (an outbound call) rather than a sandbox path."""
+        pattern = self.route.partition(" ")[2] or self.route
+        return pattern.startswith(("http://", "https://"))
 
     def matches(self, method: str, path: str) -> bool:
         wanted_method, _, pattern = self.route.partition(" ")
@@ -114,10 +122,18 @@ class Faults:
 
     def decide(self, method: str, path: str) -> Decision:
         """The fate of one request; consumes random numbers only for matching rules."""
+        return self._decide(method, path, outbound=False)
+
+    def decide_outbound(self, method: str, url: str) -> Decision:
+        """The fate of one outbound predict call to an emulated provider: only rules whose
+        route is a URL (`POST https://host/*`) apply, so `*` rules keep their sequence."""
+        return self._decide(method, url, outbound=True)
+
+    def _decide(self, method: str, target: str, *, outbound: bool) -> Decision:
         with self._lock:
             delay = 0.0
             for rule in self._rules:
-                if not rule.matches(method, path):
+                if rule.outbound != outbound or not rule.matches(method, target):
                     continue
                 delay += rule.latency + (self._random.uniform(0, rule.jitter) if rule.jitter else 0)
                 action = self._roll(rule)

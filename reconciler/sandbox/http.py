@@ -235,6 +235,12 @@ class SandboxConfig:
     """Internal users: name -> {"password", "backend_roles", "roles"}; admin/admin is added."""
     seed: int = 0
     """Seed for every random choice (fault decisions, generated IDs when deterministic)."""
+    emulators: bool = True
+    """Whether predict calls to well-known provider hosts are answered by the built-in
+    provider emulators (`providers/`) instead of the network."""
+    offline: bool = False
+    """Whether predict may only reach emulated providers: any other host fails like an
+    unreachable one, and no real call leaves the sandbox."""
 
 
 class Scheduler:

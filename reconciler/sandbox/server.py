@@ -56,6 +56,8 @@ class Sandbox:
         client_certs: bool = False,
         users: Mapping[str, Mapping[str, Any]] | None = None,
         clock: Callable[[], float] | None = None,
+        emulators: bool = True,
+        offline: bool = False,
     ) -> None:
         self.profile: Profile = get_profile(version)
         self.host, self._wanted_port = host, port
@@ -66,6 +68,8 @@ class Sandbox:
             security=security,
             users={k: dict(v) for k, v in (users or {}).items()},
             seed=seed,
+            emulators=emulators,
+            offline=offline,
         )
         self.context = _build_context(self.profile, config, spec=spec, clock=clock or time.time)
         self.requests = admin.RequestLog()

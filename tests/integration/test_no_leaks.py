@@ -518,6 +518,19 @@ def test_a_remote_service_quoting_the_key_in_a_probe_failure_is_scrubbed(
     run.assert_clean(stored_documents(sandbox, known))
 
 
+def test_a_remote_answer_quoting_the_key_is_scrubbed_from_the_probe_summary(
+    run: Run, tmp_path: Path, known: Known
+) -> None:
+    with ModelServer() as remote:
+        text = f"Your key {known['env']} works."
+        remote.behaviour.success_body = {"choices": [{"message": {"content": text}}]}
+        paths = probing_manifests(tmp_path, remote.url, probe=True)
+        result = run("apply", str(paths), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert '  Model/probed: probe passed: "Your key (sensitive) works."' in result.output
+    run.assert_clean()
+
+
 def connection_settings(url: str, known: Known) -> ConnectionSettings:
     """Settings like the CLI builds from `environment(known, url)`."""
     return ConnectionSettings(

@@ -43,6 +43,8 @@ class Behaviour:
     )
     latency: float = 0.0
     """Seconds to wait before answering (exercises client timeouts)."""
+    success_body: Any = None
+    """When set, every 2xx answer is this body instead of the path's usual one."""
 
 
 def chat_answer(body: Any) -> dict[str, Any]:
@@ -122,6 +124,8 @@ class ModelServer:
             time.sleep(self.behaviour.latency)
         if not 200 <= self.behaviour.status < 300:
             return self.behaviour.status, self.behaviour.error_body
+        if self.behaviour.success_body is not None:
+            return self.behaviour.status, self.behaviour.success_body
         if path.endswith("/chat/completions"):
             return 200, chat_answer(body)
         if path.endswith("/embeddings"):

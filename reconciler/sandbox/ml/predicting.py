@@ -3,10 +3,10 @@
 Registered by `ml.register` on both predict routes. The handler checks the model (enabled,
 deployed or auto-deployable, §6.9), merges and escapes parameters, renders the request body
 and URL (`templating.py`), fills `${credential.*}` in headers only from the decrypted
-credential, enforces the private-address and (3.7+) trusted-endpoint rules of §3, performs a
-real HTTP call with urllib and wraps the answer as `inference_results` (§8.1). AWS SigV4 is not
-signed: a non-loopback AWS URL fails like a network error. Decrypted credentials live only in
-local variables and are never logged or echoed.
+credential, enforces the private-address and (3.7+) trusted-endpoint rules of §3, hands the
+call to `sending.py` (SigV4 signing, the provider emulators, or a real HTTP call) and wraps
+the answer as `inference_results` (§8.1). Decrypted credentials live only in local variables
+and are never logged or echoed.
 """
 
 from __future__ import annotations
@@ -15,15 +15,21 @@ import ipaddress
 import json
 import re
 import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from reconciler.sandbox.http import ApiError, Response
 from reconciler.sandbox.ml import connector_parsing as parsing
-from reconciler.sandbox.ml import crypto, deploying, failures, indices, processing, templating
+from reconciler.sandbox.ml import (
+    crypto,
+    deploying,
+    failures,
+    indices,
+    processing,
+    sending,
+    templating,
+)
 
 if TYPE_CHECKING:
     from reconciler.sandbox.http import Context, Request, Router
@@ -66,7 +72,9 @@ def run(ctx: Context, model_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
     _check_url(ctx, url)
     credential = crypto.decrypt_map(ctx, connector.get("credential") or {})
     headers = _headers(ctx, action, params, credential=credential)
-    status, answer = _call(ctx, connector, action, url=url, payload=payload, headers=headers)
+    status, answer = _call(
+        ctx, connector, action, url=url, payload=payload, headers=headers, credential=credential
+    )
     tensors = processing.post_process(
         action.get("post_process_function"), answer, known=ctx.profile.functions
     )
@@ -210,10 +218,6 @@ def _private(text: str) -> bool:
     return any(address in net for net in _PRIVATE_NETS if net.version == address.version)
 
 
-def _is_private(host: str) -> bool:
-    return any(_private(address) for address in _addresses(host))
-
-
 def _headers(
     ctx: Context,
     action: Mapping[str, Any],
@@ -249,29 +253,27 @@ def _call(
     url: str,
     payload: str,
     headers: Mapping[str, str],
+    credential: Mapping[str, str],
 ) -> tuple[int, Any]:
     method = str(action.get("method", "POST")).upper()
     if method not in ctx.profile.http_methods:
         raise failures.illegal_argument("unsupported http method")
     if method == "POST" and not payload:
         raise failures.illegal_argument("Content length is 0. Aborting request to remote model")
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if connector.get("protocol") == "aws_sigv4" and not _is_private(host):
-        raise _network_error(ctx, f"{host}: sandbox cannot reach AWS (requests are not signed)")
-    outbound = urllib.request.Request(
-        url,
-        data=payload.encode("utf-8") if payload else None,
-        method=method,
-        headers={"Content-Type": "application/json", **headers},
-    )
     try:
-        with urllib.request.urlopen(outbound, timeout=_timeout(ctx, connector)) as answer:
-            return _answer(ctx, int(answer.status), answer.read())
-    except urllib.error.HTTPError as err:
-        return _answer(ctx, int(err.code), err.read())
-    except (urllib.error.URLError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise _network_error(ctx, str(reason)) from None
+        status, raw = sending.send(
+            ctx,
+            connector,
+            method=method,
+            url=url,
+            payload=payload,
+            headers=headers,
+            credential=credential,
+            timeout=_timeout(ctx, connector),
+        )
+    except sending.SendError as err:
+        raise _network_error(ctx, str(err)) from None
+    return _answer(ctx, status, raw)
 
 
 def _network_error(ctx: Context, message: str) -> ApiError:

@@ -126,6 +126,19 @@ def test_summary_lists_failures() -> None:
     assert lines[0].splitlines()[1] == "  Connector/openai-chat: update failed: boom"
 
 
+def test_summary_lists_passed_probes_after_failures() -> None:
+    lines: list[str] = []
+    progress = TextProgress(lines.append)
+    progress.on_wait(_change(Action.DEPLOY), "waiting for DEPLOYED")
+    progress.on_wait(_change(Action.DEPLOY), "probe passed: embedding of 1024 dimensions")
+    failed = ChangeResult(CHAT, Action.UPDATE, Outcome.FAILED, error="boom")
+    progress.on_summary(ApplyResult((failed,)))
+    assert lines[-1].splitlines()[1:] == [
+        "  Connector/openai-chat: update failed: boom",
+        "  Model/chat: probe passed: embedding of 1024 dimensions",
+    ]
+
+
 @pytest.mark.parametrize(
     ("seconds", "expected"), [(0.0, "0.0s"), (1.25, "1.2s"), (59.9, "59.9s"), (61, "1m01s")]
 )

@@ -1,0 +1,177 @@
+"""Which host is which provider, and the answer an emulated provider gives to one call.
+
+Predict's sender asks `find(call)` just before it would open a connection. For a URL that
+names a well-known provider host (docs/sandbox.md lists them), `respond` gives that
+provider's answer, after checking what the real endpoint checks first: AWS hosts verify the SigV4
+signature against the connector's own keys (a wrong key, a tampered body, a wrong region or
+service is refused with AWS's error), an injected fault (a fault-spec rule whose route is a
+URL) becomes the provider's own 429 or 5xx. For any other host `find` is None and the
+caller makes the real call. No network, no store, no logging of headers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Callable
+
+from reconciler.sandbox.providers import (
+    alephalpha,
+    amazon,
+    bedrock,
+    cohere,
+    google,
+    ollama,
+    openai,
+    sigv4,
+)
+from reconciler.sandbox.providers.exchanges import Call, Reply, reply
+
+
+@dataclasses.dataclass(frozen=True)
+class Emulator:
+    """One emulated provider API."""
+
+    name: str
+    handle: Callable[[Call], Reply]
+    fail: Callable[[int, str], Reply]
+    """The provider's error answer for a status and message (injected faults)."""
+    rate_limit: str
+    """The provider's message for 429."""
+    aws: AwsError | None = None
+    """For AWS hosts: the protocol's error answer (status, error type, message)."""
+    aws_service: str | None = None
+    """For AWS hosts: the SigV4 signing name the endpoint expects."""
+
+
+AwsError = Callable[[int, str, str], Reply]
+_AWS_CODES = {
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
+
+
+def _openai_fail(status: int, message: str) -> Reply:
+    return (
+        openai.rate_limited()
+        if status == 429
+        else openai.error(status, message, kind="server_error")
+    )
+
+
+def _azure_fail(status: int, message: str) -> Reply:
+    return reply(status, {"error": {"code": str(status), "message": message}})
+
+
+def _aws(name: str, handle: Callable[[Call], Reply], error: AwsError, *, service: str) -> Emulator:
+    def fail(status: int, message: str) -> Reply:
+        return error(status, _AWS_CODES.get(status, "ServiceUnavailableException"), message)
+
+    limit = (
+        "Too many requests, please wait before trying again."
+        if service == "bedrock"
+        else "Rate exceeded"
+    )
+    return Emulator(name, handle, fail, limit, aws=error, aws_service=service)
+
+
+_OPENAI = Emulator("OpenAI", openai.openai, _openai_fail, "Rate limit reached for requests.")
+_AZURE = Emulator(
+    "Azure OpenAI",
+    openai.azure,
+    _azure_fail,
+    "Requests to the ChatCompletions_Create Operation have exceeded call rate limit. "
+    "Please retry after 1 second.",
+)
+_DEEPSEEK = Emulator("DeepSeek", openai.deepseek, _openai_fail, "Rate limit reached for requests.")
+_COHERE = Emulator("Cohere", cohere.cohere, cohere.error, cohere.RATE_LIMIT)
+_GEMINI = Emulator("Google Gemini", google.gemini, google.error, google.RATE_LIMIT)
+_ALEPH = Emulator("Aleph Alpha", alephalpha.aleph_alpha, alephalpha.error, "Too many requests")
+_OLLAMA = Emulator("Ollama", ollama.ollama, ollama.error, "too many requests")
+_BEDROCK = _aws("Amazon Bedrock", bedrock.bedrock, bedrock.error, service="bedrock")
+_SAGEMAKER = _aws("Amazon SageMaker", amazon.sagemaker, amazon.rest_error, service="sagemaker")
+_COMPREHEND = _aws(
+    "Amazon Comprehend", amazon.comprehend, amazon.json11_error, service="comprehend"
+)
+_TEXTRACT = _aws("Amazon Textract", amazon.textract, amazon.json11_error, service="textract")
+
+_REGION = r"(?P<region>[a-z]{2}(?:-gov)?-[a-z]+-\d)"
+_HOSTS: tuple[tuple[re.Pattern[str], Emulator], ...] = tuple(
+    (re.compile(pattern), emulator)
+    for pattern, emulator in (
+        (r"api\.openai\.com", _OPENAI),
+        (r"[a-z0-9][a-z0-9-]*\.openai\.azure\.com", _AZURE),
+        (r"api\.deepseek\.com", _DEEPSEEK),
+        (r"api\.cohere\.(?:ai|com)", _COHERE),
+        (r"generativelanguage\.googleapis\.com", _GEMINI),
+        (r"api\.aleph-alpha\.com", _ALEPH),
+        (rf"bedrock-runtime\.{_REGION}\.amazonaws\.com", _BEDROCK),
+        (rf"runtime\.sagemaker\.{_REGION}\.amazonaws\.com", _SAGEMAKER),
+        (rf"comprehend\.{_REGION}\.amazonaws\.com", _COMPREHEND),
+        (rf"textract\.{_REGION}\.amazonaws\.com", _TEXTRACT),
+    )
+)
+OLLAMA_PORT = 11434
+"""Ollama's default port: `localhost:11434` and `127.0.0.1:11434` are emulated."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """The emulated provider a call goes to and, for AWS hosts, the region in its host."""
+
+    emulator: Emulator
+    region: str | None = None
+
+
+def find(call: Call) -> Target | None:
+    """The emulated provider for the call's host, or None for any other host."""
+    if call.host in ("localhost", "127.0.0.1") and call.port == OLLAMA_PORT:
+        return Target(_OLLAMA)
+    for pattern, emulator in _HOSTS:
+        match = pattern.fullmatch(call.host)
+        if match:
+            return Target(emulator, match.groupdict().get("region"))
+    return None
+
+
+def respond(
+    target: Target,
+    call: Call,
+    *,
+    aws_keys: sigv4.Keys | None,
+    now: dt.datetime,
+    fault: int | None = None,
+) -> Reply:
+    """The emulated provider's answer: signature refusal, injected fault, or the API's own."""
+    emulator = target.emulator
+    if emulator.aws is not None and emulator.aws_service and target.region is not None:
+        scope = sigv4.Scope(region=target.region, service=emulator.aws_service)
+        refused = _check_signature(call, emulator.aws, scope=scope, keys=aws_keys, now=now)
+        if refused is not None:
+            return refused
+    if fault is not None:
+        message = emulator.rate_limit if fault == 429 else "Internal server error"
+        return emulator.fail(fault, message)
+    return emulator.handle(call)
+
+
+def _check_signature(
+    call: Call, error: AwsError, *, scope: sigv4.Scope, keys: sigv4.Keys | None, now: dt.datetime
+) -> Reply | None:
+    # A connector without AWS keys (an `http` connector to an AWS host) is an unknown caller.
+    known = keys or sigv4.Keys(access_key="", secret_key="")
+    try:
+        sigv4.verify(
+            method=call.method,
+            url=call.url,
+            headers=call.headers,
+            body=call.body,
+            keys=known,
+            scope=scope,
+            now=now,
+        )
+    except sigv4.SignatureError as exc:
+        return error(exc.status, exc.code, exc.message)
+    return None
