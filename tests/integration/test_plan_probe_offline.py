@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.mlcommons.versions import Version
+from reconciler.plans import FORMAT_VERSION
 from reconciler.rehearsing import DUMMY_SECRET, profile_for
 from reconciler.sandbox.server import Sandbox
 from tests.integration.test_sandbox_sets import COHERE
@@ -81,7 +82,7 @@ def test_json_stays_one_document_on_stdout(
     env = {"NO_COLOR": "1", "COHERE_API_KEY": SECRET}
     result = CliRunner().invoke(main, [*args, str(cohere_set(tmp_path, 1024))], env=env)
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["format_version"] == 1
+    assert json.loads(result.stdout)["format_version"] == FORMAT_VERSION
     assert "Model/embed: probe passed" in result.stderr
 
 
