@@ -22,6 +22,7 @@ from typing import Any
 from reconciler.sandbox import searching
 from reconciler.sandbox.fields import FieldTypes
 from reconciler.sandbox.http import ApiError
+from reconciler.sandbox.mappings import put_properties, with_dynamic_fields
 
 PRIMARY_TERM = 1
 """A single-node sandbox never fails over, so the primary term stays 1."""
@@ -125,6 +126,24 @@ class Store:
                 }
             }
             return {"aliases": {}, "mappings": copy.deepcopy(idx.mappings), "settings": settings}
+
+    def mappings(self, expression: str) -> dict[str, Any]:
+        """`GET /{expression}/_mapping`: each index's explicit plus dynamic mapping."""
+        with self._lock:
+            return {
+                idx.name: {
+                    "mappings": with_dynamic_fields(
+                        idx.mappings, (doc.source for doc in idx.docs.values())
+                    )
+                }
+                for idx in sorted(self._resolve(expression), key=lambda idx: idx.name)
+            }
+
+    def put_mapping(self, name: str, body: Mapping[str, Any]) -> None:
+        """`PUT /{name}/_mapping`: merge new properties into the explicit mapping."""
+        with self._lock:
+            put_properties(self._require(name).mappings, body)
+            self._changed()
 
     def delete_index(self, name: str) -> None:
         with self._lock:

@@ -136,3 +136,49 @@ def test_unknown_endpoint_is_400_no_handler(cluster: TestCluster) -> None:
     with pytest.raises(RequestError) as caught:
         cluster.client.transport.perform_request("GET", "/_plugins/_ml/no_such_thing/at/all")
     assert "no handler found for uri" in str(caught.value.info)
+
+
+def test_get_mapping_of_a_missing_index_is_404(cluster: TestCluster, index: str) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        cluster.client.indices.get_mapping(index=index)
+    body = info(caught.value)
+    assert body["error"]["type"] == "index_not_found_exception"
+    assert body["error"]["reason"] == f"no such index [{index}]"
+    assert body["status"] == 404
+
+
+def test_get_mapping_shows_explicit_and_dynamic_fields(cluster: TestCluster, index: str) -> None:
+    client = cluster.client
+    client.indices.create(
+        index=index, body={"mappings": {"properties": {"kind": {"type": "keyword"}}}}
+    )
+    client.index(
+        index=index,
+        id="1",
+        body={"kind": "lock", "holder": "a", "n": 3, "ok": True, "meta": {"ratio": 0.5}},
+        refresh=True,
+    )
+    properties = client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert properties["kind"] == {"type": "keyword"}
+    assert properties["holder"] == {
+        "type": "text",
+        "fields": {"keyword": {"type": "keyword", "ignore_above": 256}},
+    }
+    assert properties["n"] == {"type": "long"}
+    assert properties["ok"] == {"type": "boolean"}
+    assert properties["meta"] == {"properties": {"ratio": {"type": "float"}}}
+
+
+def test_put_mapping_adds_properties(cluster: TestCluster, index: str) -> None:
+    client = cluster.client
+    client.indices.create(index=index)
+    answer = client.indices.put_mapping(
+        index=index, body={"properties": {"owner": {"type": "keyword"}}}
+    )
+    assert answer == {"acknowledged": True}
+    mapping = client.indices.get_mapping(index=index)[index]["mappings"]
+    assert mapping["properties"]["owner"] == {"type": "keyword"}
+    with pytest.raises(NotFoundError):
+        client.indices.put_mapping(
+            index=index + "-missing", body={"properties": {"x": {"type": "keyword"}}}
+        )
