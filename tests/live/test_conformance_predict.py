@@ -72,6 +72,7 @@ def _predict(cluster: Any, model_id: str, parameters: dict[str, Any]) -> tuple[i
     )
 
 
+@pytest.mark.gates("2.15")
 def test_private_address_refused(cluster: Any, world: World, loopback: None) -> None:
     rel = release(cluster.version)
     if rel >= (2, 15):
@@ -137,6 +138,7 @@ def test_disabled_model(cluster: Any, world: World) -> None:
     assert (status, reason(body)) == (403, "Model is disabled.")
 
 
+@pytest.mark.gates("2.13", "2.14")
 def test_undeployed_model_without_auto_deploy(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     model_id = world.model()
@@ -239,6 +241,7 @@ def test_unknown_post_process_function_is_a_script(
     assert status == 400 and body["error"]["type"] == "script_exception"
 
 
+@pytest.mark.gates("3.7")
 def test_trusted_endpoints_rechecked_at_predict(cluster: Any, world: World, loopback: None) -> None:
     if release(cluster.version) < (3, 7):
         pytest.skip("the predict-time re-check exists from 3.7")
@@ -257,6 +260,7 @@ def test_trusted_endpoints_rechecked_at_predict(cluster: Any, world: World, loop
     )
 
 
+@pytest.mark.gates("3.7")
 def test_private_endpoint_regex(cluster: Any, world: World, loopback: None) -> None:
     if release(cluster.version) < (3, 7):
         pytest.skip("trusted_connector_private_endpoints_regex exists from 3.7")
