@@ -313,6 +313,15 @@ CREATE_ROWS = [
         gates=("3.5",),
     ),
     Row(
+        "provisioned-by-unsafe",
+        "§2.5",
+        connector_body(provisioned_by="osml;x"),
+        lambda r: (
+            _safe_text(r, "Model connector provisioned_by field") if r >= (3, 7) else _created(r)
+        ),
+        gates=("3.7",),
+    ),
+    Row(
         "name-blank",
         "§2.5",
         connector_body(name="  "),
@@ -397,6 +406,18 @@ def test_get_returns_the_normalised_connector_without_id_or_credential(
     assert ("created_time" in body) is (rel >= (2, 18))
     expected_order = ["name", "version", "description", "protocol", "parameters", "actions"]
     assert [k for k in body if k in expected_order] == expected_order
+
+
+@pytest.mark.gates("3.7")
+def test_provisioned_by_and_structured_output_are_kept_from_3_7(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    connector_id = world.connector(
+        provisioned_by="osml", actions=[_action(supports_structured_output=True)]
+    )
+    body = call(cluster.client, "GET", f"{ML}/connectors/{connector_id}")[1]
+    # Unknown fields before 3.7, skipped by the parser (§1.4).
+    assert (body.get("provisioned_by") == "osml") is (rel >= (3, 7))
+    assert body["actions"][0].get("supports_structured_output", False) is (rel >= (3, 7))
 
 
 @pytest.mark.gates("2.13", "2.15", "3.5", "3.6")

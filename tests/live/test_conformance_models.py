@@ -116,6 +116,26 @@ def test_register_name_safe_text(cluster: Any, world: World) -> None:
     )
 
 
+@pytest.mark.gates("3.7")
+def test_register_keeps_provisioned_by_from_3_7(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    base = {"function_name": "remote", "connector_id": world.connector()}
+    bad = {**base, "name": unique("m"), "provisioned_by": "osml;x", "model_group_id": world.group()}
+    status, answer = _register(cluster, world, bad)
+    if rel >= (3, 7):
+        assert (status, reason(answer)) == (
+            400,
+            "Validation Failed: 1: Model provisioned_by field can only contain letters, "
+            "numbers, spaces, and basic punctuation (.,!?():@-_'/\");",
+        )
+    else:
+        assert status == 200, answer
+    good = {**base, "name": unique("m"), "provisioned_by": "osml", "model_group_id": world.group()}
+    assert _register(cluster, world, good)[0] == 200
+    body = call(cluster.client, "GET", f"{ML}/models/{world.models[-1]}")[1]
+    assert (body.get("provisioned_by") == "osml") is (rel >= (3, 7))
+
+
 @pytest.mark.gates("2.16")
 def test_register_unknown_connector_id(cluster: Any, world: World) -> None:
     rel = release(cluster.version)

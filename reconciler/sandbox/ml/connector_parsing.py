@@ -102,12 +102,16 @@ def parse_action(profile: Profile, raw: Mapping[str, Any]) -> dict[str, Any]:
     action["action_type"] = upper
     if profile.action_names and raw.get("name") is not None:
         action["name"] = check_action_name(profile, str(raw["name"]))
+    if profile.structured_output and raw.get("supports_structured_output") is True:
+        # 3.7+: written only when true (§2.3); earlier releases skip the unknown field.
+        action["supports_structured_output"] = True
     for key in ("method", "url", "request_body", "pre_process_function", "post_process_function"):
         if key in action:
             action[key] = text(action, key)
     if isinstance(action.get("headers"), Mapping):
         action["headers"] = templating.stringify_parameters(action["headers"])
-    return {key: action[key] for key in (*_ACTION_ORDER, "name") if key in action}
+    order = (*_ACTION_ORDER, "name", "supports_structured_output")
+    return {key: action[key] for key in order if key in action}
 
 
 def check_action_name(profile: Profile, name: str) -> str:
@@ -272,6 +276,8 @@ def normalise(profile: Profile, body: Mapping[str, Any]) -> dict[str, Any]:
         "actions": parse_actions(profile, body.get("actions")),
         "client_config": client_config(profile, body.get("client_config")),
     }
+    if profile.provisioned_by:
+        doc["provisioned_by"] = text(body, "provisioned_by")
     if is_mcp(doc["protocol"]):
         doc["url"] = text(body, "url")
         doc["headers"] = body.get("headers")

@@ -93,6 +93,13 @@ def validated(ctx: Context, request: Request, body: Mapping[str, Any]) -> dict[s
             parsing.text(body, "description"),
             required=False,
         )
+        if profile.provisioned_by:
+            parsing.check_safe_text(
+                profile,
+                "Model connector provisioned_by field",
+                parsing.text(body, "provisioned_by"),
+                required=False,
+            )
     doc = parsing.normalise(profile, body)
     doc["actions"] = actions or []
     parsing.check_header_placeholders(profile, doc["actions"])

@@ -210,6 +210,13 @@ def _check_register_input(ctx: Context, body: Mapping[str, Any]) -> str:
     parsing.check_safe_text(
         ctx.profile, "Model description", parsing.text(body, "description"), required=False
     )
+    if ctx.profile.provisioned_by:
+        parsing.check_safe_text(
+            ctx.profile,
+            "Model provisioned_by field",
+            parsing.text(body, "provisioned_by"),
+            required=False,
+        )
     if ctx.profile.embedding_config_check:
         model_parsing.check_model_config(body.get("model_config"))
     return name
@@ -333,6 +340,8 @@ def _model_doc(
         )
     if profile.model_interface:
         doc["interface"] = model_parsing.interface(body)
+    if profile.provisioned_by:
+        doc["provisioned_by"] = parsing.text(body, "provisioned_by")
     return doc
 
 

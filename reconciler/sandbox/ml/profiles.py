@@ -194,6 +194,10 @@ class Profile:
     """3.7+: `${parameters.*}` allowed in headers except sensitive ones (§2.3, §8.2 rule 9)."""
     private_endpoint_settings: bool
     """3.7+: private endpoints regex and restricted IP patterns apply at call time (§3.2)."""
+    provisioned_by: bool
+    """3.7+: connectors and models keep a safe-text `provisioned_by` (§2.2, §2.5, §6.2)."""
+    structured_output: bool
+    """3.7+: actions keep `supports_structured_output` when it is true (§2.3)."""
 
 
 def _since(table: tuple[tuple[tuple[int, int], str], ...], release: tuple[int, int]) -> list[str]:
@@ -298,6 +302,8 @@ _SWITCHES: tuple[tuple[str, tuple[int, int], tuple[int, int] | None], ...] = (
     ("action_names", (3, 5), None),  # §2.3; §11 3.5
     ("header_parameters", (3, 7), None),  # §2.3, §8.2 rule 9; §11 3.7
     ("private_endpoint_settings", (3, 7), None),  # §3.2; §11 3.7
+    ("provisioned_by", (3, 7), None),  # §2.2, §2.5 step 3, §6.2; §11 3.7
+    ("structured_output", (3, 7), None),  # §2.3, §8.2 rule 8; §11 3.7
     # §2.4 and §11 say 3.7; ConnectorClientConfig.java at tag 3.6.0.0 already has the
     # seconds-based defaults (see `_client_config`).
     ("connector_timeouts_in_seconds", (3, 6), None),

@@ -159,6 +159,8 @@ GATES = [
     ("trusted_check_at_predict", "3.7", None),
     ("header_parameters", "3.7", None),
     ("private_endpoint_settings", "3.7", None),
+    ("provisioned_by", "3.7", None),
+    ("structured_output", "3.7", None),
 ]
 
 
