@@ -9,6 +9,7 @@ module never needs the master key. It must not write to the store.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -262,6 +263,34 @@ def untrusted(profile: Profile, url: str) -> Exception:
     if profile.trusted_message_has_url:
         message += f", URL is: {url}"
     return failures.illegal_argument(message)
+
+
+def check_parameter_values(profile: Profile, body: Mapping[str, Any], *, raw: bytes) -> None:
+    """2.9 reads `parameters` with `mapStrings()`: `parser.text()` on an object or array value
+    throws Jackson's IllegalStateException, at the value's line:column in the request (§2.2)."""
+    parameters = body.get("parameters")
+    if profile.parameters_any_json or not isinstance(parameters, Mapping):
+        return
+    for key, value in parameters.items():
+        if isinstance(value, Mapping | list):
+            token = "START_OBJECT" if isinstance(value, Mapping) else "START_ARRAY"
+            where = _value_location(raw, key)
+            raise failures.illegal_state(f"Can't get text on a {token} at {where}")
+
+
+def _value_location(raw: bytes, key: str) -> str:
+    # Jackson's token location: 1-based line and column of the value's first byte. The body
+    # is searched for `"parameters"` and then for the key; a body the sandbox cannot match
+    # (escaped keys, say) reports 1:1.
+    start = raw.find(b'"parameters"')
+    pattern = re.compile(re.escape(json.dumps(key, ensure_ascii=False).encode()) + rb"\s*:\s*[\[{]")
+    match = pattern.search(raw, max(start, 0))
+    if start < 0 or match is None:
+        return "1:1"
+    offset = match.end() - 1
+    line = raw.count(b"\n", 0, offset) + 1
+    column = offset - raw.rfind(b"\n", 0, offset)
+    return f"{line}:{column}"
 
 
 def normalise(profile: Profile, body: Mapping[str, Any]) -> dict[str, Any]:

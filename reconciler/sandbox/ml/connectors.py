@@ -82,6 +82,7 @@ def validated(ctx: Context, request: Request, body: Mapping[str, Any]) -> dict[s
     """The connector document (plain credential) after every §2.5 check, in order."""
     profile = ctx.profile
     actions = parsing.parse_actions(profile, body.get("actions"))
+    parsing.check_parameter_values(profile, body, raw=request.raw)
     if body.get("dry_run") is not True:
         parsing.check_required(profile, body)
         parsing.check_safe_text(

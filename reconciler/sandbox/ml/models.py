@@ -232,16 +232,20 @@ def _connector_fields(ctx: Context, request: Request, body: Mapping[str, Any]) -
         raise failures.illegal_argument(
             "You must provide connector content when creating a remote model without connector id!"
         )
-    return {"connector": inline_connector(ctx, raw)}
+    return {"connector": inline_connector(ctx, raw, source=request.raw)}
 
 
-def inline_connector(ctx: Context, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """An inline connector validated (§6.4) and stored with its credential encrypted."""
+def inline_connector(
+    ctx: Context, raw: Mapping[str, Any], *, source: bytes = b""
+) -> dict[str, Any]:
+    """An inline connector validated (§6.4) and stored with its credential encrypted;
+    `source` is the request body as sent, for the 2.9 parameter error's location."""
     actions = parsing.parse_actions(ctx.profile, raw.get("actions")) or []
     if not any(a["action_type"] == "PREDICT" and a.get("url") for a in actions):
         raise failures.illegal_argument(
             "Connector endpoint is required when creating a remote model without connector id!"
         )
+    parsing.check_parameter_values(ctx.profile, raw, raw=source)
     doc = parsing.normalise(ctx.profile, raw)
     doc["actions"] = actions
     parsing.check_header_placeholders(ctx.profile, actions)

@@ -98,6 +98,9 @@ class Profile:
     """Built-in pre/post-process function names known to this release (§4.1)."""
     client_config_defaults: Mapping[str, Any]
     """Defaults filled into a supplied `client_config`; empty before 2.13 (field unknown, §2.4)."""
+    parameters_any_json: bool
+    """2.10+: connector parameter values of any JSON type are stringified; 2.9 reads them with
+    `mapStrings()`, which fails on objects and arrays (§2.2)."""
     search_missing_index_empty: bool
     """2.12+: search on a missing ML index answers an empty result instead of 404 (§2.8)."""
     modern_status_codes: bool
@@ -266,6 +269,7 @@ def _wordings(release: tuple[int, int]) -> dict[str, Any]:
 # Boolean behaviour fields of `Profile`: (field, first release, last release or None), each
 # with the reference section (and §11 timeline row) it comes from.
 _SWITCHES: tuple[tuple[str, tuple[int, int], tuple[int, int] | None], ...] = (
+    ("parameters_any_json", (2, 10), None),  # §2.2; §11 2.10
     ("search_missing_index_empty", (2, 12), None),  # §2.8, §6.7; §11 2.12
     ("modern_status_codes", (2, 12), None),  # §1.3, §2.7, §6.11; §11 2.12
     ("update_model", (2, 12), None),  # §6.1, §6.8; §11 2.12

@@ -127,6 +127,7 @@ GATES = [
     ("get_model_group", "2.12", None),
     ("model_enable_fields", "2.12", None),
     ("modern_status_codes", "2.12", None),
+    ("parameters_any_json", "2.10", None),
     ("search_missing_index_empty", "2.12", None),
     ("is_hidden", "2.12", None),
     ("invalid_payload_check", "2.12", None),
