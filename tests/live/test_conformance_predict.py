@@ -275,3 +275,19 @@ def test_private_endpoint_regex(cluster: Any, world: World, loopback: None) -> N
         400,
         "Connector URL is not matching the trusted connector private endpoint regex",
     )
+
+
+@pytest.mark.gates("2.17")
+def test_skip_validating_missing_parameters_from_2_17(
+    cluster: Any, world: World, loopback: None, stub: ModelServer
+) -> None:
+    cluster.require_sandbox()
+    model_id = _chat_model(world, stub.url)
+    status, body = _predict(cluster, model_id, {"skip_validating_missing_parameters": "true"})
+    if release(cluster.version) < (2, 17):
+        text = "Some parameter placeholder not filled in payload: prompt"
+        assert (status, reason(body)) == (400, text)
+        return
+    assert status == 200, body
+    # The placeholder is sent as it stands (§8.2 rule 6).
+    assert stub.requests[-1].body["messages"][0]["content"] == "${parameters.prompt}"

@@ -401,7 +401,7 @@ def get_profile(name: str) -> Profile:
     """The profile called `name` (a release or an alias); ValueError for unknown names."""
     key = ALIASES.get(name, name)
     if key not in PROFILES:
-        known = ", ".join([*PROFILES, *ALIASES])
+        known = ", ".join(profile_names())
         raise ValueError(f"unknown sandbox profile {name!r}; known: {known}")
     return PROFILES[key]
 
