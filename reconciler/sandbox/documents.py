@@ -31,6 +31,9 @@ def register(router: Router) -> None:
         ("GET", "/{index}/_mapping", get_mapping),
         ("GET", "/_mapping", get_mapping),
         ("PUT", "/{index}/_mapping", put_mapping),
+        ("GET", "/{index}/_settings", get_settings),
+        ("GET", "/_settings", get_settings),
+        ("PUT", "/{index}/_settings", put_settings),
         ("PUT", "/{index}/_doc/{id}", index_doc),
         ("POST", "/{index}/_doc/{id}", index_doc),
         ("POST", "/{index}/_doc", index_doc),
@@ -81,6 +84,15 @@ def get_mapping(ctx: Context, request: Request, *, index: str = "_all") -> Respo
 
 def put_mapping(ctx: Context, request: Request, *, index: str) -> Response:
     ctx.store.put_mapping(index, _object_body(request))
+    return Response(200, {"acknowledged": True})
+
+
+def get_settings(ctx: Context, request: Request, *, index: str = "_all") -> Response:
+    return Response(200, ctx.store.settings(index))
+
+
+def put_settings(ctx: Context, request: Request, *, index: str) -> Response:
+    ctx.store.put_settings(index, _object_body(request))
     return Response(200, {"acknowledged": True})
 
 

@@ -182,3 +182,29 @@ def test_put_mapping_adds_properties(cluster: TestCluster, index: str) -> None:
         client.indices.put_mapping(
             index=index + "-missing", body={"properties": {"x": {"type": "keyword"}}}
         )
+
+
+def test_index_settings_round_trip(cluster: TestCluster, index: str) -> None:
+    client = cluster.client
+    client.indices.create(index=index, body={"settings": {"index.number_of_replicas": 0}})
+    answer = client.indices.put_settings(index=index, body={"index": {"default_pipeline": "p"}})
+    assert answer == {"acknowledged": True}
+    settings = client.indices.get_settings(index=index)[index]["settings"]["index"]
+    assert settings["default_pipeline"] == "p"
+    assert settings["number_of_replicas"] == "0"
+    assert settings["provided_name"] == index
+
+
+def test_index_settings_refusals(cluster: TestCluster, index: str) -> None:
+    client = cluster.client
+    with pytest.raises(NotFoundError) as caught:
+        client.indices.get_settings(index=index)
+    assert info(caught.value)["error"]["type"] == "index_not_found_exception"
+    client.indices.create(index=index)
+    uuid_ = client.indices.get_settings(index=index)[index]["settings"]["index"]["uuid"]
+    with pytest.raises(RequestError) as refused:
+        client.indices.put_settings(index=index, body={"index": {"number_of_shards": 2}})
+    assert info(refused.value)["error"]["reason"] == (
+        f"Can't update non dynamic settings [[index.number_of_shards]] for open indices "
+        f"[[{index}/{uuid_}]]"
+    )
