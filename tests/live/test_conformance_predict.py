@@ -291,3 +291,47 @@ def test_skip_validating_missing_parameters_from_2_17(
     assert status == 200, body
     # The placeholder is sent as it stands (§8.2 rule 6).
     assert stub.requests[-1].body["messages"][0]["content"] == "${parameters.prompt}"
+
+
+@pytest.mark.gates("3.2")
+def test_empty_remote_bodies_from_3_2(
+    cluster: Any, world: World, loopback: None, stub: ModelServer
+) -> None:
+    cluster.require_sandbox()
+    rel = release(cluster.version)
+    model_id = _chat_model(world, stub.url)
+    stub.behaviour.empty = True
+    status, body = _predict(cluster, model_id, {"prompt": "x"})
+    if rel >= (3, 2):
+        assert (status, reason(body)) == (502, "Remote service returned empty response body")
+    else:
+        assert status == 200, body
+    stub.behaviour.status = 500
+    status, body = _predict(cluster, model_id, {"prompt": "x"})
+    text = (
+        "Remote service returned error status 500 with empty body"
+        if rel >= (3, 2)
+        else "Error from remote service: "
+    )
+    assert (status, reason(body)) == (500, text)
+
+
+@pytest.mark.gates("3.5")
+def test_put_and_delete_methods_from_3_5(
+    cluster: Any, world: World, loopback: None, stub: ModelServer
+) -> None:
+    cluster.require_sandbox()
+    action = {
+        "action_type": "PREDICT",
+        "method": "PUT",
+        "url": stub.url + "/v1/chat/completions",
+        "request_body": CHAT_BODY,
+    }
+    model_id = world.model(world.connector(actions=[action]))
+    world.deploy(model_id)
+    status, body = _predict(cluster, model_id, {"prompt": "x", "model": "m"})
+    if release(cluster.version) < (3, 5):
+        assert (status, reason(body)) == (400, "unsupported http method")
+        return
+    assert status == 200, body
+    assert stub.requests[-1].method == "PUT"
