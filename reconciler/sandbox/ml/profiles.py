@@ -221,7 +221,7 @@ def _client_config(release: tuple[int, int]) -> dict[str, Any]:
     if release < (2, 13):
         return {}
     # §2.4 gives 3.7 for the seconds-based defaults of #4759; ConnectorClientConfig.java at
-    # tag 3.6.0.0 already has CONNECTION_TIMEOUT_DEFAULT_VALUE = 30 (the #4765 backport).
+    # tag 3.6.0.0 already has CONNECTION_TIMEOUT_DEFAULT_VALUE = 30 (3.5.0.0: 30000).
     timeout = 30 if release >= (3, 6) else 30000
     config: dict[str, Any] = {
         "max_connection": 30,
