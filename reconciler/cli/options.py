@@ -180,7 +180,7 @@ _OPTIONS: tuple[Callable[[F], F], ...] = (
         envvar="OSML_SANDBOX_VERSION",
         default=DEFAULT_SANDBOX_VERSION,
         show_default=True,
-        help="ML Commons version the sandbox emulates (2.9 ... 3.x).",
+        help="ML Commons release the sandbox emulates: 2.9 ... 3.8, or 3.x / latest (newest).",
     ),
     click.option(
         "--sandbox-emulators/--no-sandbox-emulators",

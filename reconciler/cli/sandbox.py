@@ -39,7 +39,8 @@ def _check_version(ctx: click.Context, param: click.Parameter, value: str) -> st
     default="3.x",
     show_default=True,
     callback=_check_version,
-    help="ML Commons version profile: 2.9, 2.11, 2.13, 2.17, 2.19 or 3.x.",
+    help="ML Commons release profile: any of 2.9 ... 2.19, 3.0 ... 3.8, or 3.x / latest "
+    "(the newest).",
 )
 @click.option(
     "--data",

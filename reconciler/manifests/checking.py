@@ -349,7 +349,7 @@ def _check_setting(key: str, value: Any, report: Reporter, context: CheckContext
             f"setting {setting.key} is {setting.scope.value}: it can only be set in "
             "opensearch.yml before the node starts, not through the cluster settings API"
         )
-    error = settings.type_error(setting, value)
+    error = settings.type_error(settings.at_version(setting, version=version), value)
     if error is not None:
         report.error(f"setting {setting.key} {error}")
 

@@ -1,11 +1,15 @@
 """Cluster settings of the sandbox: `GET|PUT /_cluster/settings` with OpenSearch's shapes,
 and typed reads for the ML handlers (`ctx.settings.get(key)`).
 
-The server creates one `ClusterSettings` per sandbox from the profile's defaults (§9, §3.1)
-and registers the routes with `register(router)`. Values are kept as OpenSearch keeps them,
-as strings (lists of strings), so clients see `"true"` rather than `true` just as on a real
-cluster; `get()` converts back to the default's type. Only `plugins.ml_commons.*` keys are
-checked against the profile; other keys are stored without validation.
+The server creates one `ClusterSettings` per sandbox from the settings the profile's release
+registers (§9, §3.1; the table in `ml/settings.py`) and registers the routes with
+`register(router)`. Values are kept as OpenSearch keeps them, as strings (lists of strings),
+so clients see `"true"` rather than `true` just as on a real cluster; `get()` converts back to
+the setting's type. A PUT is checked whole before anything is applied, with the texts of
+OpenSearch core (`AbstractScopedSettings.updateSettings` for unknown, final and static keys,
+`Setting` for values and ranges). Only `plugins.ml_commons.*` keys are checked; other keys
+are stored without validation. This module knows OpenSearch's settings machinery, not any ML
+rule: it must not import `ml/`.
 """
 
 from __future__ import annotations
@@ -13,17 +17,13 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler.sandbox.http import ApiError, Context, Request, Response, Router
 
 ML_PREFIX = "plugins.ml_commons."
-_TRUSTED = ML_PREFIX + "trusted_connector_endpoints_regex"
-_FINAL = frozenset({ML_PREFIX + "connector.restricted_ip_patterns"})
-"""§9: Final settings may only be set in opensearch.yml."""
-_STATIC = frozenset({ML_PREFIX + "multi_tenancy_enabled"})
-"""§9: static (node-scope, not dynamic) settings."""
 _SCOPES = ("persistent", "transient")
+_BYTE_SIZE = re.compile(r"-?\d+(?:\.\d+)?\s*(?:b|k|kb|m|mb|g|gb|t|tb|p|pb)", re.IGNORECASE)
 _MAX_REGEX = 256
 # A group that itself carries a quantifier and contains one, e.g. `(a+)+` or `(.*)*`, or a
 # backreference: what the 3.7 validator calls ReDoS-prone (§3.1).
@@ -31,18 +31,38 @@ _NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[*+}](?:[^()\\]|\\.)*\)[*+{]
 _BACKREFERENCE = re.compile(r"\\[1-9]|\\k<")
 
 
-class ClusterSettings:
-    """Persistent and transient settings over the profile's defaults; thread-safe."""
+class RegisteredSetting(Protocol):
+    """What OpenSearch knows of one registered setting (`ml/settings.py` rows fit)."""
 
-    def __init__(
-        self,
-        defaults: Mapping[str, Any],
-        *,
-        validate_endpoint_regex: bool = False,
-    ) -> None:
-        self._defaults = {key: to_setting(value) for key, value in defaults.items()}
-        self._typed_defaults = dict(defaults)
-        self._validate_regex = validate_endpoint_regex
+    @property
+    def kind(self) -> str:
+        """`boolean`, `integer`, `long`, `float`, `string`, `list` or `byte_size`."""
+
+    @property
+    def default(self) -> Any: ...
+
+    @property
+    def minimum(self) -> float | None: ...
+
+    @property
+    def maximum(self) -> float | None: ...
+
+    @property
+    def scope(self) -> str:
+        """`dynamic`, `static` or `final`."""
+
+    @property
+    def regex_checked(self) -> bool:
+        """Whether each pattern of the list goes through the 3.7 regex validator (§3.1)."""
+
+
+class ClusterSettings:
+    """Persistent and transient settings over the registered defaults; thread-safe."""
+
+    def __init__(self, registered: Mapping[str, RegisteredSetting]) -> None:
+        self._registered = dict(registered)
+        self._defaults = {key: to_setting(row.default) for key, row in registered.items()}
+        self._typed_defaults = {key: row.default for key, row in registered.items()}
         self._scopes: dict[str, dict[str, Any]] = {scope: {} for scope in _SCOPES}
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
@@ -104,19 +124,19 @@ class ClusterSettings:
         return applied
 
     def _validate(self, scope: str, key: str, value: Any) -> None:
+        # The order of AbstractScopedSettings.updateSettings: unknown, then final, then not
+        # dynamic (a `null` reset of a final or static key is refused the same way).
         if not key.startswith(ML_PREFIX) or (value is None and key.endswith("*")):
             return
-        if key not in self._defaults and key not in _FINAL:
+        row = self._registered.get(key)
+        if row is None:
             raise _illegal(f"{scope} setting [{key}], not recognized")
-        if key in _FINAL:
+        if row.scope == "final":
             raise _illegal(f"final {scope} setting [{key}], not updateable")
-        if key in _STATIC:
+        if row.scope != "dynamic":
             raise _illegal(f"{scope} setting [{key}], not dynamically updateable")
         if value is not None:
-            _check_type(key, value, self._typed_defaults[key])
-            if key == _TRUSTED and self._validate_regex:
-                for pattern in value:
-                    check_endpoint_regex(str(pattern))
+            check_value(key, value, row)
 
 
 def check_endpoint_regex(pattern: str) -> None:
@@ -144,6 +164,8 @@ def to_setting(value: Any) -> Any:
 
 
 def _typed(stored: Any, default: Any) -> Any:
+    if isinstance(stored, list) or default is None:
+        return stored
     if isinstance(default, bool):
         return stored == "true"
     if isinstance(default, int):
@@ -153,19 +175,50 @@ def _typed(stored: Any, default: Any) -> Any:
     return stored
 
 
-def _check_type(key: str, value: Any, default: Any) -> None:
-    if isinstance(default, list):
+def check_value(key: str, value: Any, row: RegisteredSetting) -> None:
+    """`Setting.get` on the new value: its type, its range, its validator (400 when wrong)."""
+    if row.kind == "list":
         if not isinstance(value, list):
             raise _illegal(f"Failed to parse value [{value}] for setting [{key}]: expected a list")
-    elif isinstance(default, bool):
-        text = to_setting(value)
-        if text not in ("true", "false"):
-            raise _illegal(f"Failed to parse value [{text}] as only [true] or [false] are allowed.")
-    elif isinstance(default, int | float):
-        try:
-            (float if isinstance(default, float) else int)(to_setting(value))
-        except ValueError:
-            raise _illegal(f"Failed to parse value [{value}] for setting [{key}]") from None
+        if row.regex_checked:
+            for pattern in value:
+                check_endpoint_regex(str(pattern))
+        return
+    text = to_setting(value)
+    if row.kind == "boolean" and text not in ("true", "false"):
+        # Booleans.parseBoolean
+        raise _illegal(f"Failed to parse value [{text}] as only [true] or [false] are allowed.")
+    if row.kind in ("integer", "long", "float"):
+        _check_number(key, text, row)
+    if row.kind == "byte_size" and not _BYTE_SIZE.fullmatch(text.strip()):
+        # ByteSizeValue.parseBytesSizeValue, whose parse exception Setting.get rethrows.
+        raise _illegal(
+            f"failed to parse setting [{key}] with value [{text}] as a size in bytes: "
+            "unit is missing or unrecognized"
+        )
+
+
+def _check_number(key: str, text: str, row: RegisteredSetting) -> None:
+    # Setting.parseInt / parseLong / parseFloat: a NumberFormatException becomes "Failed to
+    # parse value [v] for setting [k]", a value out of range names the bound (Java prints a
+    # float bound as `1.0`).
+    try:
+        number: float = float(text) if row.kind == "float" else int(text)
+    except ValueError:
+        raise _illegal(f"Failed to parse value [{text}] for setting [{key}]") from None
+    low, high = row.minimum, row.maximum
+    if low is not None and number < low:
+        raise _out_of_range(key, text, f">= {_bound(low, row.kind)}")
+    if high is not None and number > high:
+        raise _out_of_range(key, text, f"<= {_bound(high, row.kind)}")
+
+
+def _bound(value: float, kind: str) -> str:
+    return str(float(value)) if kind == "float" else str(int(value))
+
+
+def _out_of_range(key: str, text: str, rule: str) -> ApiError:
+    return _illegal(f"Failed to parse value [{text}] for setting [{key}] must be {rule}")
 
 
 def _covers(pattern: str, key: str) -> bool:

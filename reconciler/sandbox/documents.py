@@ -28,6 +28,12 @@ def register(router: Router) -> None:
         ("HEAD", "/{index}", index_exists),
         ("GET", "/{index}", get_index),
         ("DELETE", "/{index}", delete_index),
+        ("GET", "/{index}/_mapping", get_mapping),
+        ("GET", "/_mapping", get_mapping),
+        ("PUT", "/{index}/_mapping", put_mapping),
+        ("GET", "/{index}/_settings", get_settings),
+        ("GET", "/_settings", get_settings),
+        ("PUT", "/{index}/_settings", put_settings),
         ("PUT", "/{index}/_doc/{id}", index_doc),
         ("POST", "/{index}/_doc/{id}", index_doc),
         ("POST", "/{index}/_doc", index_doc),
@@ -68,6 +74,26 @@ def index_exists(ctx: Context, request: Request, *, index: str) -> Response:
 def get_index(ctx: Context, request: Request, *, index: str) -> Response:
     _check_name(index, request)
     return Response(200, {index: ctx.store.index_info(index)})
+
+
+def get_mapping(ctx: Context, request: Request, *, index: str = "_all") -> Response:
+    # A missing concrete index is a 404 `index_not_found_exception`; a glob matching nothing
+    # is an empty object, as OpenSearch answers.
+    return Response(200, ctx.store.mappings(index))
+
+
+def put_mapping(ctx: Context, request: Request, *, index: str) -> Response:
+    ctx.store.put_mapping(index, _object_body(request))
+    return Response(200, {"acknowledged": True})
+
+
+def get_settings(ctx: Context, request: Request, *, index: str = "_all") -> Response:
+    return Response(200, ctx.store.settings(index))
+
+
+def put_settings(ctx: Context, request: Request, *, index: str) -> Response:
+    ctx.store.put_settings(index, _object_body(request))
+    return Response(200, {"acknowledged": True})
 
 
 def delete_index(ctx: Context, request: Request, *, index: str) -> Response:

@@ -261,9 +261,7 @@ def _build_context(
     return Context(
         store=Store(clock=clock),
         profile=profile,
-        settings=clustersettings.ClusterSettings(
-            profile.setting_defaults, validate_endpoint_regex=profile.release >= (3, 7)
-        ),
+        settings=clustersettings.ClusterSettings(profile.settings),
         faults=faults.Faults(spec, seed=config.seed),
         clock=clock,
         scheduler=Scheduler(clock=clock),

@@ -22,6 +22,8 @@ from typing import Any
 from reconciler.sandbox import searching
 from reconciler.sandbox.fields import FieldTypes
 from reconciler.sandbox.http import ApiError
+from reconciler.sandbox.indexsettings import index_settings, static_keys
+from reconciler.sandbox.mappings import put_properties, with_dynamic_fields
 
 PRIMARY_TERM = 1
 """A single-node sandbox never fails over, so the primary term stays 1."""
@@ -95,7 +97,7 @@ class Store:
                 name=name,
                 uuid=base64.urlsafe_b64encode(uuid.uuid4().bytes).decode("ascii")[:22],
                 mappings=copy.deepcopy(dict(mappings or {})),
-                settings=copy.deepcopy(dict(settings or {})),
+                settings=index_settings(settings or {}),
                 created=int(self._clock() * 1000),
             )
             self._changed()
@@ -113,18 +115,53 @@ class Store:
         """The `GET /{index}` body for one index (aliases, mappings, settings)."""
         with self._lock:
             idx = self._require(name)
-            settings = {
-                "index": {
-                    "creation_date": str(idx.created),
-                    "number_of_shards": "1",
-                    "number_of_replicas": "1",
-                    "uuid": idx.uuid,
-                    "version": {"created": "136387927"},
-                    "provided_name": name,
-                    **copy.deepcopy(idx.settings.get("index", {})),
-                }
+            return {
+                "aliases": {},
+                "mappings": copy.deepcopy(idx.mappings),
+                "settings": _shown_settings(idx),
             }
-            return {"aliases": {}, "mappings": copy.deepcopy(idx.mappings), "settings": settings}
+
+    def settings(self, expression: str) -> dict[str, Any]:
+        """`GET /{expression}/_settings`: each index's settings, nested."""
+        with self._lock:
+            return {
+                idx.name: {"settings": _shown_settings(idx)}
+                for idx in sorted(self._resolve(expression), key=lambda idx: idx.name)
+            }
+
+    def put_settings(self, name: str, body: Mapping[str, Any]) -> None:
+        """`PUT /{name}/_settings`: merge dynamic index settings; static ones are refused."""
+        with self._lock:
+            idx = self._require(name)
+            changes = index_settings(body.get("settings", body))
+            static = static_keys(changes)
+            if static:
+                raise ApiError(
+                    400,
+                    f"Can't update non dynamic settings [[{', '.join(static)}]] for open "
+                    f"indices [[{name}/{idx.uuid}]]",
+                    error_type="illegal_argument_exception",
+                )
+            idx.settings = deep_merge(idx.settings, changes)
+            self._changed()
+
+    def mappings(self, expression: str) -> dict[str, Any]:
+        """`GET /{expression}/_mapping`: each index's explicit plus dynamic mapping."""
+        with self._lock:
+            return {
+                idx.name: {
+                    "mappings": with_dynamic_fields(
+                        idx.mappings, (doc.source for doc in idx.docs.values())
+                    )
+                }
+                for idx in sorted(self._resolve(expression), key=lambda idx: idx.name)
+            }
+
+    def put_mapping(self, name: str, body: Mapping[str, Any]) -> None:
+        """`PUT /{name}/_mapping`: merge new properties into the explicit mapping."""
+        with self._lock:
+            put_properties(self._require(name).mappings, body)
+            self._changed()
 
     def delete_index(self, name: str) -> None:
         with self._lock:
@@ -304,6 +341,18 @@ class Store:
         if current is not None:
             return current.version + 1
         return idx.tombstones.get(doc_id, 0) + 1
+
+
+def _shown_settings(idx: Index) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "creation_date": str(idx.created),
+        "number_of_shards": "1",
+        "number_of_replicas": "1",
+        "uuid": idx.uuid,
+        "version": {"created": "136387927"},
+        "provided_name": idx.name,
+    }
+    return {"index": deep_merge(shown, idx.settings.get("index", {}))}
 
 
 def index_not_found(name: str) -> ApiError:

@@ -8,6 +8,11 @@
   real cluster once (basic auth from `OSML_TEST_CLUSTER_USER`/`OSML_TEST_CLUSTER_PASSWORD`,
   certificate verification off for https).
 
+A version gate (a behaviour that starts at one release) is tested on the two releases around
+it rather than on every profile: `@pytest.mark.gates("3.2", ...)` runs a test on 3.1 and 3.2
+(and so on for each gate), and `gate_cases(rows)` pairs each row of a table with the
+releases around its own `gates` (rows without gates get the default profiles).
+
 This is test support: it may import opensearch-py, which the sandbox proper never does.
 """
 
@@ -15,12 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol
 
 import pytest
 from opensearchpy import OpenSearch
 
+from reconciler.sandbox.ml.profiles import PROFILES as RELEASES
 from reconciler.sandbox.server import Sandbox
 
 PROFILES = ("2.9", "2.13", "2.19", "3.x")
@@ -72,12 +78,76 @@ def real_cluster_client(url: str) -> OpenSearch:
     return OpenSearch(url, **options)
 
 
+def around(*gates: str) -> tuple[str, ...]:
+    """The releases either side of each gate, oldest first: for `3.2`, `3.1` and `3.2`.
+
+    A gate is the first release with a behaviour; a behaviour that ends is gated on the first
+    release without it. The oldest release (2.9) has no release before it.
+    """
+    names = list(RELEASES)
+    chosen: set[int] = set()
+    for gate in gates:
+        if gate not in RELEASES:
+            raise ValueError(f"gate {gate!r} is not a release; known: {', '.join(names)}")
+        index = names.index(gate)
+        chosen.update({max(index - 1, 0), index})
+    return tuple(names[index] for index in sorted(chosen))
+
+
+def targets(*gates: str) -> list[str]:
+    """The `cluster` targets of a test: the real cluster, or the profiles around `gates`
+    (the default profiles when there are none)."""
+    if os.environ.get(URL_VARIABLE):
+        return ["real"]
+    return list(around(*gates)) if gates else list(PROFILES)
+
+
+class GatedRow(Protocol):
+    """A conformance-table row: an `id` and the releases where its expectation changes."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def gates(self) -> tuple[str, ...]: ...
+
+
+def gate_cases(rows: Iterable[GatedRow]) -> list[Any]:
+    """`pytest.param(target, row)` for every row and every target around its gates.
+
+    Use with `@pytest.mark.parametrize(("cluster", "row"), gate_cases(ROWS), indirect=["cluster"])`.
+    """
+    return [
+        pytest.param(target, row, id=f"cluster={target}-{row.id}")
+        for row in rows
+        for target in targets(*row.gates)
+    ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "gates(*releases): run the `cluster` test on the releases around each gate"
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize `cluster` over the profiles, or over the one real cluster."""
-    if "cluster" not in metafunc.fixturenames:
+    """Parametrize `cluster` over the profiles (those around the test's `gates` marker, if
+    any), or over the one real cluster; tables parametrized with `gate_cases` are left alone."""
+    if "cluster" not in metafunc.fixturenames or _parametrized(metafunc, "cluster"):
         return
-    targets = ["real"] if os.environ.get(URL_VARIABLE) else list(PROFILES)
-    metafunc.parametrize("cluster", targets, indirect=True, ids=[f"cluster={t}" for t in targets])
+    marker = metafunc.definition.get_closest_marker("gates")
+    chosen = targets(*(marker.args if marker else ()))
+    metafunc.parametrize("cluster", chosen, indirect=True, ids=[f"cluster={t}" for t in chosen])
+
+
+def _parametrized(metafunc: pytest.Metafunc, name: str) -> bool:
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0] if marker.args else marker.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [part.strip() for part in names.split(",")]
+        if name in names:
+            return True
+    return False
 
 
 @pytest.fixture

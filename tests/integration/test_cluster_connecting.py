@@ -71,3 +71,14 @@ def test_unknown_sandbox_version_is_a_usage_error(tmp_path: Path) -> None:
     )
     with pytest.raises(click.BadParameter, match="unknown sandbox profile"), open_cluster(options):
         pass
+
+
+@pytest.mark.parametrize(
+    ("given", "reported"), [("2.16", "2.16"), ("3.7", "3.7"), ("latest", "3.8")]
+)
+def test_sandbox_version_takes_any_release(tmp_path: Path, given: str, reported: str) -> None:
+    options = ClusterOptions(
+        settings=ConnectionSettings(), sandbox=str(tmp_path / "sb.json"), sandbox_version=given
+    )
+    with open_cluster(options) as conn:
+        assert conn.version.startswith(reported + ".")

@@ -136,3 +136,75 @@ def test_unknown_endpoint_is_400_no_handler(cluster: TestCluster) -> None:
     with pytest.raises(RequestError) as caught:
         cluster.client.transport.perform_request("GET", "/_plugins/_ml/no_such_thing/at/all")
     assert "no handler found for uri" in str(caught.value.info)
+
+
+def test_get_mapping_of_a_missing_index_is_404(cluster: TestCluster, index: str) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        cluster.client.indices.get_mapping(index=index)
+    body = info(caught.value)
+    assert body["error"]["type"] == "index_not_found_exception"
+    assert body["error"]["reason"] == f"no such index [{index}]"
+    assert body["status"] == 404
+
+
+def test_get_mapping_shows_explicit_and_dynamic_fields(cluster: TestCluster, index: str) -> None:
+    client = cluster.client
+    client.indices.create(
+        index=index, body={"mappings": {"properties": {"kind": {"type": "keyword"}}}}
+    )
+    client.index(
+        index=index,
+        id="1",
+        body={"kind": "lock", "holder": "a", "n": 3, "ok": True, "meta": {"ratio": 0.5}},
+        refresh=True,
+    )
+    properties = client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert properties["kind"] == {"type": "keyword"}
+    assert properties["holder"] == {
+        "type": "text",
+        "fields": {"keyword": {"type": "keyword", "ignore_above": 256}},
+    }
+    assert properties["n"] == {"type": "long"}
+    assert properties["ok"] == {"type": "boolean"}
+    assert properties["meta"] == {"properties": {"ratio": {"type": "float"}}}
+
+
+def test_put_mapping_adds_properties(cluster: TestCluster, index: str) -> None:
+    client = cluster.client
+    client.indices.create(index=index)
+    answer = client.indices.put_mapping(
+        index=index, body={"properties": {"owner": {"type": "keyword"}}}
+    )
+    assert answer == {"acknowledged": True}
+    mapping = client.indices.get_mapping(index=index)[index]["mappings"]
+    assert mapping["properties"]["owner"] == {"type": "keyword"}
+    with pytest.raises(NotFoundError):
+        client.indices.put_mapping(
+            index=index + "-missing", body={"properties": {"x": {"type": "keyword"}}}
+        )
+
+
+def test_index_settings_round_trip(cluster: TestCluster, index: str) -> None:
+    client = cluster.client
+    client.indices.create(index=index, body={"settings": {"index.number_of_replicas": 0}})
+    answer = client.indices.put_settings(index=index, body={"index": {"default_pipeline": "p"}})
+    assert answer == {"acknowledged": True}
+    settings = client.indices.get_settings(index=index)[index]["settings"]["index"]
+    assert settings["default_pipeline"] == "p"
+    assert settings["number_of_replicas"] == "0"
+    assert settings["provided_name"] == index
+
+
+def test_index_settings_refusals(cluster: TestCluster, index: str) -> None:
+    client = cluster.client
+    with pytest.raises(NotFoundError) as caught:
+        client.indices.get_settings(index=index)
+    assert info(caught.value)["error"]["type"] == "index_not_found_exception"
+    client.indices.create(index=index)
+    uuid_ = client.indices.get_settings(index=index)[index]["settings"]["index"]["uuid"]
+    with pytest.raises(RequestError) as refused:
+        client.indices.put_settings(index=index, body={"index": {"number_of_shards": 2}})
+    assert info(refused.value)["error"]["reason"] == (
+        f"Can't update non dynamic settings [[index.number_of_shards]] for open indices "
+        f"[[{index}/{uuid_}]]"
+    )

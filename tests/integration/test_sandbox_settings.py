@@ -125,3 +125,112 @@ def test_trusted_endpoint_validator_since_3_7(
         client_for(new).cluster.put_settings(body=body)
     assert reason_of(caught.value).startswith(reason)
     assert client_for(old).cluster.put_settings(body=body)["acknowledged"] is True
+
+
+MEMORY = "plugins.ml_commons.native_memory_threshold"
+NODE_LEVEL = {
+    MEMORY: 95,
+    "plugins.ml_commons.jvm_heap_memory_threshold": 90,
+    "plugins.ml_commons.allow_registering_model_via_local_file": True,
+    "plugins.ml_commons.model_access_control_enabled": True,
+}
+
+
+def test_node_level_settings_are_accepted_with_access_control(cluster: TestCluster) -> None:
+    # A peer's test setup: memory thresholds and local-file upload beside access control.
+    client = cluster.client
+    try:
+        answer = client.cluster.put_settings(body={"transient": NODE_LEVEL}, flat_settings=True)
+        assert answer["transient"] == {key: str(value).lower() for key, value in NODE_LEVEL.items()}
+        current = client.cluster.get_settings(flat_settings=True)["transient"]
+        assert current[MEMORY] == "95"
+    finally:
+        client.cluster.put_settings(body={"transient": dict.fromkeys(NODE_LEVEL)})
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (101, f"Failed to parse value [101] for setting [{MEMORY}] must be <= 100"),
+        (-1, f"Failed to parse value [-1] for setting [{MEMORY}] must be >= 0"),
+        ("lots", f"Failed to parse value [lots] for setting [{MEMORY}]"),
+        (9.5, f"Failed to parse value [9.5] for setting [{MEMORY}]"),
+    ],
+)
+def test_number_settings_check_type_and_range(
+    cluster: TestCluster, value: object, reason: str
+) -> None:
+    with pytest.raises(RequestError) as caught:
+        cluster.client.cluster.put_settings(body={"transient": {MEMORY: value}})
+    assert reason_of(caught.value) == reason
+
+
+def test_a_bad_key_refuses_the_whole_request(cluster: TestCluster) -> None:
+    client = cluster.client
+    body = {"transient": {ACCESS: True, MEMORY: 1000}}
+    with pytest.raises(RequestError):
+        client.cluster.put_settings(body=body)
+    assert ACCESS not in client.cluster.get_settings(flat_settings=True)["transient"]
+
+
+def test_defaults_list_every_registered_setting(cluster: TestCluster) -> None:
+    sandbox = cluster.require_sandbox()
+    defaults = cluster.client.cluster.get_settings(flat_settings=True, include_defaults=True)[
+        "defaults"
+    ]
+    ml = {key for key in defaults if key.startswith("plugins.ml_commons.")}
+    assert ml == set(sandbox.profile.settings)
+    assert defaults[MEMORY] == "90"
+
+
+RATIO = "plugins.ml_commons.model_auto_redeploy_success_ratio"
+
+
+@pytest.mark.parametrize(
+    ("version", "body", "reason"),
+    [
+        # Declared in MLCommonsSettings but only registered by getSettings() from 2.12.
+        ("2.11", {RATIO: 0.5}, f"persistent setting [{RATIO}], not recognized"),
+        ("2.12", {RATIO: 1.5}, f"Failed to parse value [1.5] for setting [{RATIO}] must be <= 1.0"),
+        (
+            "2.19",
+            {"plugins.ml_commons.multi_tenancy_enabled": True},
+            "persistent setting [plugins.ml_commons.multi_tenancy_enabled], "
+            "not dynamically updateable",
+        ),
+        (
+            "2.19",
+            {"plugins.ml_commons.remote_metadata_type": "AWSDynamoDB"},
+            "final persistent setting [plugins.ml_commons.remote_metadata_type], not updateable",
+        ),
+        (
+            "3.5",
+            {"plugins.ml_commons.master_key_cache_ttl_minutes": None},
+            "persistent setting [plugins.ml_commons.master_key_cache_ttl_minutes], "
+            "not dynamically updateable",
+        ),
+        (
+            "3.8",
+            {"plugins.ml_commons.disk_free_space_threshold": 100},
+            "failed to parse setting [plugins.ml_commons.disk_free_space_threshold] with value "
+            "[100] as a size in bytes: unit is missing or unrecognized",
+        ),
+    ],
+)
+def test_per_release_registration_scope_and_type(
+    sandbox_factory: Callable[..., Sandbox], version: str, body: dict[str, object], reason: str
+) -> None:
+    client = client_for(sandbox_factory(version))
+    with pytest.raises(RequestError) as caught:
+        client.cluster.put_settings(body={"persistent": body})
+    assert reason_of(caught.value) == reason
+
+
+def test_byte_size_and_ratio_accept_valid_values(sandbox_factory: Callable[..., Sandbox]) -> None:
+    client = client_for(sandbox_factory("3.8"))
+    body = {"plugins.ml_commons.disk_free_space_threshold": "10gb", RATIO: 0.5}
+    answer = client.cluster.put_settings(body={"persistent": body}, flat_settings=True)
+    assert answer["persistent"] == {
+        "plugins.ml_commons.disk_free_space_threshold": "10gb",
+        RATIO: "0.5",
+    }

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from opensearchpy import OpenSearch
 
+from reconciler.sandbox.testing import gate_cases
 from tests.support.conformance import (
     ML,
     OPENAI_URL,
@@ -104,6 +104,8 @@ class Row:
     section: str
     body: Any
     expect: Callable[[Rel], Expect]
+    gates: tuple[str, ...] = ()
+    """Releases where `expect` changes: the row runs on the releases around each (§11)."""
 
 
 CREATE_ROWS = [
@@ -124,25 +126,29 @@ CREATE_ROWS = [
         lambda r: (
             err(400, "Connector credential is null or empty list") if r >= (2, 19) else _created(r)
         ),
+        gates=("2.19",),
     ),
-    Row("protocol-unknown", "§2.5", connector_body(protocol="grpc"), _protocol),
+    Row("protocol-unknown", "§2.5", connector_body(protocol="grpc"), _protocol, gates=("3.5",)),
     Row(
         "action-type-null",
         "§2.3",
         connector_body(actions=[_action(action_type=None)]),
         lambda r: err(400, f"action type {_null_word(r)}"),
+        gates=("2.19",),
     ),
     Row(
         "method-null",
         "§2.3",
         connector_body(actions=[_action(method=None)]),
         lambda r: err(400, f"method {_null_word(r)}"),
+        gates=("2.19",),
     ),
     Row(
         "url-null",
         "§2.3",
         connector_body(actions=[_action(url=None)]),
         lambda r: err(400, f"url {_null_word(r)}"),
+        gates=("2.19",),
     ),
     Row(
         "action-type-invalid",
@@ -155,24 +161,42 @@ CREATE_ROWS = [
         "§2.3",
         connector_body(actions=[_action(action_type="execute")]),
         lambda r: _created(r) if r >= (2, 15) else err(400, _enum("EXECUTE")),
+        gates=("2.15",),
+    ),
+    Row(
+        "action-type-batch-predict",
+        "§2.3",
+        connector_body(actions=[_action(action_type="batch_predict")]),
+        lambda r: _created(r) if r >= (2, 16) else err(400, _enum("BATCH_PREDICT")),
+        gates=("2.16",),
+    ),
+    Row(
+        "action-type-cancel-batch-predict",
+        "§2.3",
+        connector_body(actions=[_action(action_type="cancel_batch_predict")]),
+        lambda r: _created(r) if r >= (2, 17) else err(400, _enum("CANCEL_BATCH_PREDICT")),
+        gates=("2.17",),
     ),
     Row(
         "name-unsafe",
         "§2.5",
         connector_body(name="bad;name"),
         lambda r: _safe_text(r, "Model connector name"),
+        gates=("3.1",),
     ),
     Row(
         "description-unsafe",
         "§2.5",
         connector_body(description="a <b>"),
         lambda r: _safe_text(r, "Model connector description"),
+        gates=("3.1",),
     ),
     Row(
         "url-untrusted",
         "§2.5",
         connector_body(actions=[_action(url="https://evil.example/v1")]),
         lambda r: err(400, _trusted(r, "https://evil.example/v1")),
+        gates=("3.2",),
     ),
     Row(
         "url-untrusted-after-parameters",
@@ -182,6 +206,7 @@ CREATE_ROWS = [
             actions=[_action(url="https://${parameters.host}/v1")],
         ),
         lambda r: err(400, _trusted(r, "https://evil.example/v1")),
+        gates=("3.2",),
     ),
     Row(
         "url-trusted-through-parameters",
@@ -255,6 +280,7 @@ CREATE_ROWS = [
             if r >= (3, 7)
             else _created(r)
         ),
+        gates=("3.7",),
     ),
     Row(
         "action-name-invalid",
@@ -269,6 +295,7 @@ CREATE_ROWS = [
             if r >= (3, 5)
             else _created(r)
         ),
+        gates=("3.5",),
     ),
     Row(
         "action-name-is-a-type",
@@ -283,6 +310,16 @@ CREATE_ROWS = [
             if r >= (3, 5)
             else _created(r)
         ),
+        gates=("3.5",),
+    ),
+    Row(
+        "provisioned-by-unsafe",
+        "§2.5",
+        connector_body(provisioned_by="osml;x"),
+        lambda r: (
+            _safe_text(r, "Model connector provisioned_by field") if r >= (3, 7) else _created(r)
+        ),
+        gates=("3.7",),
     ),
     Row(
         "name-blank",
@@ -297,6 +334,7 @@ CREATE_ROWS = [
             if r >= (3, 1)
             else _created(r)
         ),
+        gates=("3.1",),
     ),
     Row(
         "mcp-url-missing",
@@ -307,6 +345,7 @@ CREATE_ROWS = [
             if r >= (3, 3)
             else err(400, "Can't find class for type mcp_streamable_http")
         ),
+        gates=("3.3",),
     ),
     Row(
         "mcp-sse-disabled",
@@ -321,6 +360,7 @@ CREATE_ROWS = [
             if r >= (3, 0)
             else err(400, "Can't find class for type mcp_sse")
         ),
+        gates=("3.0",),
     ),
     Row(
         "dry-run",
@@ -332,7 +372,7 @@ CREATE_ROWS = [
 ]
 
 
-@pytest.mark.parametrize("row", CREATE_ROWS, ids=lambda row: row.id)
+@pytest.mark.parametrize(("cluster", "row"), gate_cases(CREATE_ROWS), indirect=["cluster"])
 def test_create_connector(cluster: Any, world: World, row: Row) -> None:
     status, body = call(cluster.client, "POST", CREATE, row.body)
     if status == 200 and body.get("connector_id") not in (None, "dryRunConnector"):
@@ -346,20 +386,21 @@ def test_create_with_empty_body_fails(cluster: Any) -> None:
     assert reason(body) == "Create Connector request has empty body"
 
 
+@pytest.mark.gates("2.18")
 def test_get_returns_the_normalised_connector_without_id_or_credential(
     cluster: Any, world: World
 ) -> None:
     rel = release(cluster.version)
     connector_id = world.connector(
         version=2,
-        parameters={"n": 3, "flag": True, "obj": {"a": [1, 2]}},
+        parameters={"n": 3, "flag": True},
         actions=[_action(action_type="predict", method="post")],
     )
     status, body = call(cluster.client, "GET", f"{ML}/connectors/{connector_id}")
     assert status == 200
     assert "credential" not in body and "connector_id" not in body
     assert body["version"] == "2"
-    assert body["parameters"] == {"n": "3", "flag": "true", "obj": '{"a":[1,2]}'}
+    assert body["parameters"] == {"n": "3", "flag": "true"}
     assert body["actions"][0]["action_type"] == "PREDICT"
     assert body["actions"][0]["method"] == "post"
     assert ("created_time" in body) is (rel >= (2, 18))
@@ -367,6 +408,34 @@ def test_get_returns_the_normalised_connector_without_id_or_credential(
     assert [k for k in body if k in expected_order] == expected_order
 
 
+@pytest.mark.gates("2.10")
+def test_parameter_values_of_any_json_type_from_2_10(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    body = connector_body(parameters={"obj": {"a": [1, 2]}, "list": [1]})
+    status, answer = call(cluster.client, "POST", CREATE, body)
+    if rel < (2, 10):  # mapStrings(): parser.text() on an object (§2.2)
+        assert status == 500, answer
+        assert str(reason(answer)).startswith("Can't get text on a START_OBJECT at ")
+        return
+    assert status == 200, answer
+    world.connectors.append(answer["connector_id"])
+    stored = call(cluster.client, "GET", f"{ML}/connectors/{answer['connector_id']}")[1]
+    assert stored["parameters"] == {"obj": '{"a":[1,2]}', "list": "[1]"}
+
+
+@pytest.mark.gates("3.7")
+def test_provisioned_by_and_structured_output_are_kept_from_3_7(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    connector_id = world.connector(
+        provisioned_by="osml", actions=[_action(supports_structured_output=True)]
+    )
+    body = call(cluster.client, "GET", f"{ML}/connectors/{connector_id}")[1]
+    # Unknown fields before 3.7, skipped by the parser (§1.4).
+    assert (body.get("provisioned_by") == "osml") is (rel >= (3, 7))
+    assert body["actions"][0].get("supports_structured_output", False) is (rel >= (3, 7))
+
+
+@pytest.mark.gates("2.13", "2.15", "3.5", "3.6")
 def test_client_config_is_filled_with_defaults(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     connector_id = world.connector(client_config={"max_connection": 5})
@@ -375,14 +444,18 @@ def test_client_config_is_filled_with_defaults(cluster: Any, world: World) -> No
         assert "client_config" not in body
         return
     config = body["client_config"]
-    timeout = 30 if rel >= (3, 7) else 30000
+    # §2.4 says the seconds-based defaults start at 3.7; the 3.6.0.0 tag already has them.
+    timeout = 30 if rel >= (3, 6) else 30000
     assert config["max_connection"] == 5
     assert config["connection_timeout"] == config["read_timeout"] == timeout
+    assert ("retry_backoff_policy" in config) is (rel >= (2, 15))
     if rel >= (2, 15):
         assert config["retry_backoff_policy"] == "constant"
         assert config["max_retry_times"] == 0
+    assert ("skip_ssl_verification" in config) is (rel >= (3, 5))
 
 
+@pytest.mark.gates("2.12")
 def test_get_unknown_connector(cluster: Any, world: World) -> None:
     world.connector()  # the index exists
     status, body = call(cluster.client, "GET", f"{ML}/connectors/does-not-exist")
@@ -406,6 +479,7 @@ def _update(cluster: Any, connector_id: str, body: Any) -> tuple[int, Any]:
     return call(cluster.client, "PUT", f"{ML}/connectors/{connector_id}", body)
 
 
+@pytest.mark.gates("2.11", "2.12")
 def test_update_availability_and_result(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     connector_id = world.connector(parameters={"a": "1"})
@@ -442,17 +516,19 @@ UPDATE_ROWS = [
         "§2.9",
         {"actions": [_action(url="https://evil.example/x")]},
         lambda r: err(400, _trusted(r, "https://evil.example/x")),
+        gates=("3.2",),
     ),
     Row(
         "name-unsafe",
         "§2.9",
         {"name": "bad;name"},
         lambda r: _safe_text(r, "Model connector name") if r >= (3, 1) else ok(result="updated"),
+        gates=("3.1",),
     ),
 ]
 
 
-@pytest.mark.parametrize("row", UPDATE_ROWS, ids=lambda row: row.id)
+@pytest.mark.parametrize(("cluster", "row"), gate_cases(UPDATE_ROWS), indirect=["cluster"])
 def test_update_connector(cluster: Any, world: World, row: Row) -> None:
     rel = release(cluster.version)
     if rel < (2, 12):
@@ -478,6 +554,7 @@ def test_update_refused_while_a_model_is_deployed(cluster: Any, world: World) ->
     assert (status, reason(body)) == (400, text)
 
 
+@pytest.mark.gates("2.11", "2.12")
 def test_delete_blocked_while_a_model_references_it(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     connector_id = world.connector()
@@ -498,6 +575,7 @@ def test_delete_unknown_and_existing(cluster: Any, world: World) -> None:
     assert status == 200 and body["result"] == "deleted" and body["_id"] == connector_id
 
 
+@pytest.mark.gates("2.10", "3.5")
 def test_remote_inference_disabled(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     if rel < (2, 10):
@@ -522,6 +600,7 @@ def test_search_needs_a_body(cluster: Any, world: World) -> None:
     assert body["error"]["type"] == "parse_exception"
 
 
+@pytest.mark.gates("2.12")
 def test_search_before_the_index_exists(cluster: Any) -> None:
     cluster.require_sandbox()  # a real cluster may already hold connectors
     status, body = call(
@@ -538,27 +617,33 @@ def test_search_before_the_index_exists(cluster: Any) -> None:
         assert status == 404 and body["error"]["type"] == "index_not_found_exception"
 
 
-def test_update_behind_the_2_11_flag(cluster: Any, sandbox_factory: Any) -> None:
-    cluster.require_sandbox()
-    if cluster.profile != "3.x":
-        pytest.skip("one run is enough: this row starts its own 2.11 sandbox")
-    sandbox = sandbox_factory("2.11")
-    client = OpenSearch(sandbox.url, timeout=10)
-    world = World(client, sandbox.profile.version)
+@pytest.mark.gates("2.11", "2.12")
+def test_update_behind_the_2_11_flag(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    flag = "plugins.ml_commons.update_connector.enabled"
     connector_id = world.connector()
-    status, body = call(client, "PUT", f"{ML}/connectors/{connector_id}", {"description": "d"})
+    if rel != (2, 11):
+        # The flag exists in 2.11 only (§9): before, no update API; after, always on.
+        status, body = call(
+            cluster.client, "PUT", "/_cluster/settings", {"transient": {flag: True}}
+        )
+        assert (status, reason(body)) == (400, f"transient setting [{flag}], not recognized")
+        return
+    status, body = _update(cluster, connector_id, {"description": "d"})
     assert (status, reason(body)) == (
         500,
         "Update connector API is currently disabled. To enable it, update the setting "
         '"plugins.ml_commons.update_connector.enabled" to true.',
     )
-    client.cluster.put_settings(
-        body={"transient": {"plugins.ml_commons.update_connector.enabled": True}}
-    )
-    status, body = call(client, "PUT", f"{ML}/connectors/{connector_id}", {"description": "d"})
+    cluster.client.cluster.put_settings(body={"transient": {flag: True}})
+    try:
+        status, body = _update(cluster, connector_id, {"description": "d"})
+    finally:
+        cluster.client.cluster.put_settings(body={"transient": {flag: None}})
     assert status == 200 and body["result"] == "updated"
 
 
+@pytest.mark.gates("2.12")
 def test_missing_index_answers(cluster: Any) -> None:
     cluster.require_sandbox()  # a fresh sandbox has no connector index yet
     rel = release(cluster.version)
@@ -571,6 +656,7 @@ def test_missing_index_answers(cluster: Any) -> None:
     assert (status, reason(body)) == (404, "Failed to find connector")
 
 
+@pytest.mark.gates("3.2", "3.7")
 def test_empty_trusted_list(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     key = "plugins.ml_commons.trusted_connector_endpoints_regex"

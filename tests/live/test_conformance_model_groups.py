@@ -34,6 +34,7 @@ def test_register_answers_id_and_created(cluster: Any, world: World) -> None:
     assert list(body) == ["model_group_id", "status"] and body["status"] == "CREATED"
 
 
+@pytest.mark.gates("2.12")
 def test_register_without_name(cluster: Any) -> None:
     rel = release(cluster.version)
     status, body = call(cluster.client, "POST", REGISTER, {"description": "no name"})
@@ -43,6 +44,7 @@ def test_register_without_name(cluster: Any) -> None:
         assert (status, reason(body)) == (400, "model group name is null")
 
 
+@pytest.mark.gates("3.1")
 @pytest.mark.parametrize(
     ("field", "value"),
     [("name", "bad;name"), ("description", "semi;colon")],
@@ -63,6 +65,7 @@ def test_register_safe_text(cluster: Any, world: World, field: str, value: str) 
     )
 
 
+@pytest.mark.gates("2.10")
 def test_register_duplicate_name(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     name = unique("group")
@@ -86,6 +89,7 @@ def test_register_access_fields_without_security(cluster: Any, extra: dict[str, 
     assert (status, reason(body)) == (400, ACCESS_OFF)
 
 
+@pytest.mark.gates("2.12")
 def test_get_group(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     group_id = world.group()
@@ -153,6 +157,7 @@ def test_update_unknown_group(cluster: Any, world: World) -> None:
     assert reason(body) == "Failed to find model group with the provided model group id: missing"
 
 
+@pytest.mark.gates("2.19")
 def test_delete_group_with_models(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     group_id = world.group()
@@ -183,6 +188,7 @@ def test_latest_version_counts_registered_models(cluster: Any, world: World) -> 
     assert hit["_source"]["latest_version"] == 2
 
 
+@pytest.mark.gates("3.1")
 def test_register_blank_name(cluster: Any, world: World) -> None:
     status, body = call(cluster.client, "POST", REGISTER, {"name": "   "})
     if release(cluster.version) < (3, 1):
@@ -200,6 +206,7 @@ def test_update_with_empty_body(cluster: Any, world: World) -> None:
     assert (status, reason(body)) == (500, "Model group request has empty body")
 
 
+@pytest.mark.gates("2.12", "2.19")
 def test_get_before_the_index_exists(cluster: Any) -> None:
     cluster.require_sandbox()  # a fresh sandbox has no model-group index yet
     rel = release(cluster.version)

@@ -84,6 +84,7 @@ def test_register_errors(cluster: Any, world: World, body: Any, status: int, tex
     assert (got_status, reason(answer)) == (status, text)
 
 
+@pytest.mark.gates("3.2")
 def test_register_inline_untrusted(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     url = "https://evil.example/v1"
@@ -95,6 +96,7 @@ def test_register_inline_untrusted(cluster: Any, world: World) -> None:
     assert (status, reason(answer)) == (400, f"{text}, URL is: {url}" if rel <= (3, 1) else text)
 
 
+@pytest.mark.gates("3.1")
 def test_register_name_safe_text(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     body = {
@@ -114,6 +116,27 @@ def test_register_name_safe_text(cluster: Any, world: World) -> None:
     )
 
 
+@pytest.mark.gates("3.7")
+def test_register_keeps_provisioned_by_from_3_7(cluster: Any, world: World) -> None:
+    rel = release(cluster.version)
+    base = {"function_name": "remote", "connector_id": world.connector()}
+    bad = {**base, "name": unique("m"), "provisioned_by": "osml;x", "model_group_id": world.group()}
+    status, answer = _register(cluster, world, bad)
+    if rel >= (3, 7):
+        assert (status, reason(answer)) == (
+            400,
+            "Validation Failed: 1: Model provisioned_by field can only contain letters, "
+            "numbers, spaces, and basic punctuation (.,!?():@-_'/\");",
+        )
+    else:
+        assert status == 200, answer
+    good = {**base, "name": unique("m"), "provisioned_by": "osml", "model_group_id": world.group()}
+    assert _register(cluster, world, good)[0] == 200
+    body = call(cluster.client, "GET", f"{ML}/models/{world.models[-1]}")[1]
+    assert (body.get("provisioned_by") == "osml") is (rel >= (3, 7))
+
+
+@pytest.mark.gates("2.16")
 def test_register_unknown_connector_id(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     world.connector()
@@ -142,6 +165,7 @@ def test_register_unknown_group(cluster: Any, world: World) -> None:
     assert (status, reason(answer)) == (500, "Model Group Response is empty for no-such-group")
 
 
+@pytest.mark.gates("2.10", "2.11")
 def test_register_without_group_reuses_or_collides(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     name = unique("model")
@@ -155,6 +179,12 @@ def test_register_without_group_reuses_or_collides(cluster: Any, world: World) -
         second = call(cluster.client, "GET", f"{ML}/models/{world.models[-1]}")[1]
         assert status == 200 and second["model_group_id"] == first["model_group_id"]
         assert second["model_version"] == "2"
+    elif rel >= (2, 10):  # the group-name text was reworded in 2.10 (§5.3)
+        assert (status, reason(answer)) == (
+            400,
+            "The name you provided is already being used by a model group with ID: "
+            f"{first['model_group_id']}.",
+        )
     else:
         assert (status, reason(answer)) == (
             400,
@@ -163,6 +193,7 @@ def test_register_without_group_reuses_or_collides(cluster: Any, world: World) -
         )
 
 
+@pytest.mark.gates("2.12", "2.13", "2.14")
 def test_get_model_shape(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     extra: dict[str, Any] = (
@@ -213,9 +244,9 @@ def test_search_remote_models(cluster: Any, world: World) -> None:
     assert [hit["_id"] for hit in body["hits"]["hits"]] == [model_id]
 
 
+@pytest.mark.gates("2.12")
 def test_rate_limiter_must_be_positive(cluster: Any, world: World) -> None:
-    if release(cluster.version) < (2, 12):
-        pytest.skip("rate_limiter exists from 2.12")
+    rel = release(cluster.version)
     body = {
         "name": unique("m"),
         "function_name": "remote",
@@ -224,6 +255,9 @@ def test_rate_limiter_must_be_positive(cluster: Any, world: World) -> None:
         "rate_limiter": {"limit": -1, "unit": "SECONDS"},
     }
     status, answer = _register(cluster, world, body)
+    if rel < (2, 12):  # an unknown field before 2.12, skipped by the parser (§1.4)
+        assert status == 200, answer
+        return
     assert (status, reason(answer)) == (400, "Limit field must be a positive number.")
 
 
@@ -244,6 +278,7 @@ def _needs_update_api(cluster: Any) -> tuple[int, int]:
     return rel
 
 
+@pytest.mark.gates("2.12")
 def test_update_model_route_before_2_12(cluster: Any, world: World) -> None:
     if release(cluster.version) >= (2, 12):
         pytest.skip("the route exists")
@@ -305,6 +340,7 @@ def test_update_connector_id_on_inline_model(cluster: Any, world: World) -> None
     )
 
 
+@pytest.mark.gates("3.1")
 def test_update_inline_connector_on_connector_id_model(cluster: Any, world: World) -> None:
     rel = _needs_update_api(cluster)
     status, answer = _put(cluster, world.model(), {"connector": {"description": "x"}})
@@ -372,6 +408,7 @@ def test_redeploy_is_idempotent(cluster: Any, world: World) -> None:
     assert world.wait_state(model_id, "DEPLOYED")["model_state"] == "DEPLOYED"
 
 
+@pytest.mark.gates("2.12")
 def test_delete_deployed_model(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     model_id = world.model()
@@ -380,6 +417,7 @@ def test_delete_deployed_model(cluster: Any, world: World) -> None:
     assert (status, reason(body)) == (400 if rel >= (2, 12) else 500, DEPLOYED_DELETE)
 
 
+@pytest.mark.gates("2.11")
 def test_delete_model_and_group_lifetime(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     group_id = world.group()
@@ -424,6 +462,7 @@ def test_bulk_undeploy_route(cluster: Any, world: World) -> None:
     world.wait_state(model_id, "UNDEPLOYED")
 
 
+@pytest.mark.gates("3.1")
 def test_text_embedding_model_config(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     body = {
@@ -451,6 +490,7 @@ def test_custom_deployment_plan_refused(cluster: Any, world: World) -> None:
     assert (status, reason(body)) == (400, "Don't allow custom deployment plan")
 
 
+@pytest.mark.gates("2.16")
 def test_missing_index_answers(cluster: Any) -> None:
     cluster.require_sandbox()  # a fresh sandbox has no model or group index yet
     status, body = call(cluster.client, "GET", f"{ML}/models/any")
@@ -494,6 +534,7 @@ def test_model_from_mcp_connector(cluster: Any, world: World) -> None:
     )
 
 
+@pytest.mark.gates("2.10")
 def test_deploy_with_remote_inference_disabled(cluster: Any, world: World) -> None:
     if release(cluster.version) < (2, 10):
         pytest.skip("the setting exists from 2.10")

@@ -72,6 +72,7 @@ def _predict(cluster: Any, model_id: str, parameters: dict[str, Any]) -> tuple[i
     )
 
 
+@pytest.mark.gates("2.15")
 def test_private_address_refused(cluster: Any, world: World, loopback: None) -> None:
     rel = release(cluster.version)
     if rel >= (2, 15):
@@ -137,6 +138,7 @@ def test_disabled_model(cluster: Any, world: World) -> None:
     assert (status, reason(body)) == (403, "Model is disabled.")
 
 
+@pytest.mark.gates("2.13", "2.14")
 def test_undeployed_model_without_auto_deploy(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     model_id = world.model()
@@ -239,6 +241,7 @@ def test_unknown_post_process_function_is_a_script(
     assert status == 400 and body["error"]["type"] == "script_exception"
 
 
+@pytest.mark.gates("3.7")
 def test_trusted_endpoints_rechecked_at_predict(cluster: Any, world: World, loopback: None) -> None:
     if release(cluster.version) < (3, 7):
         pytest.skip("the predict-time re-check exists from 3.7")
@@ -257,6 +260,7 @@ def test_trusted_endpoints_rechecked_at_predict(cluster: Any, world: World, loop
     )
 
 
+@pytest.mark.gates("3.7")
 def test_private_endpoint_regex(cluster: Any, world: World, loopback: None) -> None:
     if release(cluster.version) < (3, 7):
         pytest.skip("trusted_connector_private_endpoints_regex exists from 3.7")
@@ -271,3 +275,63 @@ def test_private_endpoint_regex(cluster: Any, world: World, loopback: None) -> N
         400,
         "Connector URL is not matching the trusted connector private endpoint regex",
     )
+
+
+@pytest.mark.gates("2.17")
+def test_skip_validating_missing_parameters_from_2_17(
+    cluster: Any, world: World, loopback: None, stub: ModelServer
+) -> None:
+    cluster.require_sandbox()
+    model_id = _chat_model(world, stub.url)
+    status, body = _predict(cluster, model_id, {"skip_validating_missing_parameters": "true"})
+    if release(cluster.version) < (2, 17):
+        text = "Some parameter placeholder not filled in payload: prompt"
+        assert (status, reason(body)) == (400, text)
+        return
+    assert status == 200, body
+    # The placeholder is sent as it stands (§8.2 rule 6).
+    assert stub.requests[-1].body["messages"][0]["content"] == "${parameters.prompt}"
+
+
+@pytest.mark.gates("3.2")
+def test_empty_remote_bodies_from_3_2(
+    cluster: Any, world: World, loopback: None, stub: ModelServer
+) -> None:
+    cluster.require_sandbox()
+    rel = release(cluster.version)
+    model_id = _chat_model(world, stub.url)
+    stub.behaviour.empty = True
+    status, body = _predict(cluster, model_id, {"prompt": "x"})
+    if rel >= (3, 2):
+        assert (status, reason(body)) == (502, "Remote service returned empty response body")
+    else:
+        assert status == 200, body
+    stub.behaviour.status = 500
+    status, body = _predict(cluster, model_id, {"prompt": "x"})
+    text = (
+        "Remote service returned error status 500 with empty body"
+        if rel >= (3, 2)
+        else "Error from remote service: "
+    )
+    assert (status, reason(body)) == (500, text)
+
+
+@pytest.mark.gates("3.5")
+def test_put_and_delete_methods_from_3_5(
+    cluster: Any, world: World, loopback: None, stub: ModelServer
+) -> None:
+    cluster.require_sandbox()
+    action = {
+        "action_type": "PREDICT",
+        "method": "PUT",
+        "url": stub.url + "/v1/chat/completions",
+        "request_body": CHAT_BODY,
+    }
+    model_id = world.model(world.connector(actions=[action]))
+    world.deploy(model_id)
+    status, body = _predict(cluster, model_id, {"prompt": "x", "model": "m"})
+    if release(cluster.version) < (3, 5):
+        assert (status, reason(body)) == (400, "unsupported http method")
+        return
+    assert status == 200, body
+    assert stub.requests[-1].method == "PUT"

@@ -37,6 +37,7 @@ def _task_when(cluster: Any, task_id: str, *states: str) -> dict[str, Any]:
     raise AssertionError(f"task {task_id} never reached {states}")
 
 
+@pytest.mark.gates("2.11")
 def test_register_response_and_task(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     answer = _register(cluster, world)
@@ -55,6 +56,7 @@ def test_register_response_and_task(cluster: Any, world: World) -> None:
         assert task["model_id"] == answer["model_id"]
 
 
+@pytest.mark.gates("2.11")
 def test_deploy_response_and_task(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     model_id = world.model()
@@ -72,6 +74,7 @@ def test_deploy_response_and_task(cluster: Any, world: World) -> None:
     world.wait_state(model_id, "DEPLOYED")
 
 
+@pytest.mark.gates("2.12")
 def test_unknown_task(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     _register(cluster, world)  # the task index exists

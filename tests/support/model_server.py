@@ -4,8 +4,8 @@ Predict and conformance tests start it, point a connector's action URL at it (wh
 `plugins.ml_commons.connector.private_ip_enabled` and a trusted-endpoint regex for loopback)
 and then check what arrived: every request is recorded with its headers and body, so a test
 can assert that `${credential.*}` was substituted in headers and never in the body. It answers
-`POST /v1/chat/completions` and `POST /v1/embeddings`; `fail_with`/`latency` make it answer an
-error status or slowly. It is test support only: it knows nothing about the sandbox.
+`POST /v1/chat/completions` and `POST /v1/embeddings` (and the same paths by GET, PUT and
+DELETE); `Behaviour` makes it answer an error status, slowly, or with no body. It is test support only: it knows nothing about the sandbox.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ class Behaviour:
     """Seconds to wait before answering (exercises client timeouts)."""
     success_body: Any = None
     """When set, every 2xx answer is this body instead of the path's usual one."""
+    empty: bool = False
+    """Answer with the status but no body at all (exercises the 3.2 empty-body errors)."""
 
 
 def chat_answer(body: Any) -> dict[str, Any]:
@@ -145,14 +147,15 @@ def _handler_for(server: ModelServer) -> type[BaseHTTPRequestHandler]:
             headers = {name.lower(): value for name, value in self.headers.items()}
             server.record(Recorded(self.command, self.path, headers, body))
             status, answer = server.answer(self.path, body)
-            payload = json.dumps(answer).encode("utf-8")
+            payload = b"" if server.behaviour.empty else json.dumps(answer).encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
 
-        do_GET = do_POST  # noqa: N815 (the name http.server dispatches to)
+        # The names http.server dispatches to; PUT and DELETE actions exist from 3.5.
+        do_GET = do_PUT = do_DELETE = do_POST  # noqa: N815
 
         def log_message(self, format: str, *args: Any) -> None:
             return  # keep test output clean

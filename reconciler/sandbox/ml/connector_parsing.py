@@ -9,6 +9,7 @@ module never needs the master key. It must not write to the store.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -102,12 +103,16 @@ def parse_action(profile: Profile, raw: Mapping[str, Any]) -> dict[str, Any]:
     action["action_type"] = upper
     if profile.action_names and raw.get("name") is not None:
         action["name"] = check_action_name(profile, str(raw["name"]))
+    if profile.structured_output and raw.get("supports_structured_output") is True:
+        # 3.7+: written only when true (§2.3); earlier releases skip the unknown field.
+        action["supports_structured_output"] = True
     for key in ("method", "url", "request_body", "pre_process_function", "post_process_function"):
         if key in action:
             action[key] = text(action, key)
     if isinstance(action.get("headers"), Mapping):
         action["headers"] = templating.stringify_parameters(action["headers"])
-    return {key: action[key] for key in (*_ACTION_ORDER, "name") if key in action}
+    order = (*_ACTION_ORDER, "name", "supports_structured_output")
+    return {key: action[key] for key in order if key in action}
 
 
 def check_action_name(profile: Profile, name: str) -> str:
@@ -260,6 +265,34 @@ def untrusted(profile: Profile, url: str) -> Exception:
     return failures.illegal_argument(message)
 
 
+def check_parameter_values(profile: Profile, body: Mapping[str, Any], *, raw: bytes) -> None:
+    """2.9 reads `parameters` with `mapStrings()`: `parser.text()` on an object or array value
+    throws Jackson's IllegalStateException, at the value's line:column in the request (§2.2)."""
+    parameters = body.get("parameters")
+    if profile.parameters_any_json or not isinstance(parameters, Mapping):
+        return
+    for key, value in parameters.items():
+        if isinstance(value, Mapping | list):
+            token = "START_OBJECT" if isinstance(value, Mapping) else "START_ARRAY"
+            where = _value_location(raw, key)
+            raise failures.illegal_state(f"Can't get text on a {token} at {where}")
+
+
+def _value_location(raw: bytes, key: str) -> str:
+    # Jackson's token location: 1-based line and column of the value's first byte. The body
+    # is searched for `"parameters"` and then for the key; a body the sandbox cannot match
+    # (escaped keys, say) reports 1:1.
+    start = raw.find(b'"parameters"')
+    pattern = re.compile(re.escape(json.dumps(key, ensure_ascii=False).encode()) + rb"\s*:\s*[\[{]")
+    match = pattern.search(raw, max(start, 0))
+    if start < 0 or match is None:
+        return "1:1"
+    offset = match.end() - 1
+    line = raw.count(b"\n", 0, offset) + 1
+    column = offset - raw.rfind(b"\n", 0, offset)
+    return f"{line}:{column}"
+
+
 def normalise(profile: Profile, body: Mapping[str, Any]) -> dict[str, Any]:
     """The connector fields of `body` as stored, credential still in plain text."""
     doc: dict[str, Any] = {
@@ -272,6 +305,8 @@ def normalise(profile: Profile, body: Mapping[str, Any]) -> dict[str, Any]:
         "actions": parse_actions(profile, body.get("actions")),
         "client_config": client_config(profile, body.get("client_config")),
     }
+    if profile.provisioned_by:
+        doc["provisioned_by"] = text(body, "provisioned_by")
     if is_mcp(doc["protocol"]):
         doc["url"] = text(body, "url")
         doc["headers"] = body.get("headers")

@@ -82,6 +82,7 @@ def validated(ctx: Context, request: Request, body: Mapping[str, Any]) -> dict[s
     """The connector document (plain credential) after every §2.5 check, in order."""
     profile = ctx.profile
     actions = parsing.parse_actions(profile, body.get("actions"))
+    parsing.check_parameter_values(profile, body, raw=request.raw)
     if body.get("dry_run") is not True:
         parsing.check_required(profile, body)
         parsing.check_safe_text(
@@ -93,6 +94,13 @@ def validated(ctx: Context, request: Request, body: Mapping[str, Any]) -> dict[s
             parsing.text(body, "description"),
             required=False,
         )
+        if profile.provisioned_by:
+            parsing.check_safe_text(
+                profile,
+                "Model connector provisioned_by field",
+                parsing.text(body, "provisioned_by"),
+                required=False,
+            )
     doc = parsing.normalise(profile, body)
     doc["actions"] = actions or []
     parsing.check_header_placeholders(profile, doc["actions"])

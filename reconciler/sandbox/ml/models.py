@@ -210,6 +210,13 @@ def _check_register_input(ctx: Context, body: Mapping[str, Any]) -> str:
     parsing.check_safe_text(
         ctx.profile, "Model description", parsing.text(body, "description"), required=False
     )
+    if ctx.profile.provisioned_by:
+        parsing.check_safe_text(
+            ctx.profile,
+            "Model provisioned_by field",
+            parsing.text(body, "provisioned_by"),
+            required=False,
+        )
     if ctx.profile.embedding_config_check:
         model_parsing.check_model_config(body.get("model_config"))
     return name
@@ -225,16 +232,20 @@ def _connector_fields(ctx: Context, request: Request, body: Mapping[str, Any]) -
         raise failures.illegal_argument(
             "You must provide connector content when creating a remote model without connector id!"
         )
-    return {"connector": inline_connector(ctx, raw)}
+    return {"connector": inline_connector(ctx, raw, source=request.raw)}
 
 
-def inline_connector(ctx: Context, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """An inline connector validated (§6.4) and stored with its credential encrypted."""
+def inline_connector(
+    ctx: Context, raw: Mapping[str, Any], *, source: bytes = b""
+) -> dict[str, Any]:
+    """An inline connector validated (§6.4) and stored with its credential encrypted;
+    `source` is the request body as sent, for the 2.9 parameter error's location."""
     actions = parsing.parse_actions(ctx.profile, raw.get("actions")) or []
     if not any(a["action_type"] == "PREDICT" and a.get("url") for a in actions):
         raise failures.illegal_argument(
             "Connector endpoint is required when creating a remote model without connector id!"
         )
+    parsing.check_parameter_values(ctx.profile, raw, raw=source)
     doc = parsing.normalise(ctx.profile, raw)
     doc["actions"] = actions
     parsing.check_header_placeholders(ctx.profile, actions)
@@ -333,6 +344,8 @@ def _model_doc(
         )
     if profile.model_interface:
         doc["interface"] = model_parsing.interface(body)
+    if profile.provisioned_by:
+        doc["provisioned_by"] = parsing.text(body, "provisioned_by")
     return doc
 
 

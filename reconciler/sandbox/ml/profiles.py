@@ -1,9 +1,13 @@
 """Version profiles: every ML Commons behaviour that differs between releases, as data.
 
-The sandbox core builds one `Profile` at start (`get_profile(name)`) and puts it in the request
-context; every ML handler reads its behaviour from the profile's fields instead of comparing
-version numbers itself, so a version difference lives in exactly one place (reference §11).
-This module holds data only: it must not import the rest of the sandbox nor do any I/O.
+There is one profile per ML Commons minor release from 2.9 to 3.8 (`3.x` and `latest` name
+the newest). The sandbox core builds one `Profile` at start (`get_profile(name)`) and puts it
+in the request context; every ML handler reads its behaviour from the profile's fields instead
+of comparing version numbers itself, so a version difference lives in exactly one place. Each
+gate below cites the reference section it comes from (the timeline is §11); where the
+reference is silent or the release tags say otherwise, the comment names the source read and
+docs/sandbox.md lists it. This module holds data only: it imports nothing of the sandbox but
+the settings table and does no I/O.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
+
+from reconciler.sandbox.ml.settings import MLSetting, registered
 
 # Reference §3.1: default trusted endpoints, in the order the source declares them, with the
 # release (major, minor) that introduced each pattern.
@@ -67,52 +73,21 @@ _FUNCTIONS: tuple[tuple[tuple[int, int], str], ...] = (
     ((3, 3), "connector.post_process.mlcommons.passthrough"),
 )
 
-# Reference §9: cluster settings (flat keys) with the release that introduced them.
-_PREFIX = "plugins.ml_commons."
-_SETTINGS: tuple[tuple[tuple[int, int], tuple[int, int] | None, str, Any], ...] = (
-    ((2, 9), None, "connector_access_control_enabled", False),
-    ((2, 9), None, "model_access_control_enabled", False),
-    ((2, 10), None, "remote_inference.enabled", True),
-    ((2, 11), (2, 11), "update_connector.enabled", False),
-    ((2, 10), None, "task_dispatcher.eligible_node_role.remote_model", ["data", "ml"]),
-    ((2, 10), None, "task_dispatcher.eligible_node_role.local_model", ["data", "ml"]),
-    ((2, 9), None, "only_run_on_ml_node", True),
-    ((2, 9), None, "allow_custom_deployment_plan", False),
-    ((2, 13), None, "model_auto_deploy.enable", True),
-    ((2, 9), None, "model_auto_redeploy.enable", True),
-    ((2, 9), None, "model_auto_redeploy.lifetime_retry_times", 3),
-    ((2, 9), None, "model_auto_redeploy_success_ratio", 0.8),
-    ((2, 15), None, "connector.private_ip_enabled", False),
-    ((3, 7), None, "trusted_connector_private_endpoints_regex", []),
-    ((3, 7), None, "connector.restricted_ip_patterns", []),
-    ((2, 13), None, "local_model.enabled", True),
-    ((2, 19), None, "safe_delete_model", False),
-    ((2, 18), None, "controller_enabled", True),
-    ((2, 18), None, "offline_batch_inference_enabled", True),
-    ((2, 18), None, "offline_batch_ingestion_enabled", True),
-    ((3, 0), None, "mcp_connector_enabled", False),
-    ((3, 3), None, "stream_enabled", False),
-    ((2, 19), None, "multi_tenancy_enabled", False),
-    ((2, 9), None, "max_model_on_node", 10),
-    ((2, 9), None, "ml_task_timeout_in_seconds", 600),
-    ((2, 9), None, "sync_up_job_interval_in_seconds", 10),
-    ((2, 9), None, "allow_registering_model_via_url", False),
-    ((2, 12), None, "agent_framework_enabled", True),
-)
-
 
 @dataclasses.dataclass(frozen=True)
 class Profile:
     """The behaviour of one ML Commons release line, field by field (reference §11)."""
 
     name: str
-    """Profile name as given on the command line: `2.9`, `2.11`, `2.13`, `2.17`, `2.19`, `3.x`."""
+    """The release, `2.9` ... `3.8` (`3.x` and `latest` are aliases of the newest)."""
     version: str
     """The OpenSearch version the sandbox reports in `GET /`."""
     release: tuple[int, int]
     """(major, minor) of `version`; handlers should prefer the named fields below."""
+    settings: Mapping[str, MLSetting]
+    """Every `plugins.ml_commons.*` setting the release registers, by full key (§9, §3.1)."""
     setting_defaults: Mapping[str, Any]
-    """Flat `plugins.ml_commons.*` keys with their default values for this release (§9, §3.1)."""
+    """The same keys with their default values for this release."""
     trusted_endpoints: tuple[str, ...]
     """Default of `trusted_connector_endpoints_regex` (§3.1)."""
     protocols: tuple[str, ...]
@@ -123,6 +98,9 @@ class Profile:
     """Built-in pre/post-process function names known to this release (§4.1)."""
     client_config_defaults: Mapping[str, Any]
     """Defaults filled into a supplied `client_config`; empty before 2.13 (field unknown, §2.4)."""
+    parameters_any_json: bool
+    """2.10+: connector parameter values of any JSON type are stringified; 2.9 reads them with
+    `mapStrings()`, which fails on objects and arrays (§2.2)."""
     search_missing_index_empty: bool
     """2.12+: search on a missing ML index answers an empty result instead of 404 (§2.8)."""
     modern_status_codes: bool
@@ -219,28 +197,32 @@ class Profile:
     """3.7+: `${parameters.*}` allowed in headers except sensitive ones (§2.3, §8.2 rule 9)."""
     private_endpoint_settings: bool
     """3.7+: private endpoints regex and restricted IP patterns apply at call time (§3.2)."""
-    """3.7+: `${parameters.*}` allowed in headers except sensitive ones (§2.3, §8.2 rule 9)."""
-    """3.2+: empty remote bodies get their own errors instead of passing through (§8.1)."""
+    provisioned_by: bool
+    """3.7+: connectors and models keep a safe-text `provisioned_by` (§2.2, §2.5, §6.2)."""
+    structured_output: bool
+    """3.7+: actions keep `supports_structured_output` when it is true (§2.3)."""
 
 
 def _since(table: tuple[tuple[tuple[int, int], str], ...], release: tuple[int, int]) -> list[str]:
     return [value for since, value in table if since <= release]
 
 
-def _settings(release: tuple[int, int]) -> dict[str, Any]:
-    defaults = {
-        _PREFIX + key: value
-        for since, until, key, value in _SETTINGS
-        if since <= release and (until is None or release <= until)
-    }
-    defaults[_PREFIX + "trusted_connector_endpoints_regex"] = _since(_TRUSTED, release)
-    return defaults
+_TRUSTED_KEY = "plugins.ml_commons.trusted_connector_endpoints_regex"
+
+
+def _settings(release: tuple[int, int]) -> dict[str, MLSetting]:
+    rows = registered(release)
+    # The trusted-endpoint default grows per release (§3.1); the table leaves it to us.
+    rows[_TRUSTED_KEY] = dataclasses.replace(rows[_TRUSTED_KEY], default=_since(_TRUSTED, release))
+    return rows
 
 
 def _client_config(release: tuple[int, int]) -> dict[str, Any]:
     if release < (2, 13):
         return {}
-    timeout = 30 if release >= (3, 7) else 30000
+    # §2.4 gives 3.7 for the seconds-based defaults of #4759; ConnectorClientConfig.java at
+    # tag 3.6.0.0 already has CONNECTION_TIMEOUT_DEFAULT_VALUE = 30 (3.5.0.0: 30000).
+    timeout = 30 if release >= (3, 6) else 30000
     config: dict[str, Any] = {
         "max_connection": 30,
         "connection_timeout": timeout,
@@ -284,45 +266,53 @@ def _wordings(release: tuple[int, int]) -> dict[str, Any]:
     }
 
 
-# Boolean behaviour fields of `Profile`: (field, first release, last release or None).
+# Boolean behaviour fields of `Profile`: (field, first release, last release or None), each
+# with the reference section (and §11 timeline row) it comes from.
 _SWITCHES: tuple[tuple[str, tuple[int, int], tuple[int, int] | None], ...] = (
-    ("search_missing_index_empty", (2, 12), None),
-    ("modern_status_codes", (2, 12), None),
-    ("update_model", (2, 12), None),
-    ("get_model_group", (2, 12), None),
-    ("sync_register", (2, 11), None),
-    ("sync_deploy", (2, 11), None),
-    ("trusted_message_has_url", (2, 9), (3, 1)),
-    ("safe_text", (3, 1), None),
-    ("credential_required", (2, 19), None),
-    ("protocol_checked_at_input", (3, 5), None),
-    ("parameters_merge_on_update", (2, 16), None),
-    ("connector_timestamps", (2, 18), None),
-    ("group_auto_delete", (2, 9), (2, 10)),
-    ("group_reuse_by_name", (2, 11), None),
-    ("group_delete_conflict", (2, 19), None),
-    ("is_hidden", (2, 12), None),
-    ("model_enable_fields", (2, 12), None),
-    ("deploy_setting", (2, 13), None),
-    ("deploy_setting_ttl", (2, 14), None),
-    ("model_interface", (2, 14), None),
-    ("preset_interface", (2, 16), None),
-    ("auto_deploy_on_predict", (2, 13), None),
-    ("force_undeploy", (2, 19), None),
-    ("private_ip_setting", (2, 15), None),
-    ("predict_status_code", (2, 11), None),
-    ("invalid_payload_check", (2, 12), None),
-    ("skip_missing_parameters", (2, 17), None),
-    ("trusted_check_at_predict", (3, 7), None),
-    ("connector_delete_lists_ids", (2, 11), None),
-    ("wraps_transport_errors", (3, 0), None),
-    ("empty_body_errors", (3, 2), None),
-    ("action_names", (3, 5), None),
-    ("header_parameters", (3, 7), None),
-    ("private_endpoint_settings", (3, 7), None),
-    ("connector_timeouts_in_seconds", (3, 7), None),
-    ("embedding_config_check", (3, 1), None),
-    ("embedding_config_check_on_update", (3, 2), None),
+    ("parameters_any_json", (2, 10), None),  # §2.2; §11 2.10
+    ("search_missing_index_empty", (2, 12), None),  # §2.8, §6.7; §11 2.12
+    ("modern_status_codes", (2, 12), None),  # §1.3, §2.7, §6.11; §11 2.12
+    ("update_model", (2, 12), None),  # §6.1, §6.8; §11 2.12
+    ("get_model_group", (2, 12), None),  # §5.1; §11 2.12
+    ("sync_register", (2, 11), None),  # §6.5; §11 2.11
+    ("sync_deploy", (2, 11), None),  # §6.9; §11 2.11
+    ("trusted_message_has_url", (2, 9), (3, 1)),  # §2.5 step 5; §11 3.2
+    ("safe_text", (3, 1), None),  # §2.5 step 3, §5.2, §6.2; §11 3.1
+    ("credential_required", (2, 19), None),  # §2.2, §2.5 step 2; §11 2.19
+    ("protocol_checked_at_input", (3, 5), None),  # §2.5 step 2; §11 3.5
+    ("parameters_merge_on_update", (2, 16), None),  # §2.9; §11 2.16
+    ("connector_timestamps", (2, 18), None),  # §2.7; §11 2.18
+    ("group_auto_delete", (2, 9), (2, 10)),  # §5.7; §11 2.11
+    ("group_reuse_by_name", (2, 11), None),  # §6.3; §11 2.11
+    ("group_delete_conflict", (2, 19), None),  # §5.7; §11 2.19
+    ("is_hidden", (2, 12), None),  # §6.6, §6.7; §11 2.12
+    ("model_enable_fields", (2, 12), None),  # §6.2; §11 2.12
+    ("deploy_setting", (2, 13), None),  # §6.2; §11 2.13
+    ("deploy_setting_ttl", (2, 14), None),  # §6.2
+    ("model_interface", (2, 14), None),  # §6.2; §11 2.14
+    ("preset_interface", (2, 16), None),  # §6.4; §11 2.16
+    ("auto_deploy_on_predict", (2, 13), None),  # §6.9; §11 2.13
+    ("force_undeploy", (2, 19), None),  # §6.10; §11 2.19
+    ("private_ip_setting", (2, 15), None),  # §3.2; §11 2.15
+    ("predict_status_code", (2, 11), None),  # §8.1; §11 2.11
+    ("invalid_payload_check", (2, 12), None),  # §8.2 rule 7; §11 2.12
+    ("skip_missing_parameters", (2, 17), None),  # §8.2 rule 6; §11 2.17
+    ("trusted_check_at_predict", (3, 7), None),  # §3.1; §11 3.7
+    ("connector_delete_lists_ids", (2, 11), None),  # §2.10
+    # §8.1 and §11 say 3.0; the wrapper is in MLSdkAsyncHttpResponseHandler.onError from tag
+    # 2.14.0.0, where HTTP connectors moved to the async client.
+    ("wraps_transport_errors", (2, 14), None),
+    ("empty_body_errors", (3, 2), None),  # §8.1; §11 3.2
+    ("action_names", (3, 5), None),  # §2.3; §11 3.5
+    ("header_parameters", (3, 7), None),  # §2.3, §8.2 rule 9; §11 3.7
+    ("private_endpoint_settings", (3, 7), None),  # §3.2; §11 3.7
+    ("provisioned_by", (3, 7), None),  # §2.2, §2.5 step 3, §6.2; §11 3.7
+    ("structured_output", (3, 7), None),  # §2.3, §8.2 rule 8; §11 3.7
+    # §2.4 and §11 say 3.7; ConnectorClientConfig.java at tag 3.6.0.0 already has the
+    # seconds-based defaults (see `_client_config`).
+    ("connector_timeouts_in_seconds", (3, 6), None),
+    ("embedding_config_check", (3, 1), None),  # §6.2; §11 3.1
+    ("embedding_config_check_on_update", (3, 2), None),  # §6.8; §11 3.2
 )
 
 
@@ -333,11 +323,13 @@ def _build(name: str, version: str) -> Profile:
         field: since <= release and (until is None or release <= until)
         for field, since, until in _SWITCHES
     }
+    settings = _settings(release)
     return Profile(
         name=name,
         version=version,
         release=release,
-        setting_defaults=MappingProxyType(_settings(release)),
+        settings=MappingProxyType(settings),
+        setting_defaults=MappingProxyType({key: row.default for key, row in settings.items()}),
         trusted_endpoints=tuple(_since(_TRUSTED, release)),
         protocols=tuple(_since(_PROTOCOLS, release)),
         action_types=tuple(_since(_ACTION_TYPES, release)),
@@ -365,28 +357,55 @@ def _statuses(release: tuple[int, int]) -> dict[str, Any]:
     }
 
 
+# The OpenSearch version each profile reports in `GET /`: the release's first patch, except
+# where the patch release users run most was already the sandbox's choice.
+_VERSIONS: tuple[str, ...] = (
+    "2.9.0",
+    "2.10.0",
+    "2.11.1",
+    "2.12.0",
+    "2.13.0",
+    "2.14.0",
+    "2.15.0",
+    "2.16.0",
+    "2.17.1",
+    "2.18.0",
+    "2.19.1",
+    "3.0.0",
+    "3.1.0",
+    "3.2.0",
+    "3.3.0",
+    "3.4.0",
+    "3.5.0",
+    "3.6.0",
+    "3.7.0",
+    "3.8.0",
+)
+
 PROFILES: Mapping[str, Profile] = MappingProxyType(
     {
         name: _build(name, version)
-        for name, version in (
-            ("2.9", "2.9.0"),
-            ("2.11", "2.11.1"),
-            ("2.13", "2.13.0"),
-            ("2.17", "2.17.1"),
-            ("2.19", "2.19.1"),
-            ("3.x", "3.8.0"),
-        )
+        for name, version in ((".".join(v.split(".")[:2]), v) for v in _VERSIONS)
     }
 )
-"""Every supported profile by name."""
+"""Every release profile by name, oldest first."""
 
-_ALIASES = {"3.8": "3.x", "3": "3.x"}
+NEWEST: str = ".".join(_VERSIONS[-1].split(".")[:2])
+"""The newest release the reference was read from (3.8)."""
+
+ALIASES: Mapping[str, str] = MappingProxyType({"3.x": NEWEST, "latest": NEWEST, "3": NEWEST})
+"""Other names a user may give: `3.x` (and `latest`) follow the newest release."""
 
 
 def get_profile(name: str) -> Profile:
-    """The profile called `name` (`3.8` is an alias of `3.x`); ValueError for unknown names."""
-    key = _ALIASES.get(name, name)
+    """The profile called `name` (a release or an alias); ValueError for unknown names."""
+    key = ALIASES.get(name, name)
     if key not in PROFILES:
-        known = ", ".join([*PROFILES, *_ALIASES])
+        known = ", ".join(profile_names())
         raise ValueError(f"unknown sandbox profile {name!r}; known: {known}")
     return PROFILES[key]
+
+
+def profile_names() -> tuple[str, ...]:
+    """Every name `get_profile` accepts: the releases, then the aliases."""
+    return (*PROFILES, *ALIASES)

@@ -99,3 +99,16 @@ def test_sensitive_headers_refuse_parameters_on_3_7_plus() -> None:
     parsing.check_header_placeholders(get_profile("2.19"), actions)
     with pytest.raises(ApiError, match="Header 'X-Api-Key' cannot use"):
         parsing.check_header_placeholders(get_profile("3.x"), actions)
+
+
+def test_2_9_refuses_object_parameters_at_their_location() -> None:
+    body = {"name": "c", "parameters": {"model": "m", "obj": {"a": 1}}}
+    raw = b'{"name":"c",\n "parameters": {"model":"m", "obj": {"a":1}}}'
+    with pytest.raises(ApiError) as caught:
+        parsing.check_parameter_values(get_profile("2.9"), body, raw=raw)
+    assert (caught.value.status, caught.value.reason) == (
+        500,
+        "Can't get text on a START_OBJECT at 2:37",
+    )
+    parsing.check_parameter_values(get_profile("2.10"), body, raw=raw)
+    parsing.check_parameter_values(get_profile("2.9"), {"parameters": {"n": 3}}, raw=b"")
