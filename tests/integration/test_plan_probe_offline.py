@@ -108,7 +108,15 @@ def test_a_host_that_is_not_emulated_is_never_called_offline(
 
 @pytest.mark.parametrize(
     ("version", "profile"),
-    [("2.19.1", "2.19"), ("2.15.0", "2.13"), ("3.2.0", "3.x"), ("3.8.0", "3.x"), ("2.9.0", "2.9")],
+    [
+        ("2.19.1", "2.19"),
+        ("2.15.0", "2.15"),
+        ("3.2.0", "3.2"),
+        ("3.8.0", "3.8"),
+        ("2.9.0", "2.9"),
+        ("2.20.0", "2.19"),
+        ("3.9.0", "3.8"),
+    ],
 )
 def test_the_sandbox_profile_is_the_nearest_one(version: str, profile: str) -> None:
     assert profile_for(Version.parse(version)) == profile
