@@ -105,12 +105,18 @@ def server_escape(value: Any) -> str:
     return text.replace("\b", "\\b").replace("\f", "\\f")
 
 
-def run(script: str, params: dict[str, Any], *, escape_helper: bool) -> Any:
+def run(
+    script: str,
+    params: dict[str, Any],
+    *,
+    escape_helper: bool,
+    loop_limit: int = evaluating.MAX_LOOP_COUNTER,
+) -> Any:
     """The value the script returns (None when it returns nothing)."""
     natives = {"escape": server_escape} if escape_helper and uses_escape_helper(script) else {}
     try:
         tree = parse(script)
-        return evaluating.evaluate(tree, params, natives=natives)
+        return evaluating.evaluate(tree, params, natives=natives, loop_limit=loop_limit)
     except ScriptSyntaxError as err:
         if err.unsupported:
             raise _unsupported(script, err.message, err.offset) from None

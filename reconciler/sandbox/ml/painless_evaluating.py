@@ -55,11 +55,15 @@ class _Continue(Exception):  # noqa: N818 (control flow, not an error)
 
 
 def evaluate(
-    tree: Node, params: dict[str, Any], *, natives: dict[str, Callable[..., Any]] | None = None
+    tree: Node,
+    params: dict[str, Any],
+    *,
+    natives: dict[str, Callable[..., Any]] | None = None,
+    loop_limit: int = MAX_LOOP_COUNTER,
 ) -> Any:
     """Run a `script` node with `params`; the value of its `return`, or None. `natives` are
     one-argument functions callable by name unless the script defines its own."""
-    machine = _Machine(tree["functions"], natives or {})
+    machine = _Machine(tree["functions"], natives or {}, loop_limit)
     try:
         machine.statements(tree["body"], [{"params": params}])
     except _Return as returned:
@@ -70,9 +74,12 @@ def evaluate(
 
 
 class _Machine:
-    def __init__(self, functions: dict[str, Node], natives: dict[str, Callable[..., Any]]) -> None:
+    def __init__(
+        self, functions: dict[str, Node], natives: dict[str, Callable[..., Any]], limit: int
+    ) -> None:
         self.functions = functions
         self.natives = natives
+        self.limit = limit
         self.loops = 0
 
     # -- statements ----------------------------------------------------------------------
@@ -113,7 +120,7 @@ class _Machine:
 
     def tick(self, offset: int) -> None:
         self.loops += 1
-        if self.loops > MAX_LOOP_COUNTER:
+        if self.loops > self.limit:
             raise ScriptRuntimeError(
                 "painless_error",
                 "The maximum number of statements that can be executed in a loop has been reached.",

@@ -230,10 +230,10 @@ class _Parser:
             return handler(self)
         if self._at_declaration():
             declaration = self.declaration()
-            self.expect(";")
+            self._end_statement()
             return declaration
         expression = self.expression()
-        self.expect(";")
+        self._end_statement()
         return node("expression", token.offset, expr=expression)
 
     def _at_declaration(self) -> bool:
@@ -242,7 +242,8 @@ class _Parser:
             return False
         if second.kind == "ident":
             return True
-        return first.text in TYPES and second.text in ("<", "[") and self.peek(2).text != "]"
+        array = second.text == "[" and self.peek(2).text == "]"
+        return first.text in TYPES and (second.text == "<" or array)
 
     def declaration(self) -> Node:
         start = self.token
@@ -318,10 +319,10 @@ class _Parser:
     def return_statement(self) -> Node:
         start = self.advance()
         value = None if self.at(";") else self.expression()
-        self._end_statement(start)
+        self._end_statement()
         return node("return", start.offset, value=value)
 
-    def _end_statement(self, start: Token) -> None:
+    def _end_statement(self) -> None:
         # Painless lets the last statement of a script or block omit its semicolon.
         if self.at(";"):
             self.advance()
@@ -330,13 +331,13 @@ class _Parser:
 
     def jump_statement(self) -> Node:
         start = self.advance()
-        self._end_statement(start)
+        self._end_statement()
         return node(start.text, start.offset)
 
     def throw_statement(self) -> Node:
         start = self.advance()
         value = self.expression()
-        self._end_statement(start)
+        self._end_statement()
         return node("throw", start.offset, value=value)
 
     def empty_statement(self) -> Node:
