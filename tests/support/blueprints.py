@@ -109,7 +109,7 @@ def offline(blueprint: Blueprint, profile: Profile) -> dict[str, Any]:
         if missing and params.get("skip_validating_missing_parameters") != "true":
             reason = f"Some parameter placeholder not filled in payload: {', '.join(missing)}"
             return {"error": {"type": "illegal_argument_exception", "reason": reason}}
-        result: dict[str, Any] = {"request": _parsed(rendered)}
+        result: dict[str, Any] = {"request": _parsed(processing.clean_payload(rendered, params))}
         tensors = processing.post_process(
             action.get("post_process_function"),
             blueprint.data["sample"]["response"],

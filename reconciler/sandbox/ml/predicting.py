@@ -200,7 +200,7 @@ def _payload(ctx: Context, action: Mapping[str, Any], params: Mapping[str, str])
         )
     if ctx.profile.invalid_payload_check and not templating.is_json_payload(payload):
         raise failures.illegal_argument(f"Invalid payload: {payload}")
-    return payload
+    return processing.clean_payload(payload, params)
 
 
 def _check_url(ctx: Context, url: str) -> None:

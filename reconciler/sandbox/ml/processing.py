@@ -179,6 +179,37 @@ def _script_parameters(script: str, params: dict[str, Any], profile: Profile) ->
     return _strings(produced if isinstance(produced, dict) else {}, doubles=True)
 
 
+NOVA_MODEL = "amazon.nova-2-multimodal-embeddings-v1:0"
+
+
+def clean_payload(payload: str, parameters: Mapping[str, str]) -> str:
+    """The rendered body as sent: for the Nova multimodal embedding model the server drops
+    `singleEmbeddingParams` sections whose value is null (`ConnectorUtils.cleanPayloadIfNeeded`),
+    so one connector template serves text, image, video and audio."""
+    if parameters.get("model") != NOVA_MODEL:
+        return payload
+    try:
+        root = json.loads(payload)
+    except ValueError:
+        return payload
+    section = root.get("singleEmbeddingParams") if isinstance(root, dict) else None
+    if not isinstance(section, dict):
+        return payload
+    for field in ("text", "image", "video", "audio"):
+        if _null_content(section.get(field), field):
+            del section[field]
+    return json.dumps(root, ensure_ascii=False, separators=(",", ":"))
+
+
+def _null_content(value: Any, field: str) -> bool:
+    if not isinstance(value, dict):
+        return False
+    if field == "text":
+        return "value" in value and value["value"] is None
+    source = value.get("source")
+    return isinstance(source, dict) and "bytes" in source and source["bytes"] is None
+
+
 def post_process(
     raw_name: str | None, answer: Any, *, parameters: Mapping[str, str], profile: Profile
 ) -> list[Tensor]:

@@ -389,3 +389,21 @@ def test_batches_follow_the_chunking_rules() -> None:
 def test_pre_process_output_is_json() -> None:
     produced = pre("connector.pre_process.openai.embedding", Inputs("text_docs", ('say "x"',)))
     assert json.loads(produced["input"]) == ['say "x"']
+
+
+def test_nova_payloads_drop_null_sections() -> None:
+    payload = json.dumps(
+        {
+            "taskType": "SINGLE_EMBEDDING",
+            "singleEmbeddingParams": {
+                "text": {"truncationMode": "END", "value": "hi"},
+                "image": {"format": "png", "source": {"bytes": None}},
+                "audio": {"format": "mp3", "source": {"bytes": None}},
+            },
+        }
+    )
+    cleaned = processing.clean_payload(payload, {"model": processing.NOVA_MODEL})
+    assert json.loads(cleaned)["singleEmbeddingParams"] == {
+        "text": {"truncationMode": "END", "value": "hi"}
+    }
+    assert processing.clean_payload(payload, {"model": "other"}) == payload
