@@ -18,9 +18,9 @@ from reconciler.sandbox.ml.painless_values import (
     JavaException,
     ScriptRuntimeError,
     ScriptUnsupportedError,
-    StringBuilder,
     arithmetic,
     compare,
+    convert,
     is_number,
     java_class,
     java_equals,
@@ -104,7 +104,7 @@ class _Machine:
             if name in scopes[-1]:
                 raise ScriptCompileError(f"variable [{name}] is already defined", item.offset)
             initial = None if value is None else self.expr(value, scopes)
-            scopes[-1][name] = _declared(item["type"], initial, item.offset)
+            scopes[-1][name] = convert(item["type"], initial, item.offset)
 
     def expression(self, item: Node, scopes: list[dict[str, Any]]) -> None:
         self.expr(item["expr"], scopes)
@@ -309,7 +309,7 @@ class _Machine:
         return self.expr(item["right"], scopes) if left is None else left
 
     def cast(self, item: Node, scopes: list[dict[str, Any]]) -> Any:
-        return _declared(item["type"], self.expr(item["operand"], scopes), item.offset)
+        return convert(item["type"], self.expr(item["operand"], scopes), item.offset)
 
     def assign(self, item: Node, scopes: list[dict[str, Any]]) -> Any:
         target = item["target"]
@@ -348,51 +348,6 @@ class _Machine:
 def _find(scopes: list[dict[str, Any]], name: str) -> dict[str, Any] | None:
     found: dict[str, Any] | None = next((s for s in reversed(scopes) if name in s), None)
     return found
-
-
-_NUMERIC_CASTS: dict[str, Callable[[Any], Any]] = {
-    "int": int,
-    "long": int,
-    "short": int,
-    "byte": int,
-    "double": float,
-    "float": float,
-}
-
-
-def _declared(type_name: str, value: Any, offset: int) -> Any:
-    """`value` converted as assigning it to a variable of `type_name` would."""
-    if value is None or type_name in ("def", "Object", "void"):
-        return value
-    if type_name in _NUMERIC_CASTS and is_number(value):
-        return _NUMERIC_CASTS[type_name](value)
-    expected: dict[str, tuple[type, ...]] = {
-        "String": (str,),
-        "boolean": (bool,),
-        "Boolean": (bool,),
-        "Map": (dict,),
-        "HashMap": (dict,),
-        "List": (list,),
-        "ArrayList": (list,),
-        "Integer": (int,),
-        "Long": (int,),
-        "Double": (float,),
-        "Float": (float,),
-        "Number": (int, float),
-    }
-    allowed = expected.get(type_name)
-    ok = allowed is None or (
-        isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
-    )
-    if type_name == "StringBuilder":
-        ok = isinstance(value, StringBuilder)
-    if type_name in _NUMERIC_CASTS or type_name == "char":
-        ok = False
-    if not ok:
-        raise ScriptRuntimeError(
-            "class_cast_exception", f"Cannot cast {java_class(value)} to {type_name}", offset
-        )
-    return value
 
 
 _STATEMENTS: dict[str, Callable[[_Machine, Node, list[dict[str, Any]]], None]] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import decimal
 import math
+from collections.abc import Callable
 from typing import Any
 
 
@@ -208,3 +209,48 @@ def to_boolean(value: Any, offset: int) -> bool:
         f"Cannot cast {java_class(value)} to java.lang.Boolean",
         offset,
     )
+
+
+_NUMERIC_CASTS: dict[str, Callable[[Any], Any]] = {
+    "int": int,
+    "long": int,
+    "short": int,
+    "byte": int,
+    "double": float,
+    "float": float,
+}
+
+
+def convert(type_name: str, value: Any, offset: int) -> Any:
+    """`value` converted as assigning it to a variable of `type_name` would."""
+    if value is None or type_name in ("def", "Object", "void"):
+        return value
+    if type_name in _NUMERIC_CASTS and is_number(value):
+        return _NUMERIC_CASTS[type_name](value)
+    expected: dict[str, tuple[type, ...]] = {
+        "String": (str,),
+        "boolean": (bool,),
+        "Boolean": (bool,),
+        "Map": (dict,),
+        "HashMap": (dict,),
+        "List": (list,),
+        "ArrayList": (list,),
+        "Integer": (int,),
+        "Long": (int,),
+        "Double": (float,),
+        "Float": (float,),
+        "Number": (int, float),
+    }
+    allowed = expected.get(type_name)
+    ok = allowed is None or (
+        isinstance(value, allowed) and not (isinstance(value, bool) and bool not in allowed)
+    )
+    if type_name == "StringBuilder":
+        ok = isinstance(value, StringBuilder)
+    if type_name in _NUMERIC_CASTS or type_name == "char":
+        ok = False
+    if not ok:
+        raise ScriptRuntimeError(
+            "class_cast_exception", f"Cannot cast {java_class(value)} to {type_name}", offset
+        )
+    return value
