@@ -1,4 +1,4 @@
-"""Java value behaviour for the Painless evaluator: string forms, classes, arithmetic.
+"""Java value behaviour for the Painless evaluator: string forms, classes, arithmetic, casts.
 
 `painless_evaluating` and `painless_methods` use these so that a script's output matches what
 the JVM would print: `"" + 0.1` is `0.1`, `"" + 1e-5` is `1.0E-5`, a list prints as
