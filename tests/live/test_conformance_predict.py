@@ -335,3 +335,88 @@ def test_put_and_delete_methods_from_3_5(
         return
     assert status == 200, body
     assert stub.requests[-1].method == "PUT"
+
+
+def _embedding_model(world: World, url: str, **functions: str) -> str:
+    action = {
+        "action_type": "PREDICT",
+        "method": "POST",
+        "url": url + "/v1/embeddings",
+        "request_body": '{"input": ${parameters.input}}',
+        **functions,
+    }
+    model_id = world.model(world.connector(actions=[action]))
+    world.deploy(model_id)
+    return model_id
+
+
+# A post-process script in the shape the official blueprints use (§4.2): tensor JSON by hand.
+TENSOR_SCRIPT = (
+    'def e = params.data[0].embedding; return "{\\"name\\":\\"sentence_embedding\\",'
+    '\\"data_type\\":\\"FLOAT32\\",\\"shape\\":[" + e.length + "],\\"data\\":" + e + "}";'
+)
+# A pre-process script building the request parameters from the JSON-escaped text documents.
+DOCS_SCRIPT = (
+    'StringBuilder b = new StringBuilder("[");'
+    "for (int i = 0; i < params.text_docs.length; i++) {"
+    " if (i > 0) { b.append(','); } b.append('\"' + params.text_docs[i] + '\"'); }"
+    "b.append(']'); return '{\"parameters\":{\"input\":' + b + '}}';"
+)
+
+
+def test_painless_process_functions_run_at_predict(
+    cluster: Any, world: World, loopback: None, stub: ModelServer
+) -> None:
+    cluster.require_sandbox()
+    if release(cluster.version) < (2, 15):
+        pytest.skip("needs private addresses (2.15+) to reach the stub")
+    model_id = _embedding_model(
+        world, stub.url, pre_process_function=DOCS_SCRIPT, post_process_function=TENSOR_SCRIPT
+    )
+    status, body = call(
+        cluster.client,
+        "POST",
+        f"{ML}/_predict/text_embedding/{model_id}",
+        {"text_docs": ['say "a"', "bb"]},
+    )
+    assert status == 200, body
+    # A script pre-process function sends one document per remote call (§4.2).
+    assert [r["output"] for r in body["inference_results"]] == [
+        [{"name": "sentence_embedding", "data_type": "FLOAT32", "shape": [4], "data": v}]
+        for v in (vector('say "a"'), vector("bb"))
+    ]
+    assert [r.body["input"] for r in stub.requests] == [['say "a"'], ["bb"]]
+
+
+def test_painless_beyond_the_subset_is_named_at_predict(
+    cluster: Any, world: World, loopback: None, stub: ModelServer
+) -> None:
+    cluster.require_sandbox()
+    if release(cluster.version) < (2, 15):
+        pytest.skip("needs private addresses (2.15+) to reach the stub")
+    script = "def n = params.data.size();\nswitch (n) { default: return null; }"
+    model_id = _embedding_model(world, stub.url, post_process_function=script)
+    status, body = _predict(cluster, model_id, {"input": ["x"]})
+    assert status == 400 and body["error"]["type"] == "script_exception"
+    assert str(reason(body)).startswith(
+        "unsupported Painless construct [switch statement] (switch) at line 2, column 1"
+    )
+    assert body["error"]["lang"] == "painless"
+
+
+def test_response_filter_applies_at_predict(
+    cluster: Any, world: World, loopback: None, stub: ModelServer
+) -> None:
+    cluster.require_sandbox()
+    if release(cluster.version) < (2, 15):
+        pytest.skip("needs private addresses (2.15+) to reach the stub")
+    model_id = _chat_model(world, stub.url)
+    status, body = _predict(
+        cluster,
+        model_id,
+        {"prompt": "hi", "model": "m", "response_filter": "$.choices[0].message.content"},
+    )
+    assert status == 200, body
+    assert body["inference_results"][0]["output"] == [
+        {"name": "response", "dataAsMap": {"response": "echo: hi"}}
+    ]

@@ -30,6 +30,7 @@ from reconciler.sandbox.ml import (
     sending,
     templating,
 )
+from reconciler.sandbox.ml.builtin_functions import Inputs
 
 if TYPE_CHECKING:
     from reconciler.sandbox.http import Context, Request, Router
@@ -58,15 +59,57 @@ def predict(ctx: Context, request: Request, *, model_id: str) -> Response:
 
 def predict_algorithm(ctx: Context, request: Request, *, algorithm: str, model_id: str) -> Response:
     """POST /_predict/{algorithm}/{id}; `text_docs` input goes through the pre-process function."""
-    return Response(200, run(ctx, model_id, indices.body_object(request)))
+    body = indices.body_object(request)
+    return Response(200, run(ctx, model_id, body, algorithm=algorithm.upper()))
 
 
-def run(ctx: Context, model_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    """The whole predict: checks, rendering, the outbound call and the wrapped answer."""
+def run(
+    ctx: Context, model_id: str, body: Mapping[str, Any], *, algorithm: str | None = None
+) -> dict[str, Any]:
+    """The whole predict: checks, one remote call per batch of documents (§4), the answers."""
     model = _ready_model(ctx, model_id)
     connector = _connector(ctx, model)
     action = _predict_action(connector)
-    params = _parameters(connector, action, body)
+    inputs = _inputs(body)
+    connector_params = connector.get("parameters") or {}
+    pre = action.get("pre_process_function")
+    batches = processing.batches(pre, inputs, connector_params, profile=ctx.profile)
+    kind = algorithm or _ALGORITHMS[inputs.kind]
+    return {
+        "inference_results": [
+            _invoke(ctx, connector, action, body, inputs=batch, algorithm=kind) for batch in batches
+        ]
+    }
+
+
+_ALGORITHMS = {
+    "parameters": "REMOTE",
+    "text_docs": "TEXT_EMBEDDING",
+    "text_similarity": "TEXT_SIMILARITY",
+}
+
+
+def _inputs(body: Mapping[str, Any]) -> Inputs:
+    docs = body.get("text_docs")
+    if not isinstance(docs, list):
+        return Inputs("parameters")
+    texts = tuple(str(doc) for doc in docs)
+    if "query_text" in body:
+        return Inputs("text_similarity", texts, str(body.get("query_text")))
+    return Inputs("text_docs", texts)
+
+
+def _invoke(
+    ctx: Context,
+    connector: Mapping[str, Any],
+    action: Mapping[str, Any],
+    body: Mapping[str, Any],
+    *,
+    inputs: Inputs,
+    algorithm: str,
+) -> dict[str, Any]:
+    """One remote call: rendering, the outbound request and the post-processed answer."""
+    params = _parameters(ctx, connector, action, body, inputs=inputs, algorithm=algorithm)
     payload = _payload(ctx, action, params)
     url = templating.render(str(action.get("url", "")), params)
     _check_url(ctx, url)
@@ -76,12 +119,12 @@ def run(ctx: Context, model_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         ctx, connector, action, url=url, payload=payload, headers=headers, credential=credential
     )
     tensors = processing.post_process(
-        action.get("post_process_function"), answer, known=ctx.profile.functions
+        action.get("post_process_function"), answer, parameters=params, profile=ctx.profile
     )
     result: dict[str, Any] = {"output": tensors}
     if ctx.profile.predict_status_code:
         result["status_code"] = status
-    return {"inference_results": [result]}
+    return result
 
 
 def _ready_model(ctx: Context, model_id: str) -> Doc:
@@ -128,18 +171,25 @@ def _predict_action(connector: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _parameters(
-    connector: Mapping[str, Any], action: Mapping[str, Any], body: Mapping[str, Any]
+    ctx: Context,
+    connector: Mapping[str, Any],
+    action: Mapping[str, Any],
+    body: Mapping[str, Any],
+    *,
+    inputs: Inputs,
+    algorithm: str,
 ) -> dict[str, str]:
     requested = templating.request_parameters(body.get("parameters"))
     params = templating.merge_parameters(connector.get("parameters") or {}, requested)
-    docs = body.get("text_docs")
-    if isinstance(docs, list):
-        produced = processing.pre_process(
-            action.get("pre_process_function"), [str(d) for d in docs]
-        )
-        # Request parameters are re-applied after pre-processing so they always win (§8.2).
-        params = {**params, **produced, **requested}
-    return params
+    produced = processing.pre_process(
+        action.get("pre_process_function"),
+        inputs=inputs,
+        parameters=params,
+        algorithm=algorithm,
+        profile=ctx.profile,
+    )
+    # Request parameters are re-applied after pre-processing so they always win (§8.2).
+    return {**params, **produced, **requested}
 
 
 def _payload(ctx: Context, action: Mapping[str, Any], params: Mapping[str, str]) -> str:
@@ -158,7 +208,7 @@ def _payload(ctx: Context, action: Mapping[str, Any], params: Mapping[str, str])
         )
     if ctx.profile.invalid_payload_check and not templating.is_json_payload(payload):
         raise failures.illegal_argument(f"Invalid payload: {payload}")
-    return payload
+    return processing.clean_payload(payload, params)
 
 
 def _check_url(ctx: Context, url: str) -> None:

@@ -53,8 +53,7 @@ _PROTOCOLS: tuple[tuple[tuple[int, int], str], ...] = (
     ((3, 3), "mcp_streamable_http"),
 )
 
-# Reference §4.1: built-in pre/post-process functions this sandbox implements (the embedding and
-# rerank families; the others are accepted names that behave as pass-through).
+# Reference §4.1: built-in pre/post-process functions and the release that introduced each.
 _FUNCTIONS: tuple[tuple[tuple[int, int], str], ...] = (
     ((2, 9), "connector.pre_process.openai.embedding"),
     ((2, 9), "connector.pre_process.cohere.embedding"),
@@ -68,9 +67,25 @@ _FUNCTIONS: tuple[tuple[tuple[int, int], str], ...] = (
     ((2, 12), "connector.pre_process.default.rerank"),
     ((2, 12), "connector.post_process.cohere.rerank"),
     ((2, 12), "connector.post_process.default.rerank"),
+    ((2, 16), "connector.pre_process.bedrock.multimodal_embedding"),
+    ((2, 18), "connector.post_process.bedrock.batch_job_arn"),
     ((2, 19), "connector.pre_process.bedrock.rerank"),
     ((2, 19), "connector.post_process.bedrock.rerank"),
+    ((2, 19), "connector.pre_process.cohere.multimodal_embedding"),
+    ((3, 0), "connector.post_process.cohere_v2.embedding.float"),
+    ((3, 0), "connector.post_process.cohere_v2.embedding.int8"),
+    ((3, 0), "connector.post_process.cohere_v2.embedding.uint8"),
+    ((3, 0), "connector.post_process.cohere_v2.embedding.binary"),
+    ((3, 0), "connector.post_process.cohere_v2.embedding.ubinary"),
+    ((3, 0), "connector.post_process.bedrock_v2.embedding.float"),
+    ((3, 0), "connector.post_process.bedrock_v2.embedding.binary"),
     ((3, 3), "connector.post_process.mlcommons.passthrough"),
+    ((3, 4), "connector.post_process.bedrock.nova.embedding"),
+    ((3, 4), "connector.pre_process.bedrock.nova.text_embedding"),
+    ((3, 4), "connector.pre_process.bedrock.nova.image_embedding"),
+    ((3, 4), "connector.pre_process.bedrock.nova.video_embedding"),
+    ((3, 4), "connector.pre_process.bedrock.nova.audio_embedding"),
+    ((3, 5), "connector.pre_process.bedrock.nova.embedding"),
 )
 
 
@@ -201,6 +216,12 @@ class Profile:
     """3.7+: connectors and models keep a safe-text `provisioned_by` (§2.2, §2.5, §6.2)."""
     structured_output: bool
     """3.7+: actions keep `supports_structured_output` when it is true (§2.3)."""
+    escape_helper: bool
+    """2.12+: a process-function script may call the server's `escape(def)` helper (§4.2)."""
+    quoted_function_parameters: bool
+    """2.12+: `${parameters.x}` in a function string is filled as a JSON string literal."""
+    response_filter_fallback: bool
+    """3.7+: a `response_filter` that finds nothing falls back to the whole response."""
 
 
 def _since(table: tuple[tuple[tuple[int, int], str], ...], release: tuple[int, int]) -> list[str]:
@@ -313,6 +334,9 @@ _SWITCHES: tuple[tuple[str, tuple[int, int], tuple[int, int] | None], ...] = (
     ("connector_timeouts_in_seconds", (3, 6), None),
     ("embedding_config_check", (3, 1), None),  # §6.2; §11 3.1
     ("embedding_config_check_on_update", (3, 2), None),  # §6.8; §11 3.2
+    ("escape_helper", (2, 12), None),  # §4.2
+    ("quoted_function_parameters", (2, 12), None),  # §4.2
+    ("response_filter_fallback", (3, 7), None),  # §8.1; §11 3.7
 )
 
 

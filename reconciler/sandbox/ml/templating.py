@@ -64,9 +64,25 @@ def merge_parameters(connector: Mapping[str, str], request: Mapping[str, str]) -
     return {**connector, **request}
 
 
+_MAX_NESTING = 10
+"""Passes of substitution: a value may itself hold placeholders (Apache `StringSubstitutor`
+substitutes recursively, e.g. the Comprehend blueprint's `api` parameter)."""
+
+
 def render(template: str, parameters: Mapping[str, str]) -> str:
     """`template` with `${parameters.x}`, `${parameters.x:-default}`, `"${parameters.x:-null}"`
-    and `${parameters.x.toString()}` substituted; unknown placeholders are left as they are."""
+    and `${parameters.x.toString()}` substituted, recursively through values that hold
+    placeholders themselves; unknown placeholders are left as they are."""
+    rendered = _render_once(template, parameters)
+    for _ in range(_MAX_NESTING):
+        again = _render_once(rendered, parameters)
+        if again == rendered:
+            break
+        rendered = again
+    return rendered
+
+
+def _render_once(template: str, parameters: Mapping[str, str]) -> str:
     template = _QUOTED_NULL.sub(
         lambda m: f'"{parameters[m.group(1)]}"' if m.group(1) in parameters else "null",
         template,

@@ -37,6 +37,11 @@ def test_parameter_values_are_stored_as_strings(value: Any, stored: str) -> None
         ("${parameters.a.toString()}", {"a": 'say "hi"'}, 'say \\"hi\\"'),
         ("${parameters.missing}", {"a": "1"}, "${parameters.missing}"),
         ("${credential.key}", {"key": "1"}, "${credential.key}"),
+        (
+            "${parameters.api}",
+            {"api": "C_${parameters.v}.${parameters.n}", "v": "1", "n": "D"},
+            "C_1.D",
+        ),
     ],
 )
 def test_render_substitutes_parameters(
