@@ -60,7 +60,8 @@ class Blueprint:
     def wrong_on(self, profile: str) -> str | None:
         """Why the blueprint is wrong on `profile`, or None."""
         wrong = self.data.get("wrong") or {}
-        if profile in wrong.get("profiles", []):
+        # Without a list of profiles the blueprint is wrong on every release.
+        if wrong and profile in wrong.get("profiles", [profile]):
             return str(wrong["reason"])
         return None
 
