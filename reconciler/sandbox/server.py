@@ -146,6 +146,11 @@ class Sandbox:
         return f"{scheme}://{self.host}:{self.port}"
 
     @property
+    def open_connections(self) -> int:
+        """Client connections being served now; 0 when stopped."""
+        return self._server.open_connections if self._server is not None else 0
+
+    @property
     def faults(self) -> faults.Faults:
         """Runtime control of fault injection."""
         return self.context.faults

@@ -58,6 +58,12 @@ class HttpServer(ThreadingHTTPServer):
                 self.socket, server_side=True, do_handshake_on_connect=False
             )
 
+    @property
+    def open_connections(self) -> int:
+        """Connections being served now (keep-alive ones included)."""
+        with self._connections_lock:
+            return len(self._connections)
+
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
             self._connections.add(request)
