@@ -30,6 +30,7 @@ from reconciler.errors import (
     PlanError,
     Problem,
     SecretError,
+    Severity,
     StalePlanError,
 )
 from reconciler.manifests.loading import ManifestSet, find_manifest_files
@@ -93,7 +94,10 @@ class CycleReport:
     applied: int = 0
     failed: int = 0
     held_back: int = 0
+    problems: int = 0
+    """Invalid cycles: the errors found in the manifests (or 1 for a refused plan)."""
     message: str = ""
+    """What went wrong, for the event log; never served by the health endpoints."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,7 +325,8 @@ class Cycle:
             )
         message = scrub(str(exc))
         self._log.event("manifests_refused", level="error", message=message)
-        return CycleReport(Status.INVALID, message=message)
+        errors = sum(p.severity is Severity.ERROR for p in problems) or 1
+        return CycleReport(Status.INVALID, problems=errors, message=message)
 
     def _error(self, event: str, exc: Exception, *, status: Status = Status.ERROR) -> CycleReport:
         message = scrub(str(exc))

@@ -12,6 +12,7 @@ import itertools
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -104,10 +105,16 @@ class Running:
         return str(done[-1]["live_id"])
 
     def metrics(self) -> str:
+        return self.get("/metrics")[1]
+
+    def get(self, path: str) -> tuple[int, str]:
         assert self.watcher.server is not None
         host, port = self.watcher.server.address
-        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as answer:
-            return str(answer.read().decode())
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=5) as answer:
+                return answer.status, str(answer.read().decode())
+        except urllib.error.HTTPError as exc:
+            return exc.code, str(exc.read().decode())
 
     def stop(self) -> None:
         self.watcher.request_stop()
@@ -370,7 +377,8 @@ def test_a_broken_manifest_is_reported_and_nothing_applied_until_fixed(
     [problem] = running.events("manifest_problem", level="error")[:1]
     assert problem["file"].endswith("watch.yaml") and problem["line"] > 1
     assert problem["resource"] == "Model/chat"
-    assert running.watcher.loop.health.ready()[0] is False
+    # The listener may face every interface: a status and a count, no paths or YAML.
+    assert running.get("/readyz") == (503, "last cycle: invalid (1 problem, see the log)\n")
 
     manifest_file.write_text(good, "utf-8")
     wait_until(converged(running), what="the apply after the fix")
