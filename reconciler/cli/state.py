@@ -9,6 +9,7 @@ management, so the next plan compares it instead of creating a new one.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import click
 
@@ -127,10 +128,25 @@ def import_command(resource: str, live_id: str, *, cluster: ClusterOptions) -> N
         raise PlanError(f"{key}: settings kinds need no import; they are matched by key")
     with connected(cluster) as conn:
         _fetch(MlCalls(conn, scrub=scrub), key, live_id)
-        current = read_state(conn, index=cluster.state_index).records.get(key)
+        records = read_state(conn, index=cluster.state_index).records
+        _refuse_taken(records, key, live_id)
+        current = records.get(key)
         record = StateRecord(key=key, status="managed", id=live_id, spec_hash="", applied={})
         write_record(conn, record, expected=current, index=cluster.state_index)
     click.echo(f"Imported {key} as live ID {live_id}. Run `osml plan` to see what differs.")
+
+
+def _refuse_taken(
+    records: Mapping[ResourceKey, StateRecord], key: ResourceKey, live_id: str
+) -> None:
+    """PlanError when another record already points at `live_id`: two records for one
+    live resource would make the next plan fail on a rename it cannot explain."""
+    owners = sorted(str(k) for k, r in records.items() if r.id == live_id and k != key)
+    if owners:
+        raise PlanError(
+            f"{key}: live ID {live_id} is already managed as {', '.join(owners)}; "
+            f"run `osml state rm {owners[0]}` first to move it"
+        )
 
 
 def _fetch(calls: MlCalls, key: ResourceKey, live_id: str) -> None:

@@ -72,3 +72,24 @@ def test_state_list_show_rm_and_import(sandbox_factory, tmp_path: Path) -> None:
 
     code, out = _run("import", "Connector/chat", "no-such-id", "--cluster", sandbox.url)
     assert code == 1 and "Error:" in out
+
+
+def test_import_refuses_an_id_another_resource_manages(sandbox_factory, tmp_path: Path) -> None:
+    sandbox = sandbox_factory("3.x")
+    paths = write(tmp_path / "m", _docs())
+    assert _run("apply", str(paths), "--auto-approve", "--cluster", sandbox.url)[0] == 0
+    client = OpenSearch(sandbox.url)
+    [hit] = client.plugins.ml.search_connectors(body={"query": {"match_all": {}}})["hits"]["hits"]
+    before = _run("state", "list", "--cluster", sandbox.url)[1]
+
+    result = CliRunner().invoke(
+        main, ["import", "Connector/other", hit["_id"], "--cluster", sandbox.url], env=ENV
+    )
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"Error: Connector/other: live ID {hit['_id']} is already managed as Connector/chat; "
+        "run `osml state rm Connector/chat` first to move it"
+    )
+    assert _run("state", "list", "--cluster", sandbox.url)[1] == before
+    # Importing the ID again under the name that manages it is still allowed.
+    assert _run("import", "Connector/chat", hit["_id"], "--cluster", sandbox.url)[0] == 0
