@@ -1,12 +1,13 @@
 """One reconcile cycle of `osml watch`: read the manifests, plan, hold back, apply.
 
 `Cycle.run(lease=...)` reads the desired state, plans it against the cluster and logs
-every change found (drift). In `report` mode that is all. In `heal` mode it removes the
-changes of resources in backoff (and their dependents) and applies the rest under the
-lease the watcher already holds (`apply_held`), then counts each failure into the
-per-resource backoff. Every outcome comes back as a `CycleReport`; only errors that are
-bugs escape. Called by `watching.loop`; it never waits between cycles, never takes the
-lock itself, and never prints: events go to the EventLog and the metrics.
+every change found (drift). In `report` mode, or for a paused watcher, that is all. In
+`heal` mode it removes the changes of resources in backoff (and their dependents) and
+applies the rest under the lease the watcher holds for this cycle (`apply_held`), then
+counts each failure into the per-resource backoff. Every outcome comes back as a
+`CycleReport`; only errors that are bugs escape. Called by `watching.loop`; it never
+waits between cycles, never takes the lock itself, and never prints: events go to the
+EventLog and the metrics.
 """
 
 from __future__ import annotations
@@ -178,8 +179,9 @@ class Cycle:
         self._noted: frozenset[str] = frozenset()
         self._manifests = ManifestCache(settings.paths)
 
-    def run(self, *, lease: Lease | None) -> CycleReport:
-        """One cycle; `lease` is required in heal mode (the lock we hold)."""
+    def run(self, *, lease: Lease | None, report: bool = False) -> CycleReport:
+        """One cycle; `lease` is required in heal mode (the lock we hold). `report`
+        plans and logs only, whatever the mode (a paused watcher)."""
         try:
             desired = self._desired()
             planned = plan_against(
@@ -193,7 +195,9 @@ class Cycle:
             return self._invalid(exc)
         except ClusterError as exc:
             return self._error("cluster_error", exc)
-        return self._act(planned.plan, desired, lease=lease, seen=planned.snapshot)
+        return self._act(
+            planned.plan, desired, lease=lease, seen=planned.snapshot, report=report
+        )
 
     def _desired(self) -> Desired:
         manifests, warnings = self._manifests.get(Version.parse(self.conn.version))
@@ -203,7 +207,7 @@ class Cycle:
         )
 
     def _act(
-        self, plan: Plan, desired: Desired, *, lease: Lease | None, seen: Snapshot
+        self, plan: Plan, desired: Desired, *, lease: Lease | None, seen: Snapshot, report: bool
     ) -> CycleReport:
         drift = [c for c in plan.changes if c.is_change]
         for change in drift:
@@ -211,7 +215,7 @@ class Cycle:
         self._note(plan)
         self._backoff.forget_except({c.key for c in drift})
         self._metrics.backoffs(self._backoff.status(now=self._clock()))
-        if self.settings.mode is Mode.REPORT or not drift:
+        if report or self.settings.mode is Mode.REPORT or not drift:
             status = Status.DRIFT if drift else Status.CONVERGED
             return CycleReport(status, drift=len(drift))
         if lease is None:
