@@ -3,11 +3,14 @@
 `osml apply [PATHS]` plans, shows the plan, asks (refusing without `--auto-approve`
 when there is no terminal), then executes exactly that plan. `osml apply PLANFILE`
 executes a plan saved by `osml plan --out` after checking that the cluster has not moved
-on since; secrets are resolved now and must match the fingerprints in the plan.
+on since; secrets are resolved now and must match the fingerprints in the plan. Long
+changes say every few seconds that they still run; Ctrl-C finishes what is in flight,
+releases the lock and says what was not done (`cli.interrupting`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -16,6 +19,7 @@ import click
 
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
+from reconciler.cli.interrupting import INTERRUPTED, interrupts, progress_every
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.plan import use_color
 from reconciler.errors import PlanError
@@ -23,7 +27,7 @@ from reconciler.mlcommons.versions import Version
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
 from reconciler.reconciling import ApplyOptions, apply_checked, plan_against, read_desired
-from reconciler.rendering.progress import TextProgress
+from reconciler.rendering.progress import TextProgress, interrupted_lines
 from reconciler.rendering.text import render_text
 from reconciler.resources import ResourceKey
 from reconciler.secrets import scrub
@@ -99,9 +103,15 @@ def apply(
             if not saved.has_changes:
                 return
             _confirm(auto_approve)
-        result = apply_checked(
-            conn, saved, desired, observer=TextProgress(_echo), options=options, seen=seen
-        )
+        progress = TextProgress(_echo, every=progress_every())
+        with interrupts() as stop, contextlib.closing(progress):
+            result = apply_checked(
+                conn, saved, desired, observer=progress, options=options, seen=seen, stop=stop
+            )
+    if stop.is_set():
+        for line in interrupted_lines(result):
+            _echo(line)
+        sys.exit(INTERRUPTED)
     if not result.ok:
         sys.exit(1)
 
