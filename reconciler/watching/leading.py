@@ -82,9 +82,13 @@ class Leadership:
 
     def release(self) -> None:
         """Give the lock back (if we hold it) so another replica can take over at once."""
-        lease, self._lease = self._lease, None
+        lease = self._lease
         if lease is None:
             return
+        if lease.lost:  # taken over during the cycle: nothing of ours to give back
+            self._lost()
+            return
+        self._lease = None
         try:
             lease.release()
         except (LockError, ClusterError) as exc:

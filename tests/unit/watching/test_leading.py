@@ -99,3 +99,14 @@ def test_cluster_errors_reach_the_caller() -> None:
     leader = leadership(Lock(ClusterError("unreachable")), [], WatchMetrics())
     with pytest.raises(ClusterError):
         leader.hold()
+
+
+def test_a_lease_lost_during_the_cycle_is_reported_lost_not_released() -> None:
+    lines: list[str] = []
+    lease = FakeLease("abc")
+    leader = leadership(Lock(lease), lines, WatchMetrics())
+    leader.hold()
+    lease.lost = True
+    leader.release()
+    assert not lease.released and not lease.renewing
+    assert events(lines) == ["lock_acquired", "lock_lost"]
