@@ -22,7 +22,7 @@ from reconciler.cli.base import main
 from reconciler.cli.interrupting import INTERRUPTED, interrupts, progress_every
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.plan import use_color
-from reconciler.errors import PlanError
+from reconciler.errors import LockError, PlanError
 from reconciler.mlcommons.versions import Version
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
@@ -105,9 +105,16 @@ def apply(
             _confirm(auto_approve)
         progress = TextProgress(_echo, every=progress_every())
         with interrupts() as stop, contextlib.closing(progress):
-            result = apply_checked(
-                conn, saved, desired, observer=progress, options=options, seen=seen, stop=stop
-            )
+            try:
+                result = apply_checked(
+                    conn, saved, desired, observer=progress, options=options, seen=seen,
+                    stop=stop,
+                )  # fmt: skip
+            except LockError:
+                if not stop.is_set():
+                    raise
+                _echo("Interrupted while waiting for the state lock: nothing was changed.")
+                sys.exit(INTERRUPTED)
     if stop.is_set():
         for line in interrupted_lines(result):
             _echo(line)

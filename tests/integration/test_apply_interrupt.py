@@ -11,12 +11,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from reconciler.cluster.locking import lock_status
+from reconciler.cluster.locking import acquire_lock, lock_status
 from reconciler.cluster.state import read_state
 from reconciler.sandbox.server import Sandbox
 from reconciler.sandbox.testing import client_for
@@ -26,7 +27,7 @@ from tests.integration.support import ENV, SECRET, connector, group, model, writ
 Factory = Callable[..., Sandbox]
 
 
-Start = Callable[[Sandbox, Path], subprocess.Popen[str]]
+Start = Callable[..., subprocess.Popen[str]]
 
 
 @pytest.fixture
@@ -34,11 +35,11 @@ def start() -> Iterator[Start]:
     """Starts `osml apply --auto-approve` on a sandbox; every process is gone afterwards."""
     started: list[subprocess.Popen[str]] = []
 
-    def run(sandbox: Sandbox, paths: Path) -> subprocess.Popen[str]:
+    def run(sandbox: Sandbox, paths: Path, *extra: str) -> subprocess.Popen[str]:
         env = {**os.environ, **ENV, "PYTHONUNBUFFERED": "1", "OSML_PROGRESS_INTERVAL": "0.1"}
         command = [
             sys.executable, "-m", "reconciler", "apply", str(paths), "--auto-approve",
-            "--cluster", sandbox.url,
+            "--cluster", sandbox.url, *extra,
         ]  # fmt: skip
         process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
@@ -140,3 +141,27 @@ def test_a_second_ctrl_c_exits_at_once(
     assert process.returncode == 130
     assert "Two interrupts received: exiting at once" in err
     assert "Traceback" not in err
+
+
+def test_ctrl_c_while_waiting_for_the_lock_changes_nothing(
+    sandbox_factory: Factory, tmp_path: Path, start: Start
+) -> None:
+    sandbox = sandbox_factory("3.x")
+    with support.open_connection(sandbox.url) as conn:
+        lease = acquire_lock(conn, operation="watch", holder="watcher@pod-0:1")
+    tries = sandbox.requests.count(path="/osml-state/_doc/lock", method="PUT")
+    process = start(sandbox, _manifests(tmp_path), "--lock-timeout", "300")
+    _read_until(process, "Plan: ")
+    # Once it has tried to take the lock, the apply is waiting (and Ctrl-C is handled).
+    deadline = time.monotonic() + 30
+    while sandbox.requests.count(path="/osml-state/_doc/lock", method="PUT") == tries:
+        assert time.monotonic() < deadline, "the apply never tried to take the lock"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    out, err = _finish(process, timeout=30)  # long before the lock timeout
+    assert process.returncode == 130, out + err
+    assert "Interrupted while waiting for the state lock: nothing was changed." in out
+    assert "Traceback" not in err
+    with support.open_connection(sandbox.url) as conn:
+        assert lock_status(conn) == lease.info  # still the other holder's
+        assert not read_state(conn).records
