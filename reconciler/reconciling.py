@@ -166,7 +166,7 @@ def apply_checked(
     state index exists, and the plan's intents are written with the staleness re-read.
     """
     exists = None if seen is None else seen.state.exists
-    lease = wait_for_lock(conn, options=options, index_exists=exists)
+    lease = wait_for_lock(conn, options=options, index_exists=exists, stop=stop)
     try:
         lease.start_renewing()
         return apply_under(
@@ -208,7 +208,9 @@ def apply_current(
     saved to a file is refused as stale (`apply_checked`).
     """
     index = options.settings.state_index
-    lease = wait_for_lock(conn, options=options, index_exists=planned.snapshot.state.exists)
+    lease = wait_for_lock(
+        conn, options=options, index_exists=planned.snapshot.state.exists, stop=stop
+    )
 
     def run(current: Planned) -> ApplyResult:
         return apply_under(
@@ -369,11 +371,16 @@ def _stale(planned: Plan, current: Snapshot, *, desired: Desired) -> StalePlanEr
 
 
 def wait_for_lock(
-    conn: Connection, *, options: ApplyOptions, index_exists: bool | None = None
+    conn: Connection,
+    *,
+    options: ApplyOptions,
+    index_exists: bool | None = None,
+    stop: threading.Event | None = None,
 ) -> Lease:
     """Take the state lock, waiting up to `options.lock_timeout` while someone holds it.
 
     `index_exists` is what the caller has just seen of the state index (`acquire_lock`).
+    A `stop` set meanwhile (Ctrl-C) ends the wait with the holder's LockError.
     """
     timing = options.settings.timing
     deadline = timing.clock() + options.lock_timeout
@@ -388,7 +395,7 @@ def wait_for_lock(
             )
         except LockError:
             remaining = deadline - timing.clock()
-            if remaining <= 0:
+            if remaining <= 0 or (stop is not None and stop.is_set()):
                 raise
             timing.sleep(min(next(delays), remaining))
 

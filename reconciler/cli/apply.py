@@ -7,11 +7,14 @@ the new plan and asks again if it differs. `osml apply PLANFILE` executes a plan
 by `osml plan --out`: its file is verified first (digest, and signature with a plan
 key), then it is refused if the cluster has moved on; secrets are resolved now, from the
 manifest paths the plan records unless `--manifests` says otherwise, and every one must
-match the plan's fingerprints before the first change.
+match the plan's fingerprints before the first change. Long changes say every few
+seconds that they still run; Ctrl-C finishes what is in flight, releases the lock and
+says what was not done (`cli.interrupting`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -19,27 +22,25 @@ import click
 
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
+from reconciler.cli.interrupting import INTERRUPTED, interrupts, progress_every
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.plan import use_color
 from reconciler.cli.plankeys import plan_key, plan_key_option
 from reconciler.cli.refresh import run_refresh
-from reconciler.cluster.connecting import Connection
-from reconciler.errors import PlanError
+from reconciler.errors import LockError, PlanError
 from reconciler.mlcommons.versions import Version
-from reconciler.outcomes import ApplyResult
 from reconciler.planfiles import read_document, read_plan_file
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
 from reconciler.reconciling import (
     ApplyOptions,
-    Desired,
     Review,
     apply_checked,
     apply_current,
     plan_against,
     read_desired,
 )
-from reconciler.rendering.progress import TextProgress
+from reconciler.rendering.progress import TextProgress, interrupted_lines
 from reconciler.rendering.text import render_text
 from reconciler.resources import ResourceKey
 from reconciler.secrets import scrub
@@ -115,46 +116,45 @@ def apply(
         with connected(cluster) as conn:
             run_refresh(conn, options=options, auto_approve=auto_approve)
         return
-    result: ApplyResult | None
     with connected(cluster) as conn:
         version = Version.parse(conn.version)
         if saved is not None:
             sources = manifest_paths or _recorded(saved)
             desired = read_desired(sources, version=version, key_file=key_file)
-            result = apply_checked(
-                conn, saved, desired, observer=TextProgress(_echo), options=options
-            )
         else:
             desired = read_desired(paths or ("manifests",), version=version, key_file=key_file)
             plan_options = PlanOptions(prune=prune, targets=_keys(targets))
-            result = _plan_and_apply(
-                conn, desired, plan_options=plan_options, options=options,
-                auto_approve=auto_approve,
-            )  # fmt: skip
-    if result is not None and not result.ok:
+            planned = plan_against(
+                conn, desired, options=plan_options, state_index=cluster.state_index
+            )
+            _echo(render_text(planned.plan, color=use_color()))
+            if not planned.plan.has_changes:
+                return
+            _confirm(auto_approve)
+        progress = TextProgress(_echo, every=progress_every())
+        with interrupts() as stop, contextlib.closing(progress):
+            try:
+                if saved is not None:
+                    result = apply_checked(
+                        conn, saved, desired, observer=progress, options=options, stop=stop
+                    )
+                else:
+                    result = apply_current(
+                        conn, planned, desired, plan_options=plan_options, observer=progress,
+                        options=options, review=_review(planned.plan, auto_approve=auto_approve),
+                        stop=stop,
+                    )  # fmt: skip
+            except LockError:
+                if not stop.is_set():
+                    raise
+                _echo("Interrupted while waiting for the state lock: nothing was changed.")
+                sys.exit(INTERRUPTED)
+    if stop.is_set():
+        for line in interrupted_lines(result):
+            _echo(line)
+        sys.exit(INTERRUPTED)
+    if not result.ok:
         sys.exit(1)
-
-
-def _plan_and_apply(
-    conn: Connection,
-    desired: Desired,
-    *,
-    plan_options: PlanOptions,
-    options: ApplyOptions,
-    auto_approve: bool,
-) -> ApplyResult | None:
-    """Plan, show, confirm, apply (planning again under the lock if the cluster moved);
-    None when there is nothing to do."""
-    index = options.settings.state_index
-    planned = plan_against(conn, desired, options=plan_options, state_index=index)
-    _echo(render_text(planned.plan, color=use_color()))
-    if not planned.plan.has_changes:
-        return None
-    _confirm(auto_approve)
-    return apply_current(
-        conn, planned, desired, plan_options=plan_options, observer=TextProgress(_echo),
-        options=options, review=_review(planned.plan, auto_approve=auto_approve),
-    )  # fmt: skip
 
 
 def _saved_plan(paths: tuple[Path, ...], *, plan_key_file: Path | None) -> Plan | None:

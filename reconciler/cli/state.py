@@ -1,24 +1,27 @@
 """`osml lock`, `osml state` and `osml import`: inspect and repair what osml remembers.
 
 `lock status` shows who holds the state lock; `lock force-unlock ID` removes a lock left
-by a crashed run. `state list|show|rm` read and forget state records without touching
-the resources themselves; `import KIND/NAME ID` puts one existing live resource under
-management, so the next plan compares it instead of creating a new one.
+by a crashed run, asking first when the lock is still being renewed. `state
+list|show|rm` read and forget state records without touching the resources themselves;
+`import KIND/NAME ID` puts one existing live resource under management, so the next plan
+compares it instead of creating a new one; an ID another resource manages is refused.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Mapping
 
 import click
 
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cluster.calling import MlCalls
-from reconciler.cluster.locking import force_unlock, lock_status
-from reconciler.cluster.snapshots import StateRecord
-from reconciler.cluster.state import delete_record, read_state, write_record
-from reconciler.errors import PlanError
+from reconciler.cluster.locking import force_unlock, is_expired, lock_status
+from reconciler.cluster.snapshots import LockInfo, StateRecord
+from reconciler.cluster.state import delete_record, read_state, utc_now, write_record
+from reconciler.errors import LockError, PlanError
 from reconciler.resources import Kind, ResourceKey
 from reconciler.secrets import scrub
 
@@ -52,12 +55,40 @@ def lock_status_command(*, cluster: ClusterOptions) -> None:
 
 @lock.command("force-unlock")
 @click.argument("lock_id")
+@click.option("--force", is_flag=True, help="Remove the lock even if its lease is still live.")
 @cluster_options
-def force_unlock_command(lock_id: str, *, cluster: ClusterOptions) -> None:
-    """Remove the lock LOCK_ID (shown by `osml lock status`), whoever holds it."""
+def force_unlock_command(lock_id: str, *, force: bool, cluster: ClusterOptions) -> None:
+    """Remove the lock LOCK_ID (shown by `osml lock status`), whoever holds it.
+
+    A lock renewed within its lease probably belongs to a run that is still going (a
+    watcher, an apply): removing it asks first, and without a terminal needs --force.
+    """
     with connected(cluster) as conn:
+        held = lock_status(conn, index=cluster.state_index)
+        if held is not None and held.lock_id == lock_id and not force:
+            _confirm_live(held)
         info = force_unlock(conn, lock_id, index=cluster.state_index)
     click.echo(f"Removed lock {info.lock_id} held by {info.holder} for {info.operation}.")
+
+
+def _confirm_live(info: LockInfo) -> None:
+    """Ask before removing a live lock; LockError when there is no terminal to ask."""
+    if is_expired(info, now=utc_now()):
+        return  # its holder stopped renewing it: gone, as force-unlock expects
+    live = (
+        f"the lock {info.lock_id} of {info.holder} ({info.operation}) is live: it was renewed "
+        f"less than a lease ago and expires {info.expires_at}, so that run probably still "
+        "runs, and removing the lock lets another run change the cluster beside it"
+    )
+    if not _on_terminal():
+        raise LockError(f"{live}; refusing without --force (there is no terminal to ask)")
+    click.echo(live[0].upper() + live[1:] + ".", err=True)
+    if not click.confirm("Remove it anyway?", default=False, err=True):
+        raise click.Abort
+
+
+def _on_terminal() -> bool:
+    return sys.stdin.isatty()
 
 
 @main.group()
@@ -134,10 +165,25 @@ def import_command(resource: str, live_id: str, *, cluster: ClusterOptions) -> N
         raise PlanError(f"{key}: settings kinds need no import; they are matched by key")
     with connected(cluster) as conn:
         _fetch(MlCalls(conn, scrub=scrub), key, live_id)
-        current = read_state(conn, index=cluster.state_index).records.get(key)
+        records = read_state(conn, index=cluster.state_index).records
+        _refuse_taken(records, key, live_id)
+        current = records.get(key)
         record = StateRecord(key=key, status="managed", id=live_id, spec_hash="", applied={})
         write_record(conn, record, expected=current, index=cluster.state_index)
     click.echo(f"Imported {key} as live ID {live_id}. Run `osml plan` to see what differs.")
+
+
+def _refuse_taken(
+    records: Mapping[ResourceKey, StateRecord], key: ResourceKey, live_id: str
+) -> None:
+    """PlanError when another record already points at `live_id`: two records for one
+    live resource would make the next plan fail on a rename it cannot explain."""
+    owners = sorted(str(k) for k, r in records.items() if r.id == live_id and k != key)
+    if owners:
+        raise PlanError(
+            f"{key}: live ID {live_id} is already managed as {', '.join(owners)}; "
+            f"run `osml state rm {owners[0]}` first to move it"
+        )
 
 
 def _fetch(calls: MlCalls, key: ResourceKey, live_id: str) -> None:

@@ -2,8 +2,9 @@
 
 Maps the options to one `watching.Watcher` and runs it on the main thread. This module
 owns what is process-wide: the JSON event lines on stdout, osml's Python loggers routed
-into them, and the SIGTERM / SIGINT handlers (the first signal stops after the running
-changes finish, a second one acts as usual and ends the process at once).
+into them, the SIGTERM / SIGINT handlers (the first signal stops after the running
+changes finish, a second one acts as usual and ends the process at once) and SIGUSR1,
+which pauses the watcher or resumes it.
 """
 
 from __future__ import annotations
@@ -126,6 +127,11 @@ class Address(_ParamType):
     show_default=True,
     help="Run a cycle when the manifests change, not only on the timer.",
 )
+@click.option(
+    "--pause-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="While this file exists, only plan and log: change nothing, take no lock.",
+)
 @click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 100))
 @click.option(
@@ -148,6 +154,7 @@ def watch(
     max_backoff: float,
     watch_dirs: tuple[Path, ...],
     watch_files: bool,
+    pause_file: Path | None,
     prune: bool,
     parallelism: int,
     deploy_timeout: float,
@@ -157,7 +164,9 @@ def watch(
     """Keep the cluster converged with the manifests in PATHS (default manifests/).
 
     Runs a cycle at start, when the manifests change and every --interval; logs one
-    JSON object per line on stdout. Stop with SIGTERM or Ctrl-C.
+    JSON object per line on stdout. In heal mode each cycle takes the state lock and
+    gives it back, so `osml apply --lock-timeout` can run between cycles. SIGUSR1
+    pauses (or resumes) the watcher; stop with SIGTERM or Ctrl-C.
     """
     options = WatchOptions(
         cycle=CycleSettings(
@@ -175,6 +184,7 @@ def watch(
         max_backoff=max_backoff,
         watch_files=watch_files,
         watch_dirs=watch_dirs,
+        pause_file=pause_file,
     )
     with open_cluster(cluster) as conn:
         watcher = Watcher(conn, options, sink=click.echo, stop=threading.Event())
@@ -213,7 +223,8 @@ def _python_logs(log: EventLog) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _signals(watcher: Watcher) -> Iterator[None]:
-    """SIGTERM and SIGINT ask for a clean stop once; the handlers are then restored."""
+    """SIGTERM and SIGINT ask for a clean stop once, then the handlers are restored;
+    SIGUSR1 toggles the pause."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set on the main thread (tests run elsewhere)
         return
@@ -222,12 +233,17 @@ def _signals(watcher: Watcher) -> Iterator[None]:
 
     def stop(number: int, frame: FrameType | None) -> None:
         watcher.log.event("stop_requested", signal=signal.Signals(number).name)
-        for each, handler in previous.items():
-            signal.signal(each, handler)
+        for each in wanted:
+            signal.signal(each, previous[each])
         watcher.request_stop()
 
+    def pause(number: int, frame: FrameType | None) -> None:
+        watcher.toggle_pause()
+
+    previous[signal.SIGUSR1] = signal.getsignal(signal.SIGUSR1)
     for number in wanted:
         signal.signal(number, stop)
+    signal.signal(signal.SIGUSR1, pause)
     try:
         yield
     finally:

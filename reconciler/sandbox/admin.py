@@ -2,22 +2,24 @@
 injection and a state dump. Real clusters have none of this; tests and newcomers use it.
 
 The server records every request in a `RequestLog` (kept on `ctx.extras`) and registers the
-routes with `register(router)`. Admin routes bypass authentication and fault injection, so
-a test can always repair a sandbox it broke. The state dump never shows the ML master key
-or any other document of `.plugins-ml-config`.
+routes with `register(router)`. Admin routes bypass fault injection, so a test can always
+repair a sandbox it broke; with security on they need an admin user (role `all_access`),
+since they show every stored document and can break the cluster at will. The state dump
+never shows the ML master key or any other document of `.plugins-ml-config`.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
 from reconciler.sandbox.faults import FaultSpecError
-from reconciler.sandbox.http import ApiError, Context, Request, Response, Router
+from reconciler.sandbox.http import ApiError, Context, Handler, Request, Response, Router
 
 LOG_KEY = "sandbox.request_log"
 """Where the server keeps the RequestLog in `ctx.extras`."""
@@ -94,12 +96,34 @@ class RequestLog:
 
 def register(router: Router) -> None:
     """Add the `/_sandbox/` routes."""
-    router.add("GET", "/_sandbox/requests", _get_requests)
-    router.add("DELETE", "/_sandbox/requests", _clear_requests)
-    router.add("GET", "/_sandbox/faults", _get_faults)
-    router.add("PUT", "/_sandbox/faults", _put_faults)
-    router.add("DELETE", "/_sandbox/faults", _clear_faults)
-    router.add("GET", "/_sandbox/state", _state)
+    router.add("GET", "/_sandbox/requests", _admin_only(_get_requests))
+    router.add("DELETE", "/_sandbox/requests", _admin_only(_clear_requests))
+    router.add("GET", "/_sandbox/faults", _admin_only(_get_faults))
+    router.add("PUT", "/_sandbox/faults", _admin_only(_put_faults))
+    router.add("DELETE", "/_sandbox/faults", _admin_only(_clear_faults))
+    router.add("GET", "/_sandbox/state", _admin_only(_state))
+
+
+def _admin_only(handler: Handler) -> Handler:
+    """`handler`, refused with 403 to an authenticated user who is not an admin.
+
+    The server has already answered 401 to a request without valid credentials when
+    security is on; without security there is no user and nothing to check.
+    """
+
+    @functools.wraps(handler)
+    def guarded(ctx: Context, request: Request) -> Response:
+        user = request.user
+        if ctx.config.security and user is not None and not user.is_admin:
+            raise ApiError(
+                403,
+                f"no permissions for [{request.method} {request.path}] and User "
+                f"[name={user.name}, backend_roles={user.backend_roles}, requestedTenant=null]",
+                error_type="security_exception",
+            )
+        return handler(ctx, request)
+
+    return guarded
 
 
 def _log(ctx: Context) -> RequestLog:

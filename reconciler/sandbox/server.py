@@ -150,6 +150,11 @@ class Sandbox:
         return f"{scheme}://{self.host}:{self.port}"
 
     @property
+    def open_connections(self) -> int:
+        """Client connections being served now; 0 when stopped."""
+        return self._server.open_connections if self._server is not None else 0
+
+    @property
     def faults(self) -> faults.Faults:
         """Runtime control of fault injection."""
         return self.context.faults
@@ -177,7 +182,8 @@ class Sandbox:
         (`answer`, `reset` = close without answering, `lost` = act, then close)."""
         admin = request.path.startswith("/_sandbox/") or request.path == "/_sandbox"
         try:
-            if self.security is not None and not admin:
+            # Admin routes too: with security on they need the admin user (`admin`).
+            if self.security is not None:
                 request.user = self.security.authenticate(request.headers, peer_cn=peer_cn)
             decision = (
                 faults.Decision() if admin else self.faults.decide(request.method, request.path)

@@ -49,14 +49,35 @@ class HttpServer(ThreadingHTTPServer):
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.dispatch, self.record = dispatch, record
+        self._tls = tls
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
-        context = tls
-        if context is not None:
-            self.socket = context.wrap_socket(
-                self.socket, server_side=True, do_handshake_on_connect=False
-            )
+
+    def get_request(self) -> tuple[Any, Any]:
+        """Accept one connection and wrap it for TLS (the handshake is in the handler).
+
+        Not a wrapped listening socket: its `accept` wraps a connection the client has
+        already reset, fails, and leaves that SSLSocket unclosed (a ResourceWarning, and
+        a file descriptor until the garbage collector runs). A connection that is gone
+        is closed here instead, and socketserver drops it quietly.
+        """
+        sock, client_address = self.socket.accept()
+        if self._tls is None:
+            return sock, client_address
+        try:
+            sock.getpeername()  # OSError (ENOTCONN) when the client already reset
+            wrapped = self._tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        except OSError:
+            sock.close()
+            raise
+        return wrapped, client_address
+
+    @property
+    def open_connections(self) -> int:
+        """Connections being served now (keep-alive ones included)."""
+        with self._connections_lock:
+            return len(self._connections)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:

@@ -1,12 +1,13 @@
 """One reconcile cycle of `osml watch`: read the manifests, plan, hold back, apply.
 
 `Cycle.run(lease=...)` reads the desired state, plans it against the cluster and logs
-every change found (drift). In `report` mode that is all. In `heal` mode it removes the
-changes of resources in backoff (and their dependents) and applies the rest under the
-lease the watcher already holds (`apply_held`), then counts each failure into the
-per-resource backoff. Every outcome comes back as a `CycleReport`; only errors that are
-bugs escape. Called by `watching.loop`; it never waits between cycles, never takes the
-lock itself, and never prints: events go to the EventLog and the metrics.
+every change found (drift). In `report` mode, or for a paused watcher, that is all. In
+`heal` mode it removes the changes of resources in backoff (and their dependents) and
+applies the rest under the lease the watcher holds for this cycle (`apply_held`), then
+counts each failure into the per-resource backoff. Every outcome comes back as a
+`CycleReport`; only errors that are bugs escape. Called by `watching.loop`; it never
+waits between cycles, never takes the lock itself, and never prints: events go to the
+EventLog and the metrics.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from reconciler.errors import (
     PlanError,
     Problem,
     SecretError,
+    Severity,
     StalePlanError,
 )
 from reconciler.manifests.loading import ManifestSet, find_manifest_files
@@ -93,7 +95,10 @@ class CycleReport:
     applied: int = 0
     failed: int = 0
     held_back: int = 0
+    problems: int = 0
+    """Invalid cycles: the errors found in the manifests (or 1 for a refused plan)."""
     message: str = ""
+    """What went wrong, for the event log; never served by the health endpoints."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,8 +179,9 @@ class Cycle:
         self._noted: frozenset[str] = frozenset()
         self._manifests = ManifestCache(settings.paths)
 
-    def run(self, *, lease: Lease | None) -> CycleReport:
-        """One cycle; `lease` is required in heal mode (the lock we hold)."""
+    def run(self, *, lease: Lease | None, report: bool = False) -> CycleReport:
+        """One cycle; `lease` is required in heal mode (the lock we hold). `report`
+        plans and logs only, whatever the mode (a paused watcher)."""
         try:
             desired = self._desired()
             planned = plan_against(
@@ -189,7 +195,9 @@ class Cycle:
             return self._invalid(exc)
         except ClusterError as exc:
             return self._error("cluster_error", exc)
-        return self._act(planned.plan, desired, lease=lease, seen=planned.snapshot)
+        return self._act(
+            planned.plan, desired, lease=lease, seen=planned.snapshot, report=report
+        )
 
     def _desired(self) -> Desired:
         manifests, warnings = self._manifests.get(Version.parse(self.conn.version))
@@ -199,7 +207,7 @@ class Cycle:
         )
 
     def _act(
-        self, plan: Plan, desired: Desired, *, lease: Lease | None, seen: Snapshot
+        self, plan: Plan, desired: Desired, *, lease: Lease | None, seen: Snapshot, report: bool
     ) -> CycleReport:
         drift = [c for c in plan.changes if c.is_change]
         for change in drift:
@@ -207,7 +215,7 @@ class Cycle:
         self._note(plan)
         self._backoff.forget_except({c.key for c in drift})
         self._metrics.backoffs(self._backoff.status(now=self._clock()))
-        if self.settings.mode is Mode.REPORT or not drift:
+        if report or self.settings.mode is Mode.REPORT or not drift:
             status = Status.DRIFT if drift else Status.CONVERGED
             return CycleReport(status, drift=len(drift))
         if lease is None:
@@ -321,7 +329,8 @@ class Cycle:
             )
         message = scrub(str(exc))
         self._log.event("manifests_refused", level="error", message=message)
-        return CycleReport(Status.INVALID, message=message)
+        errors = sum(p.severity is Severity.ERROR for p in problems) or 1
+        return CycleReport(Status.INVALID, problems=errors, message=message)
 
     def _error(self, event: str, exc: Exception, *, status: Status = Status.ERROR) -> CycleReport:
         message = scrub(str(exc))

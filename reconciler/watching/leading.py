@@ -1,12 +1,14 @@
-"""Which of several watchers acts: the holder of the state lock, for as long as it lives.
+"""Which of several watchers acts: the one that holds the state lock for its cycle.
 
-A `Leadership` takes the state lock once (operation `watch`) and keeps its lease renewed
-in the background for the watcher's whole life, so the applies of a heal-mode watcher
-need no lock of their own (`watching.cycle.apply_held` checks the lease instead). Other
-replicas find the lock held, stay on standby and try again each tick; when the holder
-stops, its lock is released, and when it dies, its lease expires and the next attempt
-takes it over (`cluster.locking`). Called by `watching.loop`; it logs changes of
-leadership, and never plans or applies.
+A heal-mode watcher takes the state lock (operation `watch`) at the start of each cycle
+with `Leadership.hold()`, keeps its lease renewed in the background while the cycle runs
+(so its applies need no lock of their own: `watching.cycle.apply_held` checks the lease)
+and gives it back with `release()` when the cycle ends. Between cycles the lock is free:
+an `osml apply --lock-timeout` by hand waits for the running cycle at most, and then has
+the cluster to itself. A watcher that finds the lock held (another replica's cycle, an
+apply) stands by for that cycle; when a holder dies, its lease expires and the next
+attempt takes it over (`cluster.locking`). Called by `watching.running`; it logs changes
+of leadership, and never plans or applies.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ Acquire = Callable[[], Lease]
 
 
 class Leadership:
-    """The state lock of one watcher: taken when free, renewed, released at the end."""
+    """The state lock of one watcher: taken when free, renewed, released after a cycle."""
 
     def __init__(
         self,
@@ -80,9 +82,13 @@ class Leadership:
 
     def release(self) -> None:
         """Give the lock back (if we hold it) so another replica can take over at once."""
-        lease, self._lease = self._lease, None
+        lease = self._lease
         if lease is None:
             return
+        if lease.lost:  # taken over during the cycle: nothing of ours to give back
+            self._lost()
+            return
+        self._lease = None
         try:
             lease.release()
         except (LockError, ClusterError) as exc:

@@ -32,12 +32,17 @@ TIMER = "timer"
 
 @dataclasses.dataclass
 class Health:
-    """What the loop last did, for the health endpoints; written by the loop thread only."""
+    """What the loop last did, for the health endpoints; written by the loop thread only.
+
+    The endpoints may be reachable from anywhere the listener binds to, so what they say
+    is a status and counts: the manifest problems and server messages behind a failed
+    cycle (file paths, YAML excerpts) are in the event log, not here.
+    """
 
     running: bool = False
     cycles: int = 0
     last_status: Status | None = None
-    last_message: str = ""
+    last_report: CycleReport | None = None
     last_success_at: float | None = None
     """Unix time of the end of the last successful cycle."""
 
@@ -47,12 +52,28 @@ class Health:
 
     def ready(self) -> tuple[bool, str]:
         """`/readyz`: the last cycle succeeded (a standby replica is ready too)."""
-        status = self.last_status
-        if status is None:
+        report = self.last_report
+        if report is None:
             return False, "no cycle has finished yet"
-        ok = status.succeeded or status is Status.STANDBY
-        detail = f"last cycle: {status.value}"
-        return ok, f"{detail}: {self.last_message}" if self.last_message else detail
+        detail = f"last cycle: {report.status.value}"
+        counts = _counts(report)
+        return report.status.succeeded, f"{detail} ({counts})" if counts else detail
+
+
+def _counts(report: CycleReport) -> str:
+    """`2 problems`, `1 failed, 3 held back`: numbers only, never the messages."""
+    if report.status is Status.INVALID:
+        return f"{_plural(report.problems, 'problem')}, see the log"
+    if report.status is Status.ERROR:
+        return "see the log"
+    if report.status is Status.DRIFT:
+        return _plural(report.drift, "change")
+    pairs = [(report.failed, "failed"), (report.held_back, "held back")]
+    return ", ".join(f"{n} {word}" for n, word in pairs if n)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +144,7 @@ class Loop:
         )
         health = self.health
         health.cycles += 1
-        health.last_status, health.last_message = report.status, report.message
+        health.last_status, health.last_report = report.status, report
         if success_at is not None:
             health.last_success_at = success_at
         self._log.event(

@@ -128,6 +128,9 @@ class WatchMetrics:
         self.leader = Family(
             "osml_watch_lock_held", "1 while this watcher holds the state lock.", "gauge"
         )
+        self.paused = Family(
+            "osml_watch_paused", "1 while this watcher is paused (it changes nothing).", "gauge"
+        )
         self.backoff_failures = Family(
             "osml_watch_resource_failures",
             "Consecutive failed attempts of a resource now in backoff.",
@@ -172,6 +175,11 @@ class WatchMetrics:
         with self._lock:
             self.leader.set(1.0 if held else 0.0)
 
+    def pause(self, paused: bool) -> None:
+        """Whether this watcher is paused now."""
+        with self._lock:
+            self.paused.set(1.0 if paused else 0.0)
+
     def backoffs(self, held_back: Mapping[ResourceKey, tuple[int, float]]) -> None:
         """The resources in backoff now: key -> (consecutive failures, seconds held back)."""
         with self._lock:
@@ -187,7 +195,8 @@ class WatchMetrics:
         with self._lock:
             families = (
                 self.cycles, self.drift, self.applied, self.failed, self.last_success,
-                self.leader, self.backoff_failures, self.backoff_seconds, self.duration,
+                self.leader, self.paused, self.backoff_failures, self.backoff_seconds,
+                self.duration,
             )  # fmt: skip
             return "".join(f"{line}\n" for family in families for line in family.lines())
 

@@ -3,10 +3,12 @@
 `Watcher(conn, options, sink=..., stop=...)` wires the parts of this package for one
 cluster; `start()` opens the HTTP listener and the file watch, `run()` runs the loop on
 the calling thread until the stop event is set, and `close()` gives the lock back and
-stops the threads. `run_watch` does all three. In heal mode a cycle runs only while this
-watcher holds the state lock (`leading`); report mode never changes the cluster and so
-takes no lock. Called by `cli.watch`, which owns signals and printing; this module
-installs no signal handler and writes only to the sink it is given.
+stops the threads. `run_watch` does all three. In heal mode each cycle takes the state
+lock and gives it back at its end (`leading`), so a manual `osml apply` can run between
+cycles; report mode never changes the cluster and so takes no lock. A paused watcher
+(`toggle_pause()`, or while `pause_file` exists) runs its cycles as report mode does.
+Called by `cli.watch`, which owns signals and printing; this module installs no signal
+handler and writes only to the sink it is given.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ from reconciler.watching.loop import Loop, Timing
 from reconciler.watching.metrics import WatchMetrics
 from reconciler.watching.serving import StatusServer
 from reconciler.watching.triggers import FileWatcher, Waiter, Wakeups, watched_paths
+
+RESUME = "resume"
+"""The trigger name of the cycle run at once when a paused watcher is resumed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +58,8 @@ class WatchOptions:
     """React to manifest changes; without it only the timer triggers cycles."""
     watch_dirs: tuple[Path, ...] = ()
     """More folders to watch, such as a git-sync root whose symlink swaps."""
+    pause_file: Path | None = None
+    """While this file exists, cycles only plan and log: nothing is changed, no lock taken."""
 
 
 class Watcher:
@@ -88,6 +95,8 @@ class Watcher:
         self.loop = self._loop(self.wakeups, clock=clock, wall=wall)
         self.files: FileWatcher | None = None
         self.server: StatusServer | None = None
+        self._paused_by_signal = threading.Event()
+        self._pause_reason: str | None = None
 
     def _leadership(self, conn: Connection) -> Leadership | None:
         if self.options.cycle.mode is Mode.REPORT:
@@ -115,7 +124,10 @@ class Watcher:
         )
 
     def run_cycle(self) -> CycleReport:
-        """One cycle, under the lock in heal mode; standby while another watcher holds it."""
+        """One cycle. In heal mode under the lock, taken for this cycle and given back at
+        its end; standby while someone else holds it. Paused: plan and log only."""
+        if self._paused():
+            return self.cycle.run(lease=None, report=True)
         if self.leadership is None:
             return self.cycle.run(lease=None)
         try:
@@ -126,7 +138,41 @@ class Watcher:
             return CycleReport(Status.ERROR, message=message)
         if lease is None:
             return CycleReport(Status.STANDBY)
-        return self.cycle.run(lease=lease)
+        try:
+            return self.cycle.run(lease=lease)
+        finally:
+            # Free between cycles: an apply by hand waits for this cycle, not for ever.
+            self.leadership.release()
+
+    def toggle_pause(self) -> None:
+        """Pause, or resume, from the next cycle on (safe from a signal handler).
+
+        The cycle running now finishes; a resume runs the next cycle at once.
+        """
+        if self._paused_by_signal.is_set():
+            self._paused_by_signal.clear()
+            self.wakeups.notify(RESUME)
+        else:
+            self._paused_by_signal.set()
+        self.log.event("pause_requested", paused=self._paused_by_signal.is_set())
+
+    def _paused(self) -> bool:
+        """Whether this cycle only reports; logs and counts each change of pause."""
+        file = self.options.pause_file
+        if self._paused_by_signal.is_set():
+            reason: str | None = "signal"
+        elif file is not None and file.exists():
+            reason = f"pause file {file}"
+        else:
+            reason = None
+        if reason != self._pause_reason:
+            if reason is None:
+                self.log.event("resumed")
+            else:
+                self.log.event("paused", reason=reason)
+            self.metrics.pause(reason is not None)
+            self._pause_reason = reason
+        return reason is not None
 
     def start(self) -> Watcher:
         """Open the listener and the file watch; returns at once."""

@@ -4,11 +4,15 @@
 `/healthz` is 200 while the loop runs, `/readyz` is 200 when the last cycle succeeded
 (503 with the reason otherwise), `/metrics` is the text exposition of `WatchMetrics`.
 It reads state through callables given by `watching.running` and changes nothing; it
-serves no manifest, plan or secret. Bind to loopback unless a scraper needs more.
+serves no manifest, plan or secret. A client that hangs up mid-request is normal on an
+open port and worth one debug line, never a traceback on stderr. Bind to loopback
+unless a scraper needs more.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +20,8 @@ from typing import Any
 
 from reconciler.errors import ReconcilerError
 from reconciler.watching.metrics import CONTENT_TYPE
+
+_log = logging.getLogger(__name__)
 
 Probe = Callable[[], tuple[bool, str]]
 """A health check: (healthy, one line of detail)."""
@@ -87,6 +93,16 @@ def _probe(check: Probe) -> tuple[int, str, str]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     routes: dict[str, Callable[[], tuple[int, str, str]]]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Not socketserver's traceback on stderr: anyone who reaches the port could
+        flood it by resetting connections. A hang-up is a debug line; anything else is
+        a bug of ours and logged as an error, still without a traceback on stderr."""
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):  # resets, broken pipes, timeouts, TLS probes
+            _log.debug("status client %s hung up: %s", client_address[0], error)
+        else:
+            _log.error("status request from %s failed: %r", client_address[0], error)
 
 
 class _Handler(BaseHTTPRequestHandler):

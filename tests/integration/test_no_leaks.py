@@ -427,7 +427,8 @@ def test_apply_both_entry_points_state_lock_and_import(
     with connect(connection_settings(sandbox.url, known)) as conn:
         lease = acquire_lock(conn, operation="apply", holder="someone@elsewhere")
     assert run("lock", "status").exit_code == 0
-    assert run("lock", "force-unlock", lease.info.lock_id).exit_code == 0
+    assert run("lock", "force-unlock", lease.info.lock_id).exit_code == 1  # live: refused
+    assert run("lock", "force-unlock", lease.info.lock_id, "--force").exit_code == 0
     run.assert_clean(saved.read_text(), stored_documents(sandbox, known))
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import ssl
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -108,3 +111,54 @@ def _raw_get(url: str) -> tuple[int, dict[str, str], bytes]:
             return answer.status, dict(answer.headers), answer.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()
+
+
+ADMIN_ROUTES = [
+    ("GET", "/_sandbox/state?docs=true", None),
+    ("GET", "/_sandbox/requests", None),
+    ("DELETE", "/_sandbox/requests", None),
+    ("GET", "/_sandbox/faults", None),
+    ("PUT", "/_sandbox/faults", {"rules": [{"route": "*", "error_rate": 1.0}]}),
+    ("DELETE", "/_sandbox/faults", None),
+]
+
+
+def _call(
+    sandbox: Sandbox, method: str, path: str, body: object, auth: tuple[str, str] | None
+) -> tuple[int, bytes]:
+    headers = {"Content-Type": "application/json"}
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(sandbox.url + path, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES)
+def test_admin_routes_need_the_admin_user_when_security_is_on(
+    sandbox_factory: Factory, method: str, path: str, body: object
+) -> None:
+    sandbox = sandbox_factory(security=True, users=USERS)
+    client_for(sandbox).index(index="private", id="1", body={"note": "not for everyone"})
+
+    status, answer = _call(sandbox, method, path, body, auth=None)
+    assert (status, answer) == (401, b"Unauthorized")
+    status, answer = _call(sandbox, method, path, body, auth=("alice", "wonder-land"))
+    assert status == 403 and json.loads(answer)["error"]["type"] == "security_exception"
+    assert b"not for everyone" not in answer
+    assert sandbox.faults.spec()["rules"] == []  # the refused PUT changed nothing
+
+    status, answer = _call(sandbox, method, path, body, auth=("admin", "admin"))
+    assert status == 200
+    if path.startswith("/_sandbox/state"):
+        assert b"not for everyone" in answer
+
+
+def test_admin_routes_need_no_credentials_without_security(sandbox_factory: Factory) -> None:
+    sandbox = sandbox_factory()
+    assert _call(sandbox, "GET", "/_sandbox/state", None, auth=None)[0] == 200

@@ -139,17 +139,30 @@ def test_an_apply_writes_all_its_intents_before_the_first_create(
 ) -> None:
     sandbox = sandbox_factory("3.x")
     docs, paths = _fleet(tmp_path, models=6)
+    store = sandbox.context.store
+    others = {n: store.count(n) for n in store.index_names() if n != INDEX}
+    at_first_create: list[dict[str, str]] = []
+
+    def look() -> None:
+        # Called inside every store write: at the first write outside the state index
+        # (the first create), note what the state index holds at that very moment.
+        if at_first_create or not any(
+            store.count(n) > others.get(n, 0) for n in store.index_names() if n != INDEX
+        ):
+            return
+        records = [d.source for d in store.docs(INDEX) if d.source.get("doc_type") == "record"]
+        at_first_create.append({f"{r['kind']}/{r['name']}": r["status"] for r in records})
+
+    store.add_listener(look)
     sandbox.requests.clear()
     result = support.apply(sandbox.url, paths)
     assert result.ok, result.failures
+    assert at_first_create == [{f"{d['kind']}/{d['metadata']['name']}": "intent" for d in docs}]
     entries = sandbox.requests.entries()
     log = [(e.method, e.route or e.path) for e in entries]
-    creates = [n for n, (m, r) in enumerate(log) if r.endswith(("_create", "_register"))]
-    bulks = [n for n, (m, r) in enumerate(log) if r == "/_bulk"]
-    assert bulks[0] < creates[0]
-    # Intents, then records behind the creates: fewer requests than resources, where
-    # one per write would be two per resource.
-    assert len(bulks) < len(docs)
+    first_create = next(n for n, (m, r) in enumerate(log) if r.endswith(("_create", "_register")))
+    # All of them in one request, and no state document written one at a time but the lock.
+    assert [r for _, r in log[:first_create]].count("/_bulk") == 1
     singles = [e.path for e in entries if e.method == "PUT" and e.route == "/{index}/_doc/{id}"]
     assert singles == ["/osml-state/_doc/lock"]
     records = _records(sandbox.url)

@@ -50,14 +50,21 @@ class Tripwire(admin.RequestLog):
         with self._count_lock:
             self.mutations += 1
             if self.mutations == self.at and self.pid is not None:
-                os.kill(self.pid, signal.SIGKILL)
-                self.fired.set()
+                _kill(self.pid, self)
 
 
 def _kill(pid: int, tripwire: Tripwire) -> None:
+    # `fired` first: the parent may see the child gone (exit code -9) before this thread
+    # runs another line, and must then know the kill was ours. A kill that finds the
+    # process gone leaves `fired` set, but the exit code is then the child's own.
+    tripwire.fired.set()
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-        tripwire.fired.set()
+
+
+def was_killed(tripwire: Tripwire, code: int | None) -> bool:
+    """Whether the child ended by our kill (not on its own, nor by anyone else's)."""
+    return tripwire.fired.is_set() and code == -signal.SIGKILL
 
 
 def install(sandbox: Sandbox, tripwire: Tripwire) -> None:

@@ -13,13 +13,16 @@ import dataclasses
 import os
 import random
 import shutil
+import signal
+import types
 from pathlib import Path
 
 import pytest
 
 from reconciler.sandbox.server import Sandbox
 from reconciler.sandbox.testing import client_for
-from tests.reliability.crashing import Tripwire, apply_killed, install
+from tests.reliability import crashing
+from tests.reliability.crashing import Tripwire, apply_killed, install, was_killed
 from tests.reliability.driving import Driver
 from tests.reliability.invariants import assert_converged
 from tests.reliability.worlds import Connector, World, fleet
@@ -72,13 +75,14 @@ def crash_and_recover(
     with _sandbox(profile, base, tripwire, directory=directory) as sandbox:
         paths = world.write(directory)
         code = apply_killed(tripwire, sandbox.url, paths, env=world.env(), after=after)
-        assert tripwire.fired.is_set() or code == 0, f"apply failed on its own: {code}"
+        killed = was_killed(tripwire, code)
+        assert killed or code == 0, f"apply failed on its own: {code}"
         driver = Driver(sandbox.url)
         driver.break_stale_lock()
         driver.converge(paths, env=world.env(), attempts=3)
         with client_for(sandbox) as client:
             assert_converged(client, world, outputs=driver.outputs, secrets=secrets)
-        return tripwire.fired.is_set()
+        return killed
 
 
 def _sandbox(profile: str, base: Path, tripwire: Tripwire, *, directory: Path) -> Sandbox:
@@ -129,3 +133,19 @@ def test_apply_killed_at_a_random_moment_then_rerun_converges(seed: int, tmp_pat
     crash_and_recover(
         profile, base, worlds[-1], tmp_path / "run", step=None, secrets=secrets, after=moment
     )
+
+
+def test_the_tripwire_says_it_fired_before_its_kill_lands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent sees the child die as soon as the kill lands, perhaps before the
+    server thread that sent it runs again: by then `fired` must already be set, or a
+    kill under load reads as the apply failing on its own."""
+    tripwire = Tripwire(at=1)
+    tripwire.pid = 12345
+    fired_at_kill: list[bool] = []
+    monkeypatch.setattr(
+        crashing.os, "kill", lambda pid, sig: fired_at_kill.append(tripwire.fired.is_set())
+    )
+    request = types.SimpleNamespace(method="PUT", path="/osml-state/_doc/lock", route=None)
+    tripwire.record(request, status=201, action="answer", duration=0.0)
+    assert fired_at_kill == [True]
+    assert was_killed(tripwire, -signal.SIGKILL) and not was_killed(tripwire, 1)

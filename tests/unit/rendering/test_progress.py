@@ -12,6 +12,7 @@ from reconciler.rendering.progress import (
     RecordingObserver,
     TextProgress,
     duration_text,
+    interrupted_lines,
     summary_line,
 )
 from reconciler.resources import Kind, ResourceKey
@@ -182,3 +183,78 @@ def test_text_progress_neutralises_control_sequences() -> None:
     lines: list[str] = []
     TextProgress(lines.append).on_wait(_change(Action.DEPLOY), "state \x1b[2JDEPLOYING")
     assert lines == ["Model/chat: state \\x1b[2JDEPLOYING"]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_tick_says_what_is_still_running_and_for_how_long() -> None:
+    lines: list[str] = []
+    clock = FakeClock()
+    progress = TextProgress(lines.append, clock=clock)
+    deploy, create = _change(Action.DEPLOY), _change(Action.CREATE)
+    progress.on_start(deploy)
+    progress.on_wait(deploy, "waiting for DEPLOYED")
+    clock.now += 5
+    progress.on_start(create)
+    clock.now += 15
+    progress.tick()
+    progress.on_finish(create, outcome=Outcome.DONE, duration=15.0, live_id="abc")
+    clock.now += 45
+    progress.tick()
+    assert lines[3:] == [  # in create order, like the plan
+        "Connector/openai-chat: still creating... [15s elapsed]",
+        "Model/chat: still deploying (waiting for DEPLOYED)... [20s elapsed]",
+        "Connector/openai-chat: created (id abc) [15.0s]",
+        "Model/chat: still deploying (waiting for DEPLOYED)... [1m05s elapsed]",
+    ]
+
+
+def test_the_ticker_writes_every_interval_and_stops_with_the_summary() -> None:
+    lines: list[str] = []
+    ticked = threading.Event()
+
+    def sink(line: str) -> None:
+        lines.append(line)
+        if "still" in line:
+            ticked.set()
+
+    progress = TextProgress(sink, every=0.01)
+    change = _change(Action.DEPLOY)
+    progress.on_start(change)
+    assert ticked.wait(10), "no progress line"
+    progress.on_finish(change, outcome=Outcome.DONE, duration=1.0)
+    progress.on_summary(_result((Action.DEPLOY, Outcome.DONE)))
+    written = len(lines)
+    progress.tick()  # nothing runs any more: nothing to say
+    assert len(lines) == written and lines[-1].startswith("Apply complete")
+    assert not [t for t in threading.enumerate() if t.name == "osml-progress"]
+
+
+def test_without_an_interval_no_ticker_starts() -> None:
+    progress = TextProgress(lambda line: None)
+    progress.on_start(_change(Action.CREATE))
+    assert not [t for t in threading.enumerate() if t.name == "osml-progress"]
+
+
+def test_an_interrupted_apply_says_what_was_done_and_what_not() -> None:
+    group = ResourceKey(Kind.MODEL_GROUP, "team")
+    result = ApplyResult(
+        (
+            ChangeResult(group, Action.CREATE, Outcome.DONE),
+            ChangeResult(CHAT, Action.CREATE, Outcome.DONE),
+            ChangeResult(MODEL, Action.CREATE, Outcome.SKIPPED, error="apply was stopped"),
+        )
+    )
+    assert interrupted_lines(result) == [
+        "Interrupted: 2 done, 1 not started. The changes in flight were finished and "
+        "recorded; the state lock was released.",
+        "  done: ModelGroup/team, Connector/openai-chat",
+        "  not started: Model/chat",
+        "Run the apply again to do the rest.",
+    ]

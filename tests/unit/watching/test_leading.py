@@ -65,11 +65,11 @@ def test_stands_by_while_held_then_takes_the_lock_and_keeps_it() -> None:
     leader = leadership(Lock(held, held, lease), lines, metrics)
     assert leader.hold() is None
     assert leader.hold() is None
-    assert "osml_watch_lock_held 0" in metrics.render()
+    assert "osml_watch_lock_held 0" in metrics.render().splitlines()
     assert leader.hold() is lease and lease.renewing
     assert leader.hold() is lease  # no second acquire while the lease lives
     assert events(lines) == ["standby", "lock_acquired"]  # standby logged once
-    assert "osml_watch_lock_held 1" in metrics.render()
+    assert "osml_watch_lock_held 1" in metrics.render().splitlines()
 
 
 def test_a_lost_lease_is_dropped_and_the_lock_taken_again_when_free() -> None:
@@ -99,3 +99,14 @@ def test_cluster_errors_reach_the_caller() -> None:
     leader = leadership(Lock(ClusterError("unreachable")), [], WatchMetrics())
     with pytest.raises(ClusterError):
         leader.hold()
+
+
+def test_a_lease_lost_during_the_cycle_is_reported_lost_not_released() -> None:
+    lines: list[str] = []
+    lease = FakeLease("abc")
+    leader = leadership(Lock(lease), lines, WatchMetrics())
+    leader.hold()
+    lease.lost = True
+    leader.release()
+    assert not lease.released and not lease.renewing
+    assert events(lines) == ["lock_acquired", "lock_lost"]

@@ -155,23 +155,52 @@ def test_a_stop_before_running_runs_no_cycle() -> None:
 
 
 @pytest.mark.parametrize(
-    ("statuses", "ready", "detail"),
+    ("reports", "ready", "detail"),
     [
         ([], False, "no cycle has finished yet"),
-        ([Status.CONVERGED], True, "last cycle: converged"),
-        ([Status.DRIFT], True, "last cycle: drift"),
-        ([Status.STANDBY], True, "last cycle: standby"),
-        ([Status.CONVERGED, Status.INVALID], False, "last cycle: invalid: it went wrong"),
-        ([Status.ERROR], False, "last cycle: error: it went wrong"),
-        ([Status.PARTIAL], False, "last cycle: partial: it went wrong"),
+        ([CycleReport(Status.CONVERGED)], True, "last cycle: converged"),
+        ([CycleReport(Status.DRIFT, drift=3)], True, "last cycle: drift (3 changes)"),
+        ([CycleReport(Status.STANDBY)], True, "last cycle: standby"),
+        (
+            [CycleReport(Status.CONVERGED), CycleReport(Status.INVALID, problems=2)],
+            False,
+            "last cycle: invalid (2 problems, see the log)",
+        ),
+        ([CycleReport(Status.ERROR)], False, "last cycle: error (see the log)"),
+        (
+            [CycleReport(Status.PARTIAL, failed=1, held_back=2)],
+            False,
+            "last cycle: partial (1 failed, 2 held back)",
+        ),
     ],
 )
-def test_readiness_follows_the_last_cycle(statuses: list[Status], ready: bool, detail: str) -> None:
+def test_readiness_follows_the_last_cycle(
+    reports: list[CycleReport], ready: bool, detail: str
+) -> None:
     clock = FakeClock()
-    loop = make_loop(Cycles(clock, statuses), clock=clock, end=1)
-    for index, _ in enumerate(statuses):
+    runs = iter(reports)
+    loop = make_loop(Cycles(clock), clock=clock, end=1)
+    loop._run_cycle = lambda: next(runs)
+    for index, _ in enumerate(reports):
         loop.cycle("timer" if index else "start")
     assert loop.health.ready() == (ready, detail)
+
+
+MESSAGE = (
+    "manifests/models.yaml:14:5: Model/chat: spec.model_group: no ModelGroup named "
+    "'nowhere'\n    14 |   model_group: nowhere"
+)
+
+
+@pytest.mark.parametrize("status", [Status.INVALID, Status.ERROR, Status.PARTIAL])
+def test_readiness_never_tells_what_went_wrong(status: Status) -> None:
+    clock = FakeClock()
+    loop = make_loop(Cycles(clock), clock=clock, end=1)
+    loop._run_cycle = lambda: CycleReport(status, problems=1, failed=1, message=MESSAGE)
+    loop.cycle("start")
+    ok, detail = loop.health.ready()
+    assert not ok and detail.startswith(f"last cycle: {status.value}")
+    assert "yaml" not in detail and "chat" not in detail and "nowhere" not in detail
 
 
 def test_cycles_are_counted_with_their_trigger_result_and_duration() -> None:

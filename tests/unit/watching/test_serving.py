@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+import struct
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -83,3 +87,35 @@ def test_addresses_parse(text: str, expected: tuple[str, int]) -> None:
 def test_bad_addresses_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_address(text)
+
+
+def _hang_up(address: tuple[str, int], sent: bytes) -> None:
+    """Connect, send `sent`, then close with a reset (RST) instead of a clean close."""
+    sock = socket.create_connection(address, timeout=5)
+    if sent:
+        sock.sendall(sent)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def test_clients_that_reset_their_connection_leave_no_traceback(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="reconciler.watching.serving")
+    # A large body, so that a client gone before reading makes the server's write fail.
+    running = StatusServer(
+        ("127.0.0.1", 0), alive=lambda: (True, "ok"), ready=lambda: (True, "ok"),
+        metrics=lambda: "x" * 4_000_000,
+    ).start()  # fmt: skip
+    try:
+        for sent in (b"GET /readyz HTTP/1.1\r\nHo", b"GET /metrics HTTP/1.1\r\n\r\n"):
+            _hang_up(running.address, sent)
+        deadline = time.monotonic() + 10
+        while len(caplog.records) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert get(running, "/healthz")[0] == 200  # still serving
+    finally:
+        running.stop()
+    assert capfd.readouterr().err == ""
+    assert len(caplog.records) >= 2
+    assert {r.levelno for r in caplog.records} == {logging.DEBUG}

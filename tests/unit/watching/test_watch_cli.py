@@ -73,6 +73,7 @@ def test_defaults(faked: list[FakeWatcher]) -> None:
     assert options.max_backoff == 900.0
     assert options.cycle.apply.deploy_timeout == 300.0
     assert options.cycle.apply.state_index == "osml-state"
+    assert options.pause_file is None
     assert watcher.calls == ["start", "run", "close"]
     events = [json.loads(line) for line in result.output.splitlines()]
     assert [e["event"] for e in events] == ["connection_warning", "log"]
@@ -86,7 +87,8 @@ def test_options_arrive_as_arguments(faked: list[FakeWatcher], tmp_path: Path) -
         [str(tmp_path), "--interval", "500ms", "--mode", "report", "--listen", "off",
          "--debounce", "0.2", "--lease", "2m", "--max-backoff", "1h", "--prune",
          "--parallelism", "3", "--deploy-timeout", "90s", "--no-watch-files",
-         "--watch-dir", str(tmp_path), "--state-index", "other-state"]
+         "--watch-dir", str(tmp_path), "--state-index", "other-state",
+         "--pause-file", str(tmp_path / "pause")]
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     options = faked[0].options
@@ -99,6 +101,7 @@ def test_options_arrive_as_arguments(faked: list[FakeWatcher], tmp_path: Path) -
     assert options.cycle.apply.deploy_timeout == 90.0
     assert options.cycle.apply.state_index == "other-state"
     assert not options.watch_files and options.watch_dirs == (tmp_path,)
+    assert options.pause_file == tmp_path / "pause"
 
 
 def test_environment_variables_set_options(faked: list[FakeWatcher]) -> None:
