@@ -4,8 +4,7 @@ sandbox's provider emulators without network access.
 
 Sets that cannot pass yet are listed in KNOWN_FAILURES with the exact changes that fail and
 why; the test checks that those, and only those, fail for that reason, so an entry must go
-when its reason does. The default set's Titan model uses Painless pre/post-process scripts,
-which the sandbox does not run yet; examples/access-control needs the Security plugin,
+when its reason does. examples/access-control needs the Security plugin,
 which `--sandbox` does not emulate. examples/private-self-hosted calls a private server at
 10.0.0.12 that is no well-known provider, so its probe makes a real call by design and is
 not run here.
@@ -24,10 +23,8 @@ from reconciler.cli import main
 from tests.manifest_sets import SETS
 
 DUMMY = "dummy-value-for-the-sandbox"
-PAINLESS = "the sandbox cannot run Painless scripts"
 NEEDS_SECURITY = "the Security plugin or"
 KNOWN_FAILURES: dict[str, dict[str, str]] = {
-    "manifests": {"Model/bedrock-titan-embed": PAINLESS},
     "access-control": {
         "ModelGroup/platform-experiments": NEEDS_SECURITY,
         "ModelGroup/search-relevance": NEEDS_SECURITY,
