@@ -101,6 +101,9 @@ class Change:
     """Expected downtime in words; None when there is none."""
     deploy_after: bool = False
     """For models: deploy once created, replaced or updated."""
+    undeploy_first: bool = False
+    """For a model update or adoption: undeploy before updating (`deployed: false`), so
+    one apply does both instead of leaving the undeploy to the next run."""
     review: tuple[str, ...] = ()
     """Security-relevant notes for the reviewer (endpoint host, access, credentials)."""
     probe: Mapping[str, Any] | None = None
@@ -253,6 +256,7 @@ def _change_to_dict(change: Change) -> dict[str, Any]:
         "affected": [str(k) for k in change.affected],
         "downtime": change.downtime,
         "deploy_after": change.deploy_after,
+        "undeploy_first": change.undeploy_first,
         "review": list(change.review),
         "probe": change.probe,
         "lifecycle": change.lifecycle,
@@ -273,6 +277,7 @@ def _change_from_dict(data: Mapping[str, Any]) -> Change:
         affected=tuple(ResourceKey.parse(k) for k in data.get("affected", [])),
         downtime=data.get("downtime"),
         deploy_after=bool(data.get("deploy_after", False)),
+        undeploy_first=bool(data.get("undeploy_first", False)),
         review=tuple(data.get("review", [])),
         probe=data.get("probe"),
         lifecycle=data.get("lifecycle"),

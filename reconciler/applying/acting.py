@@ -113,6 +113,8 @@ def _update(ex: Executor, change: Change) -> str:
     if change.key.kind is Kind.CONNECTOR and change.strategy is Strategy.SWAP:
         return _swap(ex, change)
     body = ex.body(change)
+    if change.undeploy_first:
+        deploying.undeploy_and_wait(ex, change, live_id, subject=str(change.key))
     if change.action is Action.UPDATE or change.fields:
         if change.strategy is Strategy.RECREATE:
             _recreate(ex, change, lambda: _update_call(ex, change, live_id, body.body))

@@ -77,8 +77,6 @@ def decide_document(
     culprit = reregister.get(pair.key)
     change = _model(case, manifest, situation=situation, culprit=culprit)
     _guard(pair, change.action, list(change.reasons), findings)
-    if change.action is Action.REPLACE:
-        warn_last_in_group(pair.live, situation=situation, findings=findings)
     return change, NO_SWAP
 
 
@@ -214,22 +212,12 @@ def _with_deploy(change: Change, need: DeployNeed, *, wanted: bool, running: boo
         return dataclasses.replace(
             change, action=need.action, reasons=(*change.reasons, need.reason)
         )
-    # An update (or adoption) carries the deploy; an undeploy waits for the next run.
-    deploy = need.action is not Action.UNDEPLOY
-    reason = need.reason + ("" if deploy else " (undeployed on the next run)")
-    return dataclasses.replace(change, deploy_after=deploy, reasons=(*change.reasons, reason))
-
-
-def warn_last_in_group(model: LiveObject, *, situation: Situation, findings: Findings) -> None:
-    """2.9-2.10 delete a group together with its last model (§5.7): say so."""
-    group = model.source.get("model_group_id")
-    members = situation.models_by_group.get(group, ()) if isinstance(group, str) else ()
-    if situation.caps.groups_auto_deleted and [m.id for m in members] == [model.id]:
-        findings.warnings.append(
-            f"{situation.key_of(model) or model.id}: is the last model of group {group}, "
-            f"which {situation.version.short} deletes with it (§5.7); registering it again "
-            "fails until the next run creates the group again"
-        )
+    # An update (or adoption) carries the deploy state: deployed after it, or undeployed
+    # before it (an update of a DEPLOYING model is refused, §6.8), in the same apply.
+    if need.action is Action.UNDEPLOY:
+        reason = need.reason + " (undeployed before the update)"
+        return dataclasses.replace(change, undeploy_first=True, reasons=(*change.reasons, reason))
+    return dataclasses.replace(change, deploy_after=True, reasons=(*change.reasons, need.reason))
 
 
 def _model_replace_reasons(

@@ -29,19 +29,15 @@ from reconciler.planning.configuring import (
     decide_settings_orphan,
     decide_trusted_endpoints,
 )
-from reconciler.planning.deciding import (
-    decide_document,
-    decide_orphan,
-    warn_last_in_group,
-    will_delete,
-)
+from reconciler.planning.deciding import decide_document, decide_orphan, will_delete
+from reconciler.planning.grouping import recreate_emptied_groups
 from reconciler.planning.normalizing import Fingerprints
 from reconciler.planning.ordering import order
 from reconciler.planning.pairing import DocumentManifest, Orphan, Pairing, pair
 from reconciler.planning.reviewing import review
 from reconciler.planning.situations import Findings, Situation
 from reconciler.plans import Change, ClusterIdentity, Plan
-from reconciler.resources import Kind, ResourceKey
+from reconciler.resources import ResourceKey
 from reconciler.secrets.values import Secret
 
 
@@ -80,7 +76,8 @@ def make_plan(
     changes += _settings(manifests, situation=situation)
     declared = {manifest.key for manifest in manifests}
     orphans = tuple(o for o in pairing.orphans if o.record.key not in declared)
-    pruned, kept = _orphans(orphans, situation=situation, options=options, findings=findings)
+    pruned, kept = _orphans(orphans, situation=situation, options=options)
+    changes = recreate_emptied_groups(changes + pruned, situation=situation, findings=findings)
     if findings.problems:
         raise PlanError("cannot make a plan:\n" + "\n".join(f"  {p}" for p in findings.problems))
     lifecycles = {m.key: _lifecycle(m) for m in manifests if isinstance(m, DocumentManifest)}
@@ -153,7 +150,6 @@ def _orphans(
     *,
     situation: Situation,
     options: PlanOptions,
-    findings: Findings,
 ) -> tuple[list[Change], list[Change]]:
     """Orphans split into planned deletes (pruning on) and ones only reported."""
     pruned: list[Change] = []
@@ -164,8 +160,6 @@ def _orphans(
             change = decide_settings_orphan(record, situation=situation, prune=options.prune)
         else:
             change = decide_orphan(orphan, situation=situation, prune=options.prune)
-            if orphan.live is not None and record.key.kind is Kind.MODEL and options.prune:
-                warn_last_in_group(orphan.live, situation=situation, findings=findings)
         if change is None:
             continue
         (pruned if will_delete(change, record, prune=options.prune) else kept).append(change)

@@ -77,6 +77,8 @@ def header(change: Change) -> str:
         notes.append(f"id {change.live_id}")
     if change.deploy_after and change.action is not Action.DEPLOY:
         notes.append("then deploy")
+    if change.undeploy_first:
+        notes.append("undeploy first")
     return f"{change.key}" + (f" ({', '.join(notes)})" if notes else "")
 
 
