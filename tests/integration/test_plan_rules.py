@@ -1,0 +1,51 @@
+"""Planning rules seen through the CLI against the sandbox: `--target` with dependencies,
+lifecycle changes recorded in state, summary counts, and the refusal to prune everything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.cli import main
+from tests.integration import support
+from tests.integration.support import ENV, SECRET, connector, group, model, write
+
+
+def _docs(
+    *, group_description: str = "A test group", description: str = "A test connector"
+) -> list[dict[str, Any]]:
+    return [
+        group("team", description=group_description),
+        connector("chat", description=description),
+        model("chat-model", connector_name="chat", group_name="team"),
+    ]
+
+
+@pytest.fixture
+def url(sandbox_factory: Callable[..., Any]) -> str:
+    return str(sandbox_factory("3.x").url)
+
+
+def osml(*args: str) -> Result:
+    result = CliRunner().invoke(main, list(args), env={**ENV, "NO_COLOR": ""})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.stdout
+    assert SECRET not in result.output
+    return result
+
+
+def test_a_target_includes_the_pending_changes_it_depends_on(url: str, tmp_path: Path) -> None:
+    paths = write(tmp_path / "m", _docs())
+    assert support.apply(url, paths).ok
+    write(paths, _docs(group_description="Edited group", description="Edited connector"))
+    result = osml("plan", str(paths), "--cluster", url, "--target", "Model/chat-model",
+                  "--format", "json", "--detailed-exitcode")  # fmt: skip
+    assert result.exit_code == 2, result.stdout
+    document = json.loads(result.stdout)
+    acting = {c["key"]: c["action"] for c in document["changes"] if c["action"] != "noop"}
+    assert acting == {"ModelGroup/team": "update", "Connector/chat": "update"}
