@@ -24,6 +24,8 @@ FORMAT_VERSION = 1
 """Version of the saved-plan and JSON plan format (docs/plan-format.md)."""
 
 SECRET_MARKER = "$secret"
+STATE_ONLY_PREFIX = "lifecycle."
+"""Field paths of osml's own controls, which apply records without a cluster call."""
 REF_MARKER = "$ref"
 
 
@@ -74,6 +76,12 @@ class FieldChange:
     sensitive: bool = False
     """A credential: values are never shown, only that it changed."""
 
+    @property
+    def state_only(self) -> bool:
+        """One of osml's own controls (`lifecycle.*`): kept in the state record only,
+        never sent to the server."""
+        return self.path.startswith(STATE_ONLY_PREFIX)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Change:
@@ -116,6 +124,16 @@ class Change:
     def is_change(self) -> bool:
         """Whether apply has anything to do."""
         return self.action is not Action.NOOP
+
+    @property
+    def state_only(self) -> bool:
+        """An update that only records a `lifecycle` change: no cluster call."""
+        return (
+            self.action is Action.UPDATE
+            and bool(self.fields)
+            and all(f.state_only for f in self.fields)
+            and not (self.deploy_after or self.undeploy_first)
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from reconciler.planning.normalizing import Body, desired_body, live_body, model
 from reconciler.planning.pairing import Orphan, Pair
 from reconciler.planning.situations import Findings, Situation
 from reconciler.planning.swapping import NO_SWAP, Swap, plan_swap
-from reconciler.plans import Action, Change, ref_target
+from reconciler.plans import Action, Change, FieldChange, ref_target
 from reconciler.resources import Kind, ResourceKey
 
 MODEL_UPDATABLE = frozenset(
@@ -71,9 +71,11 @@ def decide_document(
     case = _Case(pair, before, after, found)
     manifest = pair.manifest
     if isinstance(manifest, ConnectorManifest):
-        return _connector(case, manifest, situation=situation, findings=findings)
+        change, swap = _connector(case, manifest, situation=situation, findings=findings)
+        return _with_lifecycle(change, pair), swap
     if isinstance(manifest, ModelGroupManifest):
-        return _model_group(case, situation=situation, findings=findings), NO_SWAP
+        change = _model_group(case, situation=situation, findings=findings)
+        return _with_lifecycle(change, pair), NO_SWAP
     culprit = reregister.get(pair.key)
     change = _model(case, manifest, situation=situation, culprit=culprit)
     _guard(pair, change.action, list(change.reasons), findings)
@@ -196,7 +198,28 @@ def _model(
     )
     wanted = manifest.lifecycle.deployed
     need = deploy_need(pair.live.source, wanted=wanted, now=situation.now)
+    change = _with_lifecycle(change, pair)
     return _with_deploy(change, need, wanted=wanted, running=is_running(pair.live.source))
+
+
+def _with_lifecycle(change: Change, pair: Pair) -> Change:
+    """A `lifecycle.prevent_destroy` that differs from the recorded one is a change of
+    osml's state: an unchanged resource gets a state-only update (no cluster call), so
+    a later prune honours it; any other change records it anyway."""
+    record = pair.record
+    if record is None or record.status != "managed":
+        return change
+    recorded = prevent_destroy_recorded(record)
+    wanted = pair.manifest.lifecycle.prevent_destroy
+    if recorded == wanted:
+        return change
+    field = FieldChange("lifecycle.prevent_destroy", before=recorded, after=wanted)
+    if change.action is not Action.NOOP:
+        return dataclasses.replace(change, fields=(*change.fields, field))
+    reason = "lifecycle.prevent_destroy changed: recorded in the state only, no cluster call"
+    return dataclasses.replace(
+        change, action=Action.UPDATE, fields=(field,), reasons=(*change.reasons, reason)
+    )
 
 
 def _with_deploy(change: Change, need: DeployNeed, *, wanted: bool, running: bool) -> Change:

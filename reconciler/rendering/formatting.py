@@ -79,6 +79,8 @@ def header(change: Change) -> str:
         notes.append("then deploy")
     if change.undeploy_first:
         notes.append("undeploy first")
+    if change.state_only:
+        notes.append("state only")
     return f"{change.key}" + (f" ({', '.join(notes)})" if notes else "")
 
 

@@ -252,9 +252,7 @@ class Cycle:
             )
         return runnable, dropped
 
-    def _apply(
-        self, plan: Plan, desired: Desired, *, lease: Lease, seen: Snapshot
-    ) -> ApplyResult:
+    def _apply(self, plan: Plan, desired: Desired, *, lease: Lease, seen: Snapshot) -> ApplyResult:
         if not plan.has_changes:
             return ApplyResult(())
         return apply_held(

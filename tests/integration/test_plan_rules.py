@@ -49,3 +49,34 @@ def test_a_target_includes_the_pending_changes_it_depends_on(url: str, tmp_path:
     document = json.loads(result.stdout)
     acting = {c["key"]: c["action"] for c in document["changes"] if c["action"] != "noop"}
     assert acting == {"ModelGroup/team": "update", "Connector/chat": "update"}
+
+
+@pytest.mark.parametrize("profile", ["2.9", "3.x"])
+def test_prevent_destroy_added_later_is_recorded_without_a_cluster_call(
+    sandbox_factory: Callable[..., Any], tmp_path: Path, profile: str
+) -> None:
+    sandbox = sandbox_factory(profile)
+    docs = _docs()
+    paths = write(tmp_path / "m", docs)
+    assert support.apply(sandbox.url, paths).ok
+    docs[2]["lifecycle"]["prevent_destroy"] = True
+    write(paths, docs)
+
+    planned = osml("plan", str(paths), "--cluster", sandbox.url, "--detailed-exitcode")
+    assert planned.exit_code == 2, planned.stdout
+    assert "~ Model/chat-model" in planned.stdout
+    assert "lifecycle.prevent_destroy: false -> true" in planned.stdout
+    sandbox.requests.clear()
+    assert support.apply(sandbox.url, paths).ok
+    ml_writes = [r for r in sandbox.requests.counts() if "_ml" in r and "_search" not in r]
+    assert ml_writes == [], sandbox.requests.counts()  # the snapshot's reads only
+    shown = osml("state", "show", "Model/chat-model", "--cluster", sandbox.url)
+    assert json.loads(shown.stdout)["applied"]["lifecycle"] == {"prevent_destroy": True}
+    again = osml("plan", str(paths), "--cluster", sandbox.url, "--detailed-exitcode")
+    assert again.exit_code == 0, again.stdout
+
+    write(paths, docs[:2])
+    pruned = osml("plan", str(paths), "--cluster", sandbox.url, "--prune", "--format", "json")
+    document = json.loads(pruned.stdout)
+    assert [c["key"] for c in document["changes"] if c["action"] == "delete"] == []
+    assert [o["key"] for o in document["orphans"]] == ["Model/chat-model"]
