@@ -53,6 +53,11 @@ def _echo(line: str) -> None:
     help="Seconds to wait for the state lock when another run holds it.",
 )
 @click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
+@click.option(
+    "--allow-prune-all",
+    is_flag=True,
+    help="With --prune: allow deleting every resource osml manages (refused otherwise).",
+)
 @click.option("--target", "targets", multiple=True, help="Only KIND/NAME and its dependencies.")
 @click.option(
     "--manifests",
@@ -71,6 +76,7 @@ def apply(
     deploy_timeout: float,
     lock_timeout: float,
     prune: bool,
+    allow_prune_all: bool,
     targets: tuple[str, ...],
     manifest_paths: tuple[Path, ...],
     key_file: Path | None,
@@ -90,7 +96,9 @@ def apply(
         )
         seen = None
         if saved is None:
-            plan_options = PlanOptions(prune=prune, targets=_keys(targets))
+            plan_options = PlanOptions(
+                prune=prune, targets=_keys(targets), allow_prune_all=allow_prune_all
+            )
             planned = plan_against(
                 conn, desired, options=plan_options, state_index=cluster.state_index
             )

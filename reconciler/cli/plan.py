@@ -78,6 +78,12 @@ def _parse_targets(
     help="Plan the deletion of managed resources that left the manifests.",
 )
 @click.option(
+    "--allow-prune-all",
+    envvar="OSML_ALLOW_PRUNE_ALL",
+    is_flag=True,
+    help="With --prune: allow deleting every resource osml manages (refused otherwise).",
+)
+@click.option(
     "--key-file",
     envvar="OSML_SECRET_KEY_FILE",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -92,6 +98,7 @@ def plan(
     detailed_exitcode: bool,
     targets: tuple[ResourceKey, ...],
     prune: bool,
+    allow_prune_all: bool,
     key_file: Path | None,
     cluster: ClusterOptions,
 ) -> None:
@@ -100,7 +107,7 @@ def plan(
     PATHS are manifest files or directories (default: manifests/). Nothing is written
     to the cluster.
     """
-    options = PlanOptions(prune=prune, targets=targets)
+    options = PlanOptions(prune=prune, targets=targets, allow_prune_all=allow_prune_all)
     with connected(cluster) as conn:
         version = Version.parse(conn.version)
         desired = read_desired(paths or DEFAULT_PATHS, version=version, key_file=key_file)

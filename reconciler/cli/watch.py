@@ -127,6 +127,11 @@ class Address(_ParamType):
     help="Run a cycle when the manifests change, not only on the timer.",
 )
 @click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
+@click.option(
+    "--allow-prune-all",
+    is_flag=True,
+    help="With --prune: allow deleting every resource osml manages (refused otherwise).",
+)
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 100))
 @click.option(
     "--deploy-timeout",
@@ -149,6 +154,7 @@ def watch(
     watch_dirs: tuple[Path, ...],
     watch_files: bool,
     prune: bool,
+    allow_prune_all: bool,
     parallelism: int,
     deploy_timeout: float,
     key_file: Path | None,
@@ -164,6 +170,7 @@ def watch(
             paths=paths or (Path("manifests"),),
             mode=Mode(mode),
             prune=prune,
+            allow_prune_all=allow_prune_all,
             parallelism=parallelism,
             apply=Settings(deploy_timeout=deploy_timeout, state_index=cluster.state_index),
             key_file=key_file,

@@ -51,6 +51,9 @@ class PlanOptions:
     """Keep only these changes and what they depend on (`--target`)."""
     cluster_url: str = ""
     """Recorded in the plan's cluster identity."""
+    allow_prune_all: bool = False
+    """Allow a prune that deletes every resource osml manages (`--allow-prune-all`);
+    without it such a plan is refused, as an empty manifest set usually is a mistake."""
 
 
 def make_plan(
@@ -77,6 +80,9 @@ def make_plan(
     declared = {manifest.key for manifest in manifests}
     orphans = tuple(o for o in pairing.orphans if o.record.key not in declared)
     pruned, kept = _orphans(orphans, situation=situation, options=options)
+    if not options.allow_prune_all:
+        records = snapshot.state.records
+        _refuse_prune_all(pruned, kept, pairing=pairing, records=records, findings=findings)
     changes = recreate_emptied_groups(changes + pruned, situation=situation, findings=findings)
     if findings.problems:
         raise PlanError("cannot make a plan:\n" + "\n".join(f"  {p}" for p in findings.problems))
@@ -143,6 +149,36 @@ def _settings(manifests: Sequence[object], *, situation: Situation) -> list[Chan
             record = records.get(manifest.key)
             changes.append(decide_access_control(manifest, record, situation=situation))
     return changes
+
+
+def _refuse_prune_all(
+    pruned: Sequence[Change],
+    kept: Sequence[Change],
+    *,
+    pairing: Pairing,
+    records: Mapping[ResourceKey, object],
+    findings: Findings,
+) -> None:
+    """A prune that would leave osml managing nothing that exists is refused.
+
+    An empty or wrong manifest path (a failed checkout, a typo) looks exactly like a
+    request to delete everything; Argo CD refuses the same by default (`allowEmpty`).
+    Record-only deletes of resources already gone do not count: they delete nothing.
+    """
+    deleting = [c for c in pruned if c.live_id is not None or c.key.kind.is_setting]
+    orphaned = {c.key for c in (*pruned, *kept)}
+    if not deleting:
+        return
+    staying = sum(1 for p in pairing.pairs if p.live is not None and p.record is not None)
+    staying += sum(1 for key in records if key.kind.is_setting and key not in orphaned)
+    staying += sum(1 for c in kept if c.live_id is not None or c.key.kind.is_setting)
+    if staying:
+        return
+    findings.problems.append(
+        f"refusing to prune all {len(deleting)} resources osml manages: no manifest keeps "
+        "any of them (an empty or wrong manifest path?); pass --allow-prune-all to delete "
+        "them all"
+    )
 
 
 def _orphans(

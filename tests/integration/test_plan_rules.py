@@ -5,14 +5,17 @@ lifecycle changes recorded in state, summary counts, and the refusal to prune ev
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from opensearchpy import OpenSearch
 
 from reconciler.cli import main
+from reconciler.watching import CycleSettings, Mode, Watcher, WatchOptions
 from tests.integration import support
 from tests.integration.support import ENV, SECRET, connector, group, model, write
 
@@ -80,3 +83,70 @@ def test_prevent_destroy_added_later_is_recorded_without_a_cluster_call(
     document = json.loads(pruned.stdout)
     assert [c["key"] for c in document["changes"] if c["action"] == "delete"] == []
     assert [o["key"] for o in document["orphans"]] == ["Model/chat-model"]
+
+
+def _live_names(url: str) -> list[str]:
+    client = OpenSearch(url)
+    searches = (
+        client.plugins.ml.search_model_group,
+        client.plugins.ml.search_connectors,
+        client.plugins.ml.search_models,
+    )
+    body = {"query": {"match_all": {}}, "size": 100}
+    return sorted(h["_source"]["name"] for s in searches for h in s(body=body)["hits"]["hits"])
+
+
+EVERYTHING = ["chat connector", "chat-model model", "team group"]
+
+
+@pytest.fixture
+def emptied(url: str, tmp_path: Path) -> Path:
+    """Everything applied, then an empty manifest folder (a wrong path, a bad checkout)."""
+    assert support.apply(url, write(tmp_path / "m", _docs())).ok
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    return empty
+
+
+def test_plan_refuses_to_prune_everything_unless_allowed(url: str, emptied: Path) -> None:
+    refused = osml("plan", str(emptied), "--cluster", url, "--prune", "--detailed-exitcode")
+    assert refused.exit_code == 1
+    assert "Error:" in refused.stderr and "--allow-prune-all" in refused.stderr
+    assert "Traceback" not in refused.output
+    allowed = osml("plan", str(emptied), "--cluster", url, "--prune", "--allow-prune-all",
+                   "--format", "json")  # fmt: skip
+    assert allowed.exit_code == 0, allowed.stderr
+    assert json.loads(allowed.stdout)["summary"]["delete"] == 3
+    assert osml("plan", str(emptied), "--cluster", url).exit_code == 0  # no prune: no risk
+
+
+def test_apply_refuses_to_prune_everything_unless_allowed(url: str, emptied: Path) -> None:
+    refused = osml("apply", str(emptied), "--cluster", url, "--prune", "--auto-approve")
+    assert refused.exit_code == 1
+    assert "--allow-prune-all" in refused.stderr
+    assert _live_names(url) == EVERYTHING
+    allowed = osml("apply", str(emptied), "--cluster", url, "--prune", "--allow-prune-all",
+                   "--auto-approve")  # fmt: skip
+    assert allowed.exit_code == 0, allowed.output
+    assert _live_names(url) == []
+
+
+def test_watch_refuses_to_prune_everything_unless_allowed(url: str, emptied: Path) -> None:
+    def cycle(**options: Any) -> Any:
+        settings = CycleSettings(paths=(emptied,), mode=Mode.HEAL, prune=True, env=ENV,
+                                 apply=support.fast_settings(), **options)  # fmt: skip
+        lines: list[str] = []
+        with support.open_connection(url) as conn:
+            watcher = Watcher(conn, WatchOptions(cycle=settings, listen=None, watch_files=False),
+                              sink=lines.append, stop=threading.Event())  # fmt: skip
+            try:
+                return watcher.run_cycle(), lines
+            finally:
+                watcher.close()
+
+    report, lines = cycle()
+    assert _live_names(url) == EVERYTHING
+    assert any("--allow-prune-all" in line for line in lines), lines
+    assert report.status.value != "converged"
+    cycle(allow_prune_all=True)
+    assert _live_names(url) == []
