@@ -126,6 +126,27 @@ class Change:
         return self.action is not Action.NOOP
 
     @property
+    def tally(self) -> tuple[Action, ...]:
+        """What the change counts as in the plan's and the apply's summaries: what runs.
+
+        A create or update that deploys after also counts a deploy, one that undeploys
+        first an undeploy; a connector swap (a new connector takes the old one's place)
+        counts as a replace; an adoption that also updates counts both.
+        """
+        if self.action not in (Action.CREATE, Action.UPDATE, Action.ADOPT, Action.REPLACE):
+            return (self.action,)
+        main = self.action
+        if main is not Action.REPLACE and self.strategy is Strategy.SWAP:
+            main = Action.REPLACE
+        elif main is Action.ADOPT and any(not f.state_only for f in self.fields):
+            main = Action.UPDATE
+        adopting = self.action is Action.ADOPT and main is not Action.ADOPT
+        adopted = (Action.ADOPT,) if adopting else ()
+        first = (Action.UNDEPLOY,) if self.undeploy_first else ()
+        then = (Action.DEPLOY,) if self.deploy_after else ()
+        return (*adopted, *first, main, *then)
+
+    @property
     def state_only(self) -> bool:
         """An update that only records a `lifecycle` change: no cluster call."""
         return (
@@ -170,8 +191,9 @@ class Plan:
         return any(c.is_change for c in self.changes)
 
     def counts(self) -> Counter[Action]:
-        """How many changes of each action the plan holds."""
-        return Counter(c.action for c in self.changes)
+        """What the plan's changes count as (`Change.tally`), by action; the apply's
+        summary counts the same things."""
+        return Counter(action for c in self.changes for action in c.tally)
 
     def get(self, key: ResourceKey) -> Change | None:
         """The change planned for one resource, if any."""

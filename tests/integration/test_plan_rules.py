@@ -5,6 +5,7 @@ lifecycle changes recorded in state, summary counts, and the refusal to prune ev
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -150,3 +151,57 @@ def test_watch_refuses_to_prune_everything_unless_allowed(url: str, emptied: Pat
     assert report.status.value != "converged"
     cycle(allow_prune_all=True)
     assert _live_names(url) == []
+
+
+VERBS = {"created": "create", "updated": "update", "replaced": "replace", "deleted": "delete",
+         "deployed": "deploy", "undeployed": "undeploy", "redeployed": "redeploy",
+         "adopted": "adopt"}  # fmt: skip
+
+
+def _summaries(output: str) -> tuple[dict[str, int], dict[str, int]]:
+    """The plan's and the apply's summary lines of `osml apply`, as verb -> count."""
+    plan_line = next(line for line in output.splitlines() if line.startswith("Plan: "))
+    apply_line = next(line for line in output.splitlines() if line.startswith("Apply complete"))
+    planned = re.findall(r"(\d+) to (\w+)", plan_line.split(";")[0])
+    applied = re.findall(r"(\d+) (\w+)", apply_line.split(":", 1)[1])
+    return (
+        {verb: int(n) for n, verb in planned},
+        {VERBS[word]: int(n) for n, word in applied if word in VERBS},
+    )
+
+
+def test_plan_and_apply_summaries_count_the_same_things(url: str, tmp_path: Path) -> None:
+    docs = [*_docs(), model("idle", connector_name="chat", group_name="team", deployed=False)]
+    paths = write(tmp_path / "m", docs)
+    created = osml("apply", str(paths), "--cluster", url, "--auto-approve")
+    assert created.exit_code == 0, created.output
+    planned, applied = _summaries(created.stdout)
+    assert planned == applied
+    assert (planned["create"], planned["deploy"]) == (4, 1)  # the create (then deploy)
+
+    docs[1]["spec"]["description"] = "Swapped under the deployed model"
+    docs[3]["spec"]["description"] = "Idle, and deployed now"
+    docs[3]["lifecycle"]["deployed"] = True
+    write(paths, docs)
+    swapped = osml("apply", str(paths), "--cluster", url, "--auto-approve")
+    assert swapped.exit_code == 0, swapped.output
+    planned, applied = _summaries(swapped.stdout)
+    assert planned == applied
+    assert (planned["replace"], planned["update"], planned["deploy"]) == (1, 1, 1)
+
+
+def test_resources_left_for_prune_are_counted_beside_no_changes(url: str, tmp_path: Path) -> None:
+    docs = _docs()
+    paths = write(tmp_path / "m", docs)
+    assert support.apply(url, paths).ok
+    write(paths, docs[:2])
+    result = osml("plan", str(paths), "--cluster", url, "--detailed-exitcode")
+    assert result.exit_code == 0, result.stdout  # nothing to apply without --prune
+    assert "No changes. The cluster matches the manifests; 1 left for --prune." in result.stdout
+    document = json.loads(osml("plan", str(paths), "--cluster", url, "--format", "json").stdout)
+    assert (document["has_changes"], document["summary"]["orphans"]) == (False, 1)
+    pruning = osml("plan", str(paths), "--cluster", url, "--prune", "--detailed-exitcode")
+    assert pruning.exit_code == 2
+    assert "Plan: 0 to create, 0 to update, 0 to replace, 1 to delete, 0 to deploy." in (
+        pruning.stdout
+    )
