@@ -49,8 +49,10 @@ def test_convergence_figures(tmp_path_factory: pytest.TempPathFactory) -> None:
 
     explore()
     clean = {k: v for k, v in sorted(FIGURES.items()) if k.startswith("clean_applies_")}
+    profiles = {k: v for k, v in sorted(FIGURES.items()) if k.startswith("profile_")}
     print(
-        f"\nfigures: convergence examples={FIGURES['examples']} "
+        f"\nfigures: convergence examples={FIGURES['examples']} profiles={profiles} "
+        f"fault_free_steps={FIGURES['fault_free_steps']} (each converged in one apply) "
         f"faulty_applies={FIGURES['faulty_applies']} clean_applies={clean} "
         f"duplicates=0 orphans=0 leaks=0 seconds={time.monotonic() - started:.0f}"
     )
