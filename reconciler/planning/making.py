@@ -175,9 +175,9 @@ def _refuse_prune_all(
     if staying:
         return
     findings.problems.append(
-        f"refusing to prune all {len(deleting)} resources osml manages: no manifest keeps "
-        "any of them (an empty or wrong manifest path?); pass --allow-prune-all to delete "
-        "them all"
+        f"refusing to prune every resource osml manages ({len(deleting)}): no manifest "
+        "keeps any of them (an empty or wrong manifest path?); pass --allow-prune-all to "
+        "delete them all"
     )
 
 
