@@ -245,7 +245,9 @@ _CONNECTOR = ResourceKey(Kind.CONNECTOR, "c")
         (Change(_KEY, Action.REDEPLOY), (Action.REDEPLOY,)),
     ],
 )  # fmt: skip
-def test_plan_and_apply_summaries_count_what_runs(change: Change, tally: tuple[Action, ...]) -> None:
+def test_plan_and_apply_summaries_count_what_runs(
+    change: Change, tally: tuple[Action, ...]
+) -> None:
     assert change.tally == tally
     plan = Plan(changes=(change,), cluster=CLUSTER, token="t")
     assert plan.counts() == Counter(tally)
