@@ -269,3 +269,5 @@ def test_a_state_only_change_says_so() -> None:
     text = render_text(Plan(changes=(change,), cluster=CLUSTER, token="t"))
     assert "~ Model/m (id x, state only)" in text
     assert "lifecycle.prevent_destroy: false -> true" in text
+    markdown = render_markdown(Plan(changes=(change,), cluster=CLUSTER, token="t"))
+    assert "<b>Model/m</b> will be recorded in the state only (id x)" in markdown
