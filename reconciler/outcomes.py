@@ -59,6 +59,9 @@ class ChangeResult:
     """Seconds from start to finish."""
     error: str | None = None
     """For FAILED and SKIPPED: the reason, already free of secrets."""
+    tally: tuple[Action, ...] = ()
+    """What a done change counts as in the summary (`Change.tally`); empty means its
+    action alone."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -80,11 +83,16 @@ class ApplyResult:
         return tuple(r for r in self.results if r.outcome is Outcome.FAILED)
 
     def counts(self) -> Counter[str]:
-        """Counts by word: `created`, `updated`, ... for done changes; `failed`, `skipped`."""
-        return Counter(
-            PARTICIPLES[r.action] if r.outcome is Outcome.DONE else r.outcome.value
-            for r in self.results
-        )
+        """Counts by word: `created`, `updated`, ... for what done changes did (a create
+        that deployed counts `created` and `deployed`, as in the plan); `failed`, `skipped`
+        per change."""
+        counts: Counter[str] = Counter()
+        for r in self.results:
+            if r.outcome is Outcome.DONE:
+                counts.update(PARTICIPLES[a] for a in r.tally or (r.action,))
+            else:
+                counts[r.outcome.value] += 1
+        return counts
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

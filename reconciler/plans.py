@@ -24,6 +24,8 @@ FORMAT_VERSION = 2
 `manifests` and the saved file's `integrity` block (`reconciler.planfiles`)."""
 
 SECRET_MARKER = "$secret"
+STATE_ONLY_PREFIX = "lifecycle."
+"""Field paths of osml's own controls, which apply records without a cluster call."""
 REF_MARKER = "$ref"
 
 
@@ -77,6 +79,12 @@ class FieldChange:
     sensitive: bool = False
     """A credential: values are never shown, only that it changed."""
 
+    @property
+    def state_only(self) -> bool:
+        """One of osml's own controls (`lifecycle.*`): kept in the state record only,
+        never sent to the server."""
+        return self.path.startswith(STATE_ONLY_PREFIX)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Change:
@@ -104,6 +112,12 @@ class Change:
     """Expected downtime in words; None when there is none."""
     deploy_after: bool = False
     """For models: deploy once created, replaced or updated."""
+    undeploy_first: bool = False
+    """For a model update or adoption: undeploy before updating (`deployed: false`), so
+    one apply does both instead of leaving the undeploy to the next run."""
+    probe_after: bool = False
+    """For a model update or adoption of a deployed model whose last probe failed or never
+    ended: probe it again once updated, in the same apply."""
     review: tuple[str, ...] = ()
     """Security-relevant notes for the reviewer (endpoint host, access, credentials)."""
     probe: Mapping[str, Any] | None = None
@@ -116,6 +130,38 @@ class Change:
     def is_change(self) -> bool:
         """Whether apply has anything to do."""
         return self.action is not Action.NOOP
+
+    @property
+    def tally(self) -> tuple[Action, ...]:
+        """What the change counts as in the plan's and the apply's summaries: what runs.
+
+        A create or update that deploys after also counts a deploy, one that undeploys
+        first an undeploy; a connector swap (a new connector takes the old one's place)
+        counts as a replace; an adoption that also updates counts both.
+        """
+        if self.action not in (Action.CREATE, Action.UPDATE, Action.ADOPT, Action.REPLACE):
+            return (self.action,)
+        main = self.action
+        if main is not Action.REPLACE and self.strategy is Strategy.SWAP:
+            main = Action.REPLACE
+        elif main is Action.ADOPT and any(not f.state_only for f in self.fields):
+            main = Action.UPDATE
+        adopting = self.action is Action.ADOPT and main is not Action.ADOPT
+        adopted = (Action.ADOPT,) if adopting else ()
+        first = (Action.UNDEPLOY,) if self.undeploy_first else ()
+        then = (Action.DEPLOY,) if self.deploy_after else ()
+        probed = (Action.PROBE,) if self.probe_after else ()
+        return (*adopted, *first, main, *then, *probed)
+
+    @property
+    def state_only(self) -> bool:
+        """An update that only records a `lifecycle` change: no cluster call."""
+        return (
+            self.action is Action.UPDATE
+            and bool(self.fields)
+            and all(f.state_only for f in self.fields)
+            and not (self.deploy_after or self.undeploy_first or self.probe_after)
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -155,8 +201,9 @@ class Plan:
         return any(c.is_change for c in self.changes)
 
     def counts(self) -> Counter[Action]:
-        """How many changes of each action the plan holds."""
-        return Counter(c.action for c in self.changes)
+        """What the plan's changes count as (`Change.tally`), by action; the apply's
+        summary counts the same things."""
+        return Counter(action for c in self.changes for action in c.tally)
 
     def get(self, key: ResourceKey) -> Change | None:
         """The change planned for one resource, if any."""
@@ -246,6 +293,8 @@ def _change_to_dict(change: Change) -> dict[str, Any]:
         "affected": [str(k) for k in change.affected],
         "downtime": change.downtime,
         "deploy_after": change.deploy_after,
+        "undeploy_first": change.undeploy_first,
+        "probe_after": change.probe_after,
         "review": list(change.review),
         "probe": change.probe,
         "lifecycle": change.lifecycle,
@@ -266,6 +315,8 @@ def _change_from_dict(data: Mapping[str, Any]) -> Change:
         affected=tuple(ResourceKey.parse(k) for k in data.get("affected", [])),
         downtime=data.get("downtime"),
         deploy_after=bool(data.get("deploy_after", False)),
+        undeploy_first=bool(data.get("undeploy_first", False)),
+        probe_after=bool(data.get("probe_after", False)),
         review=tuple(data.get("review", [])),
         probe=data.get("probe"),
         lifecycle=data.get("lifecycle"),

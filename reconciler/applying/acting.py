@@ -113,7 +113,9 @@ def _update(ex: Executor, change: Change) -> str:
     if change.key.kind is Kind.CONNECTOR and change.strategy is Strategy.SWAP:
         return _swap(ex, change)
     body = ex.body(change)
-    if change.action is Action.UPDATE or change.fields:
+    if change.undeploy_first:
+        deploying.undeploy_and_wait(ex, change, live_id, subject=str(change.key))
+    if _sends(change):
         if change.strategy is Strategy.RECREATE:
             _recreate(ex, change, lambda: _update_call(ex, change, live_id, body.body))
         else:
@@ -121,7 +123,17 @@ def _update(ex: Executor, change: Change) -> str:
     ex.record(change, live_id, body)
     if change.deploy_after:
         deploying.deploy_and_wait(ex, change, live_id)
+    elif change.probe_after and change.probe is not None:
+        deploying.run_probe(ex, change, live_id)
     return live_id
+
+
+def _sends(change: Change) -> bool:
+    """Whether an update or adoption calls the cluster: not for `lifecycle` fields alone,
+    which only the state record keeps."""
+    if change.action is Action.UPDATE and not change.fields:
+        return True
+    return any(not f.state_only for f in change.fields)
 
 
 def _update_call(ex: Executor, change: Change, live_id: str, body: dict[str, Any]) -> Any:

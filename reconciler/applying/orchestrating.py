@@ -164,7 +164,12 @@ def _task(
             raise
         duration = clock() - started[0]
         results[change.key] = ChangeResult(
-            change.key, change.action, Outcome.DONE, live_id=live[0], duration=duration
+            change.key,
+            change.action,
+            Outcome.DONE,
+            live_id=live[0],
+            duration=duration,
+            tally=change.tally,
         )
         executor.observer.on_finish(
             change, outcome=Outcome.DONE, duration=duration, live_id=live[0]

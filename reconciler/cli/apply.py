@@ -70,6 +70,11 @@ def _echo(line: str) -> None:
     help="Seconds to wait for the state lock when another run holds it.",
 )
 @click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
+@click.option(
+    "--allow-prune-all",
+    is_flag=True,
+    help="With --prune: allow deleting every resource osml manages (refused otherwise).",
+)
 @click.option("--target", "targets", multiple=True, help="Only KIND/NAME and its dependencies.")
 @click.option(
     "--manifests",
@@ -95,6 +100,7 @@ def apply(
     deploy_timeout: float,
     lock_timeout: float,
     prune: bool,
+    allow_prune_all: bool,
     targets: tuple[str, ...],
     manifest_paths: tuple[Path, ...],
     refresh_only: bool,
@@ -123,7 +129,9 @@ def apply(
             desired = read_desired(sources, version=version, key_file=key_file)
         else:
             desired = read_desired(paths or ("manifests",), version=version, key_file=key_file)
-            plan_options = PlanOptions(prune=prune, targets=_keys(targets))
+            plan_options = PlanOptions(
+                prune=prune, targets=_keys(targets), allow_prune_all=allow_prune_all
+            )
             planned = plan_against(
                 conn, desired, options=plan_options, state_index=cluster.state_index
             )

@@ -92,6 +92,12 @@ def _parse_targets(
     help="Only show how the cluster differs from the state records; no manifests are read.",
 )
 @click.option(
+    "--allow-prune-all",
+    envvar="OSML_ALLOW_PRUNE_ALL",
+    is_flag=True,
+    help="With --prune: allow deleting every resource osml manages (refused otherwise).",
+)
+@click.option(
     "--key-file",
     envvar="OSML_SECRET_KEY_FILE",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -116,6 +122,7 @@ def plan(
     targets: tuple[ResourceKey, ...],
     prune: bool,
     refresh_only: bool,
+    allow_prune_all: bool,
     key_file: Path | None,
     plan_key_file: Path | None,
     probe_offline: bool,
@@ -129,7 +136,7 @@ def plan(
     if refresh_only:
         _plan_refresh(cluster, output_format=output_format, out=out, detailed=detailed_exitcode)
         return
-    options = PlanOptions(prune=prune, targets=targets)
+    options = PlanOptions(prune=prune, targets=targets, allow_prune_all=allow_prune_all)
     key = plan_key(plan_key_file) if out is not None else None
     with connected(cluster) as conn:
         version = Version.parse(conn.version)

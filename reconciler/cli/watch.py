@@ -133,6 +133,11 @@ class Address(_ParamType):
     help="While this file exists, only plan and log: change nothing, take no lock.",
 )
 @click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
+@click.option(
+    "--allow-prune-all",
+    is_flag=True,
+    help="With --prune: allow deleting every resource osml manages (refused otherwise).",
+)
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 100))
 @click.option(
     "--deploy-timeout",
@@ -156,6 +161,7 @@ def watch(
     watch_files: bool,
     pause_file: Path | None,
     prune: bool,
+    allow_prune_all: bool,
     parallelism: int,
     deploy_timeout: float,
     key_file: Path | None,
@@ -173,6 +179,7 @@ def watch(
             paths=paths or (Path("manifests"),),
             mode=Mode(mode),
             prune=prune,
+            allow_prune_all=allow_prune_all,
             parallelism=parallelism,
             apply=Settings(deploy_timeout=deploy_timeout, state_index=cluster.state_index),
             key_file=key_file,

@@ -26,7 +26,7 @@ from reconciler.planning.pairing import Orphan, Pair
 from reconciler.planning.probing import probe_need
 from reconciler.planning.situations import Findings, Situation
 from reconciler.planning.swapping import NO_SWAP, Swap, plan_swap
-from reconciler.plans import Action, Change, ref_target
+from reconciler.plans import Action, Change, FieldChange, ref_target
 from reconciler.resources import Kind, ResourceKey
 
 MODEL_UPDATABLE = frozenset(
@@ -72,14 +72,14 @@ def decide_document(
     case = _Case(pair, before, after, found)
     manifest = pair.manifest
     if isinstance(manifest, ConnectorManifest):
-        return _connector(case, manifest, situation=situation, findings=findings)
+        change, swap = _connector(case, manifest, situation=situation, findings=findings)
+        return _with_lifecycle(change, pair), swap
     if isinstance(manifest, ModelGroupManifest):
-        return _model_group(case, situation=situation, findings=findings), NO_SWAP
+        change = _model_group(case, situation=situation, findings=findings)
+        return _with_lifecycle(change, pair), NO_SWAP
     culprit = reregister.get(pair.key)
     change = _model(case, manifest, situation=situation, culprit=culprit)
     _guard(pair, change.action, list(change.reasons), findings)
-    if change.action is Action.REPLACE:
-        warn_last_in_group(pair.live, situation=situation, findings=findings)
     return change, NO_SWAP
 
 
@@ -201,7 +201,28 @@ def _model(
     need = deploy_need(pair.live.source, wanted=wanted, now=situation.now)
     if need.action is None and wanted:
         need = probe_need(pair.record, manifest.lifecycle.probe, source=pair.live.source)
+    change = _with_lifecycle(change, pair)
     return _with_deploy(change, need, wanted=wanted, running=is_running(pair.live.source))
+
+
+def _with_lifecycle(change: Change, pair: Pair) -> Change:
+    """A `lifecycle.prevent_destroy` that differs from the recorded one is a change of
+    osml's state: an unchanged resource gets a state-only update (no cluster call), so
+    a later prune honours it; any other change records it anyway."""
+    record = pair.record
+    if record is None or record.status != "managed":
+        return change
+    recorded = prevent_destroy_recorded(record)
+    wanted = pair.manifest.lifecycle.prevent_destroy
+    if recorded == wanted:
+        return change
+    field = FieldChange("lifecycle.prevent_destroy", before=recorded, after=wanted)
+    if change.action is not Action.NOOP:
+        return dataclasses.replace(change, fields=(*change.fields, field))
+    reason = "lifecycle.prevent_destroy changed: recorded in the state only, no cluster call"
+    return dataclasses.replace(
+        change, action=Action.UPDATE, fields=(field,), reasons=(*change.reasons, reason)
+    )
 
 
 def _with_deploy(change: Change, need: DeployNeed, *, wanted: bool, running: bool) -> Change:
@@ -217,29 +238,16 @@ def _with_deploy(change: Change, need: DeployNeed, *, wanted: bool, running: boo
         return dataclasses.replace(
             change, action=need.action, reasons=(*change.reasons, need.reason)
         )
-    # An update (or adoption) carries the deploy; an undeploy or a probe waits for the
-    # next run.
-    deploy = need.action not in _NEXT_RUN
-    reason = need.reason + _NEXT_RUN.get(need.action, "")
-    return dataclasses.replace(change, deploy_after=deploy, reasons=(*change.reasons, reason))
-
-
-_NEXT_RUN = {
-    Action.UNDEPLOY: " (undeployed on the next run)",
-    Action.PROBE: " (probed again on the next run)",
-}
-
-
-def warn_last_in_group(model: LiveObject, *, situation: Situation, findings: Findings) -> None:
-    """2.9-2.10 delete a group together with its last model (§5.7): say so."""
-    group = model.source.get("model_group_id")
-    members = situation.models_by_group.get(group, ()) if isinstance(group, str) else ()
-    if situation.caps.groups_auto_deleted and [m.id for m in members] == [model.id]:
-        findings.warnings.append(
-            f"{situation.key_of(model) or model.id}: is the last model of group {group}, "
-            f"which {situation.version.short} deletes with it (§5.7); registering it again "
-            "fails until the next run creates the group again"
-        )
+    # An update (or adoption) carries the deploy state: deployed after it, or undeployed
+    # before it (an update of a DEPLOYING model is refused, §6.8), or probed again after it,
+    # all in the same apply.
+    if need.action is Action.UNDEPLOY:
+        reason = need.reason + " (undeployed before the update)"
+        return dataclasses.replace(change, undeploy_first=True, reasons=(*change.reasons, reason))
+    if need.action is Action.PROBE:
+        reason = need.reason + " (probed again after the update)"
+        return dataclasses.replace(change, probe_after=True, reasons=(*change.reasons, reason))
+    return dataclasses.replace(change, deploy_after=True, reasons=(*change.reasons, need.reason))
 
 
 def _model_replace_reasons(

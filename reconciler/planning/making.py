@@ -29,19 +29,15 @@ from reconciler.planning.configuring import (
     decide_settings_orphan,
     decide_trusted_endpoints,
 )
-from reconciler.planning.deciding import (
-    decide_document,
-    decide_orphan,
-    warn_last_in_group,
-    will_delete,
-)
+from reconciler.planning.deciding import decide_document, decide_orphan, will_delete
+from reconciler.planning.grouping import recreate_emptied_groups
 from reconciler.planning.normalizing import Fingerprints
 from reconciler.planning.ordering import order
 from reconciler.planning.pairing import DocumentManifest, Orphan, Pairing, pair
 from reconciler.planning.reviewing import review
 from reconciler.planning.situations import Findings, Situation
 from reconciler.plans import Change, ClusterIdentity, Plan
-from reconciler.resources import Kind, ResourceKey
+from reconciler.resources import ResourceKey
 from reconciler.secrets.values import Secret
 
 
@@ -55,6 +51,9 @@ class PlanOptions:
     """Keep only these changes and what they depend on (`--target`)."""
     cluster_url: str = ""
     """Recorded in the plan's cluster identity."""
+    allow_prune_all: bool = False
+    """Allow a prune that deletes every resource osml manages (`--allow-prune-all`);
+    without it such a plan is refused, as an empty manifest set usually is a mistake."""
 
 
 def make_plan(
@@ -80,7 +79,11 @@ def make_plan(
     changes += _settings(manifests, situation=situation)
     declared = {manifest.key for manifest in manifests}
     orphans = tuple(o for o in pairing.orphans if o.record.key not in declared)
-    pruned, kept = _orphans(orphans, situation=situation, options=options, findings=findings)
+    pruned, kept = _orphans(orphans, situation=situation, options=options)
+    if not options.allow_prune_all:
+        records = snapshot.state.records
+        _refuse_prune_all(pruned, kept, pairing=pairing, records=records, findings=findings)
+    changes = recreate_emptied_groups(changes + pruned, situation=situation, findings=findings)
     if findings.problems:
         raise PlanError("cannot make a plan:\n" + "\n".join(f"  {p}" for p in findings.problems))
     lifecycles = {m.key: _lifecycle(m) for m in manifests if isinstance(m, DocumentManifest)}
@@ -159,12 +162,41 @@ def _settings(manifests: Sequence[object], *, situation: Situation) -> list[Chan
     return changes
 
 
+def _refuse_prune_all(
+    pruned: Sequence[Change],
+    kept: Sequence[Change],
+    *,
+    pairing: Pairing,
+    records: Mapping[ResourceKey, object],
+    findings: Findings,
+) -> None:
+    """A prune that would leave osml managing nothing that exists is refused.
+
+    An empty or wrong manifest path (a failed checkout, a typo) looks exactly like a
+    request to delete everything; Argo CD refuses the same by default (`allowEmpty`).
+    Record-only deletes of resources already gone do not count: they delete nothing.
+    """
+    deleting = [c for c in pruned if c.live_id is not None or c.key.kind.is_setting]
+    orphaned = {c.key for c in (*pruned, *kept)}
+    if not deleting:
+        return
+    staying = sum(1 for p in pairing.pairs if p.live is not None and p.record is not None)
+    staying += sum(1 for key in records if key.kind.is_setting and key not in orphaned)
+    staying += sum(1 for c in kept if c.live_id is not None or c.key.kind.is_setting)
+    if staying:
+        return
+    findings.problems.append(
+        f"refusing to prune every resource osml manages ({len(deleting)}): no manifest "
+        "keeps any of them (an empty or wrong manifest path?); pass --allow-prune-all to "
+        "delete them all"
+    )
+
+
 def _orphans(
     orphans: tuple[Orphan, ...],
     *,
     situation: Situation,
     options: PlanOptions,
-    findings: Findings,
 ) -> tuple[list[Change], list[Change]]:
     """Orphans split into planned deletes (pruning on) and ones only reported."""
     pruned: list[Change] = []
@@ -175,8 +207,6 @@ def _orphans(
             change = decide_settings_orphan(record, situation=situation, prune=options.prune)
         else:
             change = decide_orphan(orphan, situation=situation, prune=options.prune)
-            if orphan.live is not None and record.key.kind is Kind.MODEL and options.prune:
-                warn_last_in_group(orphan.live, situation=situation, findings=findings)
         if change is None:
             continue
         (pruned if will_delete(change, record, prune=options.prune) else kept).append(change)

@@ -60,7 +60,7 @@ def order(changes: Iterable[Change], *, targets: Sequence[ResourceKey] = ()) -> 
     )
     linked = {key: _linked(change, acting, settings) for key, change in by_key.items()}
     if targets:
-        linked = _narrow(linked, targets)
+        linked = _narrow(linked, targets, references=by_key)
     return _sorted(linked)
 
 
@@ -86,9 +86,17 @@ def _dependencies(
 
 
 def _narrow(
-    changes: Mapping[ResourceKey, Change], targets: Sequence[ResourceKey]
+    changes: Mapping[ResourceKey, Change],
+    targets: Sequence[ResourceKey],
+    *,
+    references: Mapping[ResourceKey, Change],
 ) -> dict[ResourceKey, Change]:
-    """The targeted changes plus everything they transitively depend on."""
+    """The targeted changes plus everything they transitively depend on.
+
+    A target with nothing to do still brings in what it refers to (`references`, the
+    changes before their dependencies were narrowed to acting ones): `--target Model/x`
+    plans the pending changes of its group and connector even when the model is current.
+    """
     unknown = [str(t) for t in targets if t not in changes]
     if unknown:
         raise PlanError(f"unknown target(s): {', '.join(unknown)}; no such resource in the plan")
@@ -99,7 +107,8 @@ def _narrow(
         if key in kept:
             continue
         kept[key] = changes[key]
-        stack.extend(dep for dep in changes[key].depends_on if dep in changes)
+        wanted = {*changes[key].depends_on, *references[key].depends_on}
+        stack.extend(dep for dep in wanted if dep in changes)
     return kept
 
 

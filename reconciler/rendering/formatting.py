@@ -50,12 +50,27 @@ MAX_VALUE = 120
 
 
 def summary_line(plan: Plan) -> str:
-    """`Plan: 2 to create, 1 to update, 1 to replace, 0 to delete, 1 to deploy.`"""
+    """`Plan: 2 to create, 1 to update, 1 to replace, 0 to delete, 1 to deploy.`
+
+    Counts are `Plan.counts()` (a create that deploys counts a deploy too), the same
+    things the apply's summary counts. Orphans follow: `; 2 left for --prune` (pruning
+    off) or `; 1 kept by prevent_destroy` (pruning on).
+    """
+    left = _orphan_count(plan)
     if not plan.has_changes:
-        return NO_CHANGES
+        return NO_CHANGES if not left else f"{NO_CHANGES[:-1]}; {left}."
     counts = plan.counts()
     shown = [*CORE_ACTIONS, *(a for a in EXTRA_ACTIONS if counts[a])]
-    return "Plan: " + ", ".join(f"{counts[a]} to {a.value}" for a in shown) + "."
+    line = "Plan: " + ", ".join(f"{counts[a]} to {a.value}" for a in shown)
+    return f"{line}; {left}." if left else f"{line}."
+
+
+def _orphan_count(plan: Plan) -> str:
+    if not plan.orphans:
+        return ""
+    if plan.prune:
+        return f"{len(plan.orphans)} kept by prevent_destroy"
+    return f"{len(plan.orphans)} left for --prune"
 
 
 def cluster_title(cluster: ClusterIdentity) -> str:
@@ -78,6 +93,10 @@ def header(change: Change) -> str:
         notes.append(f"id {change.live_id}")
     if change.deploy_after and change.action is not Action.DEPLOY:
         notes.append("then deploy")
+    if change.undeploy_first:
+        notes.append("undeploy first")
+    if change.state_only:
+        notes.append("state only")
     return f"{change.key}" + (f" ({', '.join(notes)})" if notes else "")
 
 

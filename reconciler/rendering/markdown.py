@@ -137,7 +137,10 @@ def _key(change: Change) -> str:
     verb = PARTICIPLES[change.action]
     extra = f" (id {_esc(change.live_id)})" if change.live_id else ""
     then = ", then deployed" if change.deploy_after and change.action is not Action.DEPLOY else ""
-    return f"<b>{_esc(str(change.key))}</b> will be {verb}{then}{extra}"
+    first = "undeployed and " if change.undeploy_first else ""
+    if change.state_only:
+        verb = "recorded in the state only"
+    return f"<b>{_esc(str(change.key))}</b> will be {first}{verb}{then}{extra}"
 
 
 def _diff_lines(field: FieldChange) -> list[str]:

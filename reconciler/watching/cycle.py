@@ -109,6 +109,8 @@ class CycleSettings:
     """The manifest files and folders."""
     mode: Mode = Mode.HEAL
     prune: bool = False
+    allow_prune_all: bool = False
+    """Let a prune delete every managed resource (refused otherwise, see planning)."""
     parallelism: int = 10
     apply: Settings = dataclasses.field(default_factory=Settings)
     """Deploy timeout, retries and the state index."""
@@ -187,7 +189,9 @@ class Cycle:
             planned = plan_against(
                 self.conn,
                 desired,
-                options=PlanOptions(prune=self.settings.prune),
+                options=PlanOptions(
+                    prune=self.settings.prune, allow_prune_all=self.settings.allow_prune_all
+                ),
                 state_index=self.settings.apply.state_index,
             )
         except (ManifestError, SecretError, PlanError) as exc:
@@ -260,9 +264,7 @@ class Cycle:
             )
         return runnable, dropped
 
-    def _apply(
-        self, plan: Plan, desired: Desired, *, lease: Lease, seen: Snapshot
-    ) -> ApplyResult:
+    def _apply(self, plan: Plan, desired: Desired, *, lease: Lease, seen: Snapshot) -> ApplyResult:
         if not plan.has_changes:
             return ApplyResult(())
         return apply_held(

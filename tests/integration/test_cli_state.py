@@ -22,7 +22,11 @@ def _run(*args: str) -> tuple[int, str]:
 
 
 def _docs() -> list:
-    return [group("team"), connector("chat"), model("bot", connector_name="chat", group_name="team")]
+    return [
+        group("team"),
+        connector("chat"),
+        model("bot", connector_name="chat", group_name="team"),
+    ]
 
 
 def test_lock_status_and_force_unlock(sandbox_factory) -> None:
@@ -94,7 +98,9 @@ def test_state_list_show_rm_and_import(sandbox_factory, tmp_path: Path) -> None:
     assert SECRET not in out
 
     client = OpenSearch(sandbox.url)
-    connector_id = client.plugins.ml.search_connectors(body={"query": {"match_all": {}}})["hits"]["hits"][0]["_id"]
+    connector_id = client.plugins.ml.search_connectors(body={"query": {"match_all": {}}})["hits"][
+        "hits"
+    ][0]["_id"]
     code, out = _run("state", "rm", "Connector/chat", "--cluster", sandbox.url)
     assert code == 0 and connector_id in out
     assert _run("state", "show", "Connector/chat", "--cluster", sandbox.url)[0] == 1

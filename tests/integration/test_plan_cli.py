@@ -50,7 +50,7 @@ def test_text_plan_of_an_empty_cluster(url: str, manifests: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "  + Connector/chat" in result.stdout
     assert "credential.openAI_key: (sensitive)" in result.stdout
-    assert "Plan: 3 to create, 0 to update, 0 to replace, 0 to delete, 0 to deploy." in (
+    assert "Plan: 3 to create, 0 to update, 0 to replace, 0 to delete, 1 to deploy." in (
         result.stdout
     )
     assert "\x1b[" not in result.stdout

@@ -121,6 +121,29 @@ def test_a_failed_probe_is_recorded_planned_again_and_retried(
         assert code == 0 and "No changes" in out
 
 
+def test_an_update_of_a_model_whose_probe_failed_probes_it_in_the_same_apply(
+    sandbox_factory, tmp_path: Path
+) -> None:
+    sandbox = sandbox_factory("3.x")
+    with ModelServer() as remote:
+        _failing(remote)
+        paths = probed_manifests(tmp_path / "m", remote.url)
+        code, _ = _run("apply", str(paths), "--auto-approve", "--cluster", sandbox.url)
+        assert code == 1
+        remote.behaviour.status = 200
+        edited = paths / "all.yaml"
+        edited.write_text(edited.read_text().replace("A test model", "An edited model"))
+
+        planned = support.plan(sandbox.url, paths)
+        assert support.actions(planned) == {"Model/probed": "update"}
+        code, out = _run("apply", str(paths), "--auto-approve", "--cluster", sandbox.url)
+        assert code == 0, out
+        assert "1 updated" in out and "1 probed" in out
+        assert _record(sandbox.url).probe.outcome == "passed"  # type: ignore[union-attr]
+        code, out = _run("plan", str(paths), "--detailed-exitcode", "--cluster", sandbox.url)
+        assert code == 0, out
+
+
 def test_repeated_probe_failures_redeploy_after_the_configured_count(
     sandbox_factory, tmp_path: Path
 ) -> None:

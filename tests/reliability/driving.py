@@ -30,6 +30,12 @@ from reconciler.retrying import Backoff
 STATE_INDEX = "osml-state"
 
 
+def _plan_options(prune: bool) -> PlanOptions:
+    """The suites' worlds may rename every resource at once, which prunes all the old
+    ones: allowed here, as an operator would with `--allow-prune-all`."""
+    return PlanOptions(prune=prune, allow_prune_all=True)
+
+
 def quick_settings(*, deploy_timeout: float = 2.0) -> Settings:
     """Short waits: the sandbox answers in milliseconds and searches see writes at once."""
     return Settings(
@@ -58,7 +64,7 @@ class Driver:
         with self.connection() as conn:
             desired = read_desired([paths], version=Version.parse(conn.version), env=env)
             plan = plan_against(
-                conn, desired, options=PlanOptions(prune=prune), state_index=STATE_INDEX
+                conn, desired, options=_plan_options(prune), state_index=STATE_INDEX
             ).plan
         self.outputs += [render_text(plan), render_json(plan)]
         return plan
@@ -68,7 +74,7 @@ class Driver:
         with self.connection() as conn:
             desired = read_desired([paths], version=Version.parse(conn.version), env=env)
             planned = plan_against(
-                conn, desired, options=PlanOptions(prune=prune), state_index=STATE_INDEX
+                conn, desired, options=_plan_options(prune), state_index=STATE_INDEX
             )
             self.outputs += [render_text(planned.plan), render_json(planned.plan)]
             return apply_checked(

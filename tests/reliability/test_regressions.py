@@ -85,6 +85,35 @@ SCENARIOS = {
         ),
         faulty_applies=1,
     ),
+    # A key rotation on 2.9 replaces the connector, which deletes and re-registers both
+    # models of g0; 2.9 deleted g0 with the last of them (§5.7), so the re-registrations
+    # failed and only a second apply (creating g0 again) converged.
+    "rotation-empties-the-group-2.9": Scenario(
+        "2.9",
+        (
+            (
+                World(
+                    (Group("g0", "alpha"),),
+                    tuple(_connectors("c0", "c1")),
+                    (Model("m0", "c0", "g0", False), Model("m1", "c0", "g0", False)),
+                    secret="sk-reliability-0000001",
+                ),
+                None,
+                (),
+            ),
+            (
+                World(
+                    (Group("g0", "alpha"),),
+                    tuple(_connectors("c0", "c1")),
+                    (Model("m0", "c0", "g0", False), Model("m1", "c0", "g0", False)),
+                    secret="sk-reliability-0000000",
+                ),
+                None,
+                ("rotate",),
+            ),
+        ),
+        faulty_applies=1,
+    ),
 }
 
 

@@ -18,9 +18,15 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
+from reconciler.sandbox.ml.profiles import PROFILES as SANDBOX_PROFILES
+
 SECRET_VARIABLE = "TEST_API_KEY"
-PROFILES = ("2.9", "2.13", "3.x")
-"""Before update APIs (replace only), with them, and the newest."""
+FLAGGED = "2.11-flag"
+"""2.11 with `plugins.ml_commons.update_connector.enabled` on (§2.9): Update Connector
+behind its flag, still no Update Model."""
+PROFILES = (*SANDBOX_PROFILES, FLAGGED)
+"""Every sandbox profile (2.9-2.10 without update APIs and deleting emptied groups, 2.11
+with and without its flag, 2.12+ with updates, the newest), so a new one joins by itself."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,7 +30,8 @@ def test_bad_options_are_usage_errors(args: tuple[str, ...], message: str) -> No
 
 def test_help_lists_the_plan_options() -> None:
     result = osml("plan", "--help")
-    for option in ("--format", "--out", "--detailed-exitcode", "--target", "--prune", "--sandbox"):
+    for option in ("--format", "--out", "--detailed-exitcode", "--target", "--prune",
+                   "--allow-prune-all", "--sandbox"):  # fmt: skip
         assert option in result.stdout
 
 

@@ -114,6 +114,7 @@ def dump(plan: Plan) -> str:
 def _change_lines(change: Change) -> list[str]:
     strategy = f" [{change.strategy.value}]" if change.strategy else ""
     deploy = " +deploy" if change.deploy_after else ""
+    deploy = " -undeploy" + deploy if change.undeploy_first else deploy
     deps = ", ".join(str(k) for k in change.depends_on)
     paths = ", ".join(f.path + (" (sensitive)" if f.sensitive else "") for f in change.fields)
     head = f"{change.action.value} {change.key}{strategy}{deploy} deps=[{deps}]"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
+from reconciler.outcomes import PARTICIPLES, ApplyResult, ChangeResult, Outcome
 from reconciler.plans import (
     FORMAT_VERSION,
     Action,
@@ -13,6 +15,7 @@ from reconciler.plans import (
     ClusterIdentity,
     FieldChange,
     Plan,
+    Strategy,
     ref_marker,
 )
 from reconciler.rendering import plan_document, render_json, render_markdown, render_text
@@ -220,3 +223,52 @@ def test_list_diff(
     before: list[object], after: list[object], expected: list[tuple[str, str]], kept: int
 ) -> None:
     assert list_diff(before, after) == (expected, kept)
+
+
+_KEY = ResourceKey(Kind.MODEL, "m")
+_CONNECTOR = ResourceKey(Kind.CONNECTOR, "c")
+
+
+@pytest.mark.parametrize(
+    ("change", "tally"),
+    [
+        (Change(_KEY, Action.CREATE, deploy_after=True), (Action.CREATE, Action.DEPLOY)),
+        (Change(_KEY, Action.REPLACE, deploy_after=True), (Action.REPLACE, Action.DEPLOY)),
+        (Change(_KEY, Action.UPDATE, undeploy_first=True), (Action.UNDEPLOY, Action.UPDATE)),
+        (Change(_CONNECTOR, Action.UPDATE, strategy=Strategy.SWAP), (Action.REPLACE,)),
+        (Change(_CONNECTOR, Action.UPDATE, strategy=Strategy.RECREATE), (Action.UPDATE,)),
+        (Change(_CONNECTOR, Action.ADOPT, strategy=Strategy.SWAP), (Action.ADOPT, Action.REPLACE)),
+        (Change(_KEY, Action.ADOPT, fields=(FieldChange("description"),)),
+         (Action.ADOPT, Action.UPDATE)),
+        (Change(_KEY, Action.ADOPT), (Action.ADOPT,)),
+        (Change(_KEY, Action.UPDATE, fields=(FieldChange("lifecycle.prevent_destroy"),)),
+         (Action.UPDATE,)),
+        (Change(_KEY, Action.REDEPLOY), (Action.REDEPLOY,)),
+    ],
+)  # fmt: skip
+def test_plan_and_apply_summaries_count_what_runs(
+    change: Change, tally: tuple[Action, ...]
+) -> None:
+    assert change.tally == tally
+    plan = Plan(changes=(change,), cluster=CLUSTER, token="t")
+    assert plan.counts() == Counter(tally)
+    done = ChangeResult(change.key, change.action, Outcome.DONE, tally=change.tally)
+    assert ApplyResult((done,)).counts() == Counter(PARTICIPLES[a] for a in tally)
+
+
+def test_orphans_are_counted_beside_the_summary() -> None:
+    orphan = Change(_KEY, Action.DELETE)
+    assert summary_line(_plan(orphans=(orphan,))) == f"{NO_CHANGES[:-1]}; 1 left for --prune."
+    kept = summary_line(_plan(Action.CREATE, orphans=(orphan,), prune=True))
+    assert kept.endswith("0 to deploy; 1 kept by prevent_destroy.")
+
+
+def test_a_state_only_change_says_so() -> None:
+    change = Change(_KEY, Action.UPDATE, live_id="x",
+                    fields=(FieldChange("lifecycle.prevent_destroy", False, True),))  # fmt: skip
+    assert change.state_only
+    text = render_text(Plan(changes=(change,), cluster=CLUSTER, token="t"))
+    assert "~ Model/m (id x, state only)" in text
+    assert "lifecycle.prevent_destroy: false -> true" in text
+    markdown = render_markdown(Plan(changes=(change,), cluster=CLUSTER, token="t"))
+    assert "<b>Model/m</b> will be recorded in the state only (id x)" in markdown
