@@ -17,6 +17,7 @@ import click
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
+from reconciler.cli.params import DURATION_HELP, Duration
 from reconciler.cli.plan import use_color
 from reconciler.errors import PlanError
 from reconciler.mlcommons.versions import Version
@@ -40,17 +41,17 @@ def _echo(line: str) -> None:
 @click.option(
     "--timeout",
     "deploy_timeout",
-    default=300.0,
+    default="5m",
     show_default=True,
-    type=click.FloatRange(min=1),
-    help="Seconds to wait for each deploy or undeploy.",
+    type=Duration(minimum=1),
+    help=f"How long to wait for each deploy or undeploy ({DURATION_HELP}).",
 )
 @click.option(
     "--lock-timeout",
-    default=0.0,
+    default="0s",
     show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds to wait for the state lock when another run holds it.",
+    type=Duration(zero=True),
+    help=f"How long to wait for the state lock when another run holds it ({DURATION_HELP}).",
 )
 @click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
 @click.option("--target", "targets", multiple=True, help="Only KIND/NAME and its dependencies.")

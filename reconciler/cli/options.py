@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from reconciler.cli.params import DURATION_HELP, Duration
 from reconciler.cluster.connecting import AwsSigV4, Connection, ConnectionSettings, connect
 from reconciler.cluster.state import STATE_INDEX
 from reconciler.secrets import Secret
@@ -127,10 +128,10 @@ _OPTIONS: tuple[Callable[[F], F], ...] = (
         "--request-timeout",
         "timeout",
         envvar="OSML_REQUEST_TIMEOUT",
-        type=click.FloatRange(min=0.1),
-        default=30.0,
+        type=Duration(minimum=0.1),
+        default="30s",
         show_default=True,
-        help="Seconds to wait for each response.",
+        help=f"How long to wait for each response ({DURATION_HELP}).",
     ),
     click.option(
         "--header",

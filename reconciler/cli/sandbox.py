@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from reconciler.cli.base import main
+from reconciler.cli.params import DURATION_HELP, Duration
 from reconciler.sandbox.ml.profiles import get_profile
 from reconciler.sandbox.server import Sandbox
 
@@ -55,7 +56,11 @@ def _check_version(ctx: click.Context, param: click.Parameter, value: str) -> st
 @click.option("--tls", is_flag=True, help="Serve HTTPS with a generated CA.")
 @click.option("--faults", "faults", help="Fault-injection spec: JSON or @file (docs/sandbox.md).")
 @click.option(
-    "--deploy-delay", default=0.05, show_default=True, help="Seconds a model deploy takes."
+    "--deploy-delay",
+    type=Duration(zero=True),
+    default="50ms",
+    show_default=True,
+    help=f"How long a model deploy takes ({DURATION_HELP}).",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of every random choice.")
 def sandbox_command(
