@@ -1,7 +1,15 @@
-"""The root `osml` group and the one place where ReconcilerError becomes exit 1."""
+"""The root `osml` group and the one place where ReconcilerError becomes exit 1.
+
+It also makes standard output and standard error able to carry any string before a
+command runs: a character the stream's encoding cannot write (an emoji under
+`PYTHONIOENCODING=ascii` or latin-1, a surrogate from an undecodable file name) is
+written as a backslash escape instead of ending the run in UnicodeEncodeError.
+"""
 
 from __future__ import annotations
 
+import io
+import sys
 from typing import Any
 
 import click
@@ -13,6 +21,10 @@ from reconciler.secrets import scrub
 
 class OsmlGroup(click.Group):
     """A click group that turns every ReconcilerError into `Error: ...` and exit 1."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        safe_streams()
+        return super().main(*args, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -34,3 +46,10 @@ def main() -> None:
     endpoints and access control; osml validates them, plans the changes against a
     cluster and applies them in order.
     """
+
+
+def safe_streams() -> None:
+    """Let stdout and stderr write what their encoding cannot, as backslash escapes."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")

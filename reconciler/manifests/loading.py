@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -178,19 +179,25 @@ def find_manifest_files(paths: Sequence[str | Path]) -> tuple[list[str], list[Pr
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            found = _files_in(path)
-        elif path.exists():
-            found = [str(given)]  # a file named explicitly is read whatever its suffix
-        else:
-            problems.append(Problem("no such file or directory", file=str(given)))
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:  # missing, a name too long, a loop of links, ...
+            problems.append(Problem(_stat_error(exc), file=str(given)))
             continue
+        # A file named explicitly is read whatever its suffix.
+        found = _files_in(path) if stat.S_ISDIR(mode) else [str(given)]
         for file in found:
             real = Path(file).resolve()
             if real not in seen:
                 seen.add(real)
                 files.append(file)
     return files, problems
+
+
+def _stat_error(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "no such file or directory"
+    return f"cannot read: {exc.strerror or exc}"
 
 
 def _files_in(directory: Path) -> list[str]:

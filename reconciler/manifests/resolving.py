@@ -87,6 +87,9 @@ def _resolve(
         value = env.get(ref.from_env)
         if value is None or value == "":
             raise SecretError(f"environment variable {ref.from_env} is not set")
+        if not _encodable(value):
+            # os.environ keeps undecodable bytes as lone surrogates: no request can carry them.
+            raise SecretError(f"environment variable {ref.from_env} is not valid UTF-8")
         return Secret(value, source=f"env {ref.from_env}")
     if isinstance(ref, FromFile):
         return _from_file(Path(doc.file).parent / ref.from_file, shown=ref.from_file)
@@ -109,3 +112,11 @@ def _from_ciphertext(ref: Encrypted, *, key: SecretKey | None) -> Secret:
     if key is None:
         raise SecretError(f"an encrypted value needs a key: set {KEY_ENV} or pass --key-file")
     return decrypt(ref.encrypted, key, source="encrypted value")
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
