@@ -36,7 +36,7 @@ from reconciler.errors import (
     StalePlanError,
 )
 from reconciler.manifests.checking import check
-from reconciler.manifests.loading import ManifestSet, load_manifests
+from reconciler.manifests.loading import ManifestSet, read_manifests
 from reconciler.manifests.resolving import resolve_secrets
 from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyObserver, ApplyResult
@@ -83,12 +83,19 @@ def read_desired(
 def load_checked(
     paths: Sequence[str | Path], *, version: Version
 ) -> tuple[ManifestSet, tuple[Problem, ...]]:
-    """The manifests and their warnings; ManifestError when any check finds an error."""
-    manifests = load_manifests(paths)
-    problems = check(manifests, version=version)
+    """The manifests and their warnings; ManifestError when any check finds an error.
+
+    The semantic checks run on the valid documents even when others are invalid, so one
+    run reports every problem (`osml validate` does the same).
+    """
+    reading = read_manifests(paths)
+    problems = [
+        *reading.problems,
+        *check(reading.manifests, version=version, declared=reading.declared),
+    ]
     if any(p.severity is Severity.ERROR for p in problems):
         raise ManifestError(problems)
-    return manifests, tuple(problems)
+    return reading.manifests, tuple(problems)
 
 
 def with_secrets(

@@ -99,16 +99,16 @@ def schema(out: Path | None) -> None:
 def run_validation(paths: Sequence[str], *, version: Version) -> tuple[list[Problem], int]:
     """Every problem of `paths` for `version`, and how many resources were read.
 
-    Semantic checks run only on a set that loaded cleanly: on a partial set they would
-    report references to the very documents that failed to load.
+    The semantic checks run on every document whose own schema is valid, also when
+    others failed theirs; a reference to a document that failed is not dangling (it is
+    declared, and its own problems are reported).
     """
     try:
         reading = read_manifests(paths)
-        if reading.problems:
-            return list(reading.problems), reading.documents
-        return check(reading.manifests, version=version), len(reading.manifests)
+        found = check(reading.manifests, version=version, declared=reading.declared)
     except ManifestError as exc:
         return list(exc.problems), 0
+    return [*reading.problems, *found], reading.documents
 
 
 def summary(problems: Sequence[Problem], *, resources: int, paths: Sequence[str]) -> str:

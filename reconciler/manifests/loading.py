@@ -132,6 +132,9 @@ class Reading:
     """Every problem found, in file order; all are errors."""
     documents: int
     """How many non-empty documents were read, valid or not."""
+    declared: frozenset[ResourceKey] = frozenset()
+    """The Kind/name of every document that names one, valid or not: a reference to an
+    invalid resource is to something that exists, not a dangling one."""
 
 
 def load_manifests(paths: Sequence[str | Path]) -> ManifestSet:
@@ -156,12 +159,13 @@ def read_manifests(paths: Sequence[str | Path]) -> Reading:
         documents = _read_file(file, found)
         count += len(documents)
         for document in documents:
-            _check_duplicate(document, first_seen, found)
+            duplicate = _check_duplicate(document, first_seen, found)
             manifest = _load_document(document, found)
-            if manifest is not None:
+            if manifest is not None and not duplicate:
                 loaded.append(manifest)
         problems.extend(sorted(found, key=lambda p: (p.line or 0, p.column or 0)))
-    return Reading(ManifestSet(tuple(loaded)), tuple(problems), count)
+    declared = frozenset(first_seen)
+    return Reading(ManifestSet(tuple(loaded)), tuple(problems), count, declared)
 
 
 # --- files -------------------------------------------------------------------------
@@ -313,16 +317,19 @@ def _check_duplicate(
     document: Document,
     first_seen: dict[ResourceKey, SourceLocation],
     problems: list[Problem],
-) -> None:
-    """Report a second declaration of the same Kind/name, naming the first one's place."""
+) -> bool:
+    """Report a second declaration of the same Kind/name, naming the first one's place;
+    True for such a duplicate, which the semantic checks then leave out."""
     key = _raw_key(document.data)
     if key is None:
-        return
+        return False
     where = document.positions.locate(("metadata", "name"))
     first = first_seen.setdefault(key, where)
-    if first is not where:
-        message = f"duplicate resource; first defined at {first}"
-        problems.append(_at(where, message, resource=str(key), path="metadata.name"))
+    if first is where:
+        return False
+    message = f"duplicate resource; first defined at {first}"
+    problems.append(_at(where, message, resource=str(key), path="metadata.name"))
+    return True
 
 
 def _raw_key(data: Any) -> ResourceKey | None:

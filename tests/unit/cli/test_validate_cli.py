@@ -171,7 +171,9 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Record each call of the semantic checks and answer with one warning."""
     calls: list[dict[str, Any]] = []
 
-    def fake_check(manifests: ManifestSet, *, version: Version) -> list[Problem]:
+    def fake_check(
+        manifests: ManifestSet, *, version: Version, declared: Any = ()
+    ) -> list[Problem]:
         calls.append({"kinds": [d.key.kind for d in manifests], "version": version})
         return [manifests.documents[0].problem("looks odd", "spec", severity=Severity.WARNING)]
 
@@ -215,11 +217,78 @@ def test_warnings_are_printed_and_exit_0(repo: Path, checks: list[dict[str, Any]
     ]
 
 
-def test_checks_do_not_run_when_loading_failed(repo: Path, checks: list[dict[str, Any]]) -> None:
+def test_checks_run_on_the_valid_documents_when_others_failed(
+    repo: Path, checks: list[dict[str, Any]]
+) -> None:
     Path("manifests/bad.yaml").write_text("kind: Nope\n")
 
-    assert osml("validate").exit_code == 1
-    assert checks == []
+    result = osml("validate")
+
+    assert result.exit_code == 1
+    assert checks[0]["kinds"] == [Kind.CONNECTOR, Kind.MODEL_GROUP]
+    assert "manifests/bad.yaml:1:7: kind: unknown kind 'Nope'" in result.output
+    assert "warning: Connector/openai-chat: spec: looks odd" in result.output
+
+
+MODEL = """\
+apiVersion: osml/v1
+kind: Model
+metadata: {name: chat}
+spec:
+  function_name: remote
+  connector: openai-chat
+  model_group: chat-modles
+"""
+
+
+def test_a_schema_error_does_not_hide_a_dangling_reference_elsewhere(repo: Path) -> None:
+    # The connector has a typo (its own schema fails); the model's group is misspelt.
+    Path("manifests/connector.yaml").write_text(CONNECTOR + "  descripton: x\n")
+    Path("manifests/model.yaml").write_text(MODEL)
+
+    result = osml("validate")
+
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert any("Connector/openai-chat: spec.descripton: unknown field" in line for line in lines)
+    assert (
+        "manifests/model.yaml:7:16: Model/chat: spec.model_group: model_group 'chat-modles' "
+        "is not defined; did you mean 'chat-models'?"
+    ) in lines
+    # The connector exists, it is only invalid: the model's reference to it is not dangling.
+    assert not any("connector 'openai-chat' is not defined" in line for line in lines)
+    assert lines[-1] == "2 errors in 3 resources."
+
+
+def test_an_invalid_settings_document_suspends_the_checks_that_depend_on_it(repo: Path) -> None:
+    connector = CONNECTOR.replace("api.openai.com", "models.example.com")
+    Path("manifests/connector.yaml").write_text(connector)
+    assert "does not match any trusted endpoint" in osml("validate").output
+    Path("manifests/trusted.yaml").write_text(
+        "apiVersion: osml/v1\nkind: TrustedEndpoints\nmetadata: {name: ours}\n"
+        "spec: {patterns: ['^https://models\\.example\\.com/.*$'], mdoe: merge}\n"
+    )
+
+    result = osml("validate")
+
+    assert "unknown field 'mdoe'" in result.output
+    assert "does not match any trusted endpoint" not in result.output
+
+
+def test_plan_and_apply_report_every_problem_too(repo: Path) -> None:
+    from reconciler.errors import ManifestError
+    from reconciler.reconciling import load_checked
+
+    Path("manifests/connector.yaml").write_text(CONNECTOR + "  descripton: x\n")
+    Path("manifests/model.yaml").write_text(MODEL)
+
+    with pytest.raises(ManifestError) as caught:
+        load_checked(["manifests"], version=LATEST)
+
+    messages = [p.message for p in caught.value.problems]
+    assert any(m.startswith("unknown field 'descripton'") for m in messages)
+    assert any(m.startswith("model_group 'chat-modles' is not defined") for m in messages)
+    assert not any("connector 'openai-chat' is not defined" in m for m in messages)
 
 
 @pytest.mark.parametrize(
