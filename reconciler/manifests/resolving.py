@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from reconciler.errors import Problem, SecretError
+from reconciler.errors import Problem, SecretError, Severity
 from reconciler.manifests.loading import LoadedManifest, ManifestSet
 from reconciler.manifests.models import (
     ConnectorManifest,
@@ -62,6 +62,34 @@ def resolve_secrets(
         lines = "\n".join(f"  {p}" for p in problems)
         raise SecretError(f"{len(problems)} secret(s) could not be resolved:\n{lines}")
     return resolved
+
+
+def check_secrets(
+    manifests: ManifestSet,
+    *,
+    key: SecretKey | None,
+    env: Mapping[str, str],
+    strict: bool,
+) -> list[Problem]:
+    """What `resolve_secrets` would refuse, found before any cluster is asked, as Problems.
+
+    By default a variable that is not set or a file that cannot be read is a warning
+    (`osml validate` often runs where the secrets are not) and ciphertexts are left to
+    the loader's format check. With `strict` (`--check-secrets`) those are errors and
+    every ciphertext must decrypt with `key`. No message holds a value: a resolved
+    secret is dropped as soon as it resolved.
+    """
+    problems: list[Problem] = []
+    severity = Severity.ERROR if strict else Severity.WARNING
+    for doc, yaml_path, _, ref in secret_references(manifests):
+        if isinstance(ref, Encrypted) and not strict:
+            continue
+        try:
+            _resolve(ref, doc=doc, key=key, env=env)
+        except SecretError as exc:
+            message = str(exc) if strict else f"{exc}; plan and apply will refuse it"
+            problems.append(doc.problem(message, *yaml_path, severity=severity))
+    return problems
 
 
 def describe(ref: SecretRef) -> dict[str, str]:

@@ -35,12 +35,16 @@ spec:
       headers: {Authorization: "Bearer ${credential.openAI_key}"}
 """
 
+SECRET_VALUE = "sk-validate-secret-0001"
+
 GROUP = "apiVersion: osml/v1\nkind: ModelGroup\nmetadata: {name: chat-models}\n"
 
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_VALUE)
+    monkeypatch.delenv("OSML_SECRET_KEY", raising=False)
     (tmp_path / "manifests").mkdir()
     (tmp_path / "manifests" / "connector.yaml").write_text(CONNECTOR)
     (tmp_path / "manifests" / "group.yaml").write_text(GROUP)
@@ -393,3 +397,80 @@ def test_schema_allows_upper_case_exactly_where_osml_reads_any_case() -> None:
     # A connector's access_mode is not lower-cased by osml: no upper case offered.
     connector_access = _enum(definitions["ConnectorSpec"]["properties"]["access_mode"])
     assert connector_access == ["public", "private", "restricted"]
+
+
+# --- secret references: warned by default, errors with --check-secrets --------------
+
+
+def _with_credentials(tmp: Path, ciphertext: str) -> None:
+    text = CONNECTOR.replace(
+        "    openAI_key: {fromEnv: OPENAI_API_KEY}\n",
+        "    openAI_key: {fromEnv: OPENAI_API_KEY}\n"
+        "    file_key: {fromFile: ../secrets/missing.txt}\n"
+        f"    sealed_key: {{encrypted: '{ciphertext}'}}\n",
+    )
+    (tmp / "manifests" / "connector.yaml").write_text(text)
+
+
+def test_an_unset_variable_or_missing_file_is_a_warning_by_default(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.secrets.encrypting import SecretKey, encrypt
+
+    monkeypatch.delenv("OPENAI_API_KEY")
+    _with_credentials(repo, encrypt(SECRET_VALUE, SecretKey.generate()))
+
+    result = osml("validate")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "manifests/connector.yaml:10:17: warning: Connector/openai-chat: "
+        "spec.credential.openAI_key: environment variable OPENAI_API_KEY is not set; "
+        "plan and apply will refuse it",
+        "manifests/connector.yaml:11:15: warning: Connector/openai-chat: "
+        "spec.credential.file_key: cannot read secret file ../secrets/missing.txt: "
+        "No such file or directory; plan and apply will refuse it",
+        "manifests/ is valid: 2 resources (2 warnings).",
+    ]
+
+
+def test_check_secrets_makes_them_errors_and_decrypts(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.secrets.encrypting import SecretKey, encrypt
+
+    used, other = SecretKey.generate(), SecretKey.generate()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    _with_credentials(repo, encrypt(SECRET_VALUE, used))
+    Path("other.key").write_text(other.to_text())
+
+    result = osml("validate", "--check-secrets", "--key-file", "other.key")
+
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].endswith("environment variable OPENAI_API_KEY is not set")
+    assert lines[1].endswith("No such file or directory")
+    assert lines[2].startswith("manifests/connector.yaml:12:17: Connector/openai-chat: ")
+    assert f"encrypted with key {used.key_id}, but the key given is {other.key_id}" in lines[2]
+    assert lines[-1] == "3 errors in 2 resources."
+    # Without a key at all, the ciphertext cannot be checked: that is said, not skipped.
+    result = osml("validate", "--check-secrets")
+    assert "an encrypted value needs a key" in result.output
+
+
+def test_check_secrets_passes_when_everything_resolves_and_prints_no_value(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.secrets.encrypting import SecretKey, encrypt
+
+    key = SecretKey.generate()
+    _with_credentials(repo, encrypt(SECRET_VALUE, key))
+    Path("secrets").mkdir()
+    Path("secrets/missing.txt").write_text(SECRET_VALUE + "\n")
+    monkeypatch.setenv("OSML_SECRET_KEY", key.to_text())
+
+    for args in (["--check-secrets"], ["--check-secrets", "--format", "json"]):
+        result = osml("validate", *args)
+        assert result.exit_code == 0, result.output
+        assert SECRET_VALUE not in result.output
+    assert osml("validate").output.endswith("is valid: 2 resources.\n")
