@@ -26,9 +26,11 @@ from reconciler.manifests.models import (
 from reconciler.resources import ResourceKey
 from reconciler.secrets import Secret
 from reconciler.secrets.encrypting import KEY_ENV, SecretKey, decrypt
+from reconciler.secrets.headers import is_literal_credential
 
 SecretPath = tuple[ResourceKey, str]
-"""(resource, `credential.<key>` or `connector.credential.<key>` for inline connectors)."""
+"""(resource, `credential.<key>` or `connector.credential.<key>` for inline connectors; for
+a literal credential header, its place: `actions[0].headers.Authorization`)."""
 
 
 def secret_references(
@@ -42,6 +44,28 @@ def secret_references(
         elif isinstance(manifest, ModelManifest) and manifest.spec.inline_connector:
             inline = manifest.spec.inline_connector
             yield from _of_connector(doc, inline, ("spec", "connector"), "connector.")
+
+
+def literal_headers(manifests: ManifestSet) -> Iterator[tuple[LoadedManifest, str, str, str]]:
+    """Every literal credential header: (document, secret path as a plan body names it,
+    header name, value). The value is for `resolve_secrets` only."""
+    for doc in manifests:
+        manifest = doc.manifest
+        if isinstance(manifest, ConnectorManifest):
+            yield from _headers_of(doc, manifest.spec, "")
+        elif isinstance(manifest, ModelManifest) and manifest.spec.inline_connector:
+            yield from _headers_of(doc, manifest.spec.inline_connector, "connector.")
+
+
+def _headers_of(
+    doc: LoadedManifest, spec: ConnectorSpec, prefix: str
+) -> Iterator[tuple[LoadedManifest, str, str, str]]:
+    places = [("headers", spec.headers)]
+    places += [(f"actions[{i}].headers", a.headers) for i, a in enumerate(spec.actions)]
+    for place, headers in places:
+        for name, value in (headers or {}).items():
+            if is_literal_credential(name, value):
+                yield doc, f"{prefix}{place}.{name}", name, value
 
 
 def resolve_secrets(
@@ -58,6 +82,10 @@ def resolve_secrets(
             resolved[(doc.key, secret_path)] = _resolve(ref, doc=doc, key=key, env=env)
         except SecretError as exc:
             problems.append(doc.problem(str(exc), *yaml_path))
+    for doc, secret_path, name, value in literal_headers(manifests):
+        # A credential written into a header is a secret by position: a plan holds a
+        # marker in its place, and apply sends this value (`headers`, reference §2.7).
+        resolved[(doc.key, secret_path)] = Secret(value, source=f"header {name}")
     if problems:
         lines = "\n".join(f"  {p}" for p in problems)
         raise SecretError(f"{len(problems)} secret(s) could not be resolved:\n{lines}")
