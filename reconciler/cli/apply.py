@@ -17,7 +17,7 @@ import click
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
-from reconciler.cli.params import DURATION_HELP, Duration
+from reconciler.cli.params import DURATION_HELP, Duration, InputPath, KeyFile
 from reconciler.cli.plan import use_color
 from reconciler.errors import PlanError
 from reconciler.mlcommons.versions import Version
@@ -35,7 +35,7 @@ def _echo(line: str) -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=InputPath())
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 100))
 @click.option(
@@ -59,10 +59,10 @@ def _echo(line: str) -> None:
     "--manifests",
     "manifest_paths",
     multiple=True,
-    type=click.Path(exists=True, path_type=Path),
+    type=InputPath(),
     help="With a plan file: where the manifests are, for their secrets (default manifests/).",
 )
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key-file", type=KeyFile())
 @cluster_options
 def apply(
     paths: tuple[Path, ...],

@@ -32,6 +32,14 @@ class OsmlGroup(click.Group):
         except ReconcilerError as exc:
             click.echo(f"Error: {scrub(str(exc))}", err=True)
             ctx.exit(1)
+        except click.BadParameter as exc:
+            if exc.param is None or not isinstance(exc.param.type, click.Path):
+                raise
+            # A file that is missing, a folder, unreadable or corrupt is bad input like a
+            # bad manifest: `Error:` and exit 1, also where click found it. Exit 2 stays
+            # for usage errors proper, and `plan --detailed-exitcode` keeps 2 for changes.
+            click.echo(f"Error: {scrub(exc.format_message())}", err=True)
+            ctx.exit(1)
 
 
 @click.group(

@@ -4,14 +4,17 @@
 `1h`), as Terraform's `-lock-timeout=90s`. `InputPath` is `click.Path` that also proves,
 while the options are parsed, that a file can be opened for reading (a socket, a FIFO
 without writer or a file root cannot read fails here, not halfway through a run);
-`KeyFile` and `PemFile` read their content too, so a corrupt key or certificate is named
-with its option before anything talks to a cluster. A bad value is click's `BadParameter`
-naming the option; `cli.base` reports a bad file as `Error:` with exit 1.
+`KeyFile`, `PemFile` and `DataFile` read their content too, so a corrupt key, certificate
+or sandbox data file is named with its option before anything talks to a cluster. A bad
+value is click's `BadParameter` naming the option; `cli.base` reports a bad file as
+`Error:` with exit 1.
 This module parses values; it does not print, plan or connect.
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import math
 import os
 import re
@@ -136,6 +139,49 @@ class PemFile(InputPath):
         if b"-----BEGIN " not in text:
             self.fail(f"{_quoted(path)} is not a PEM file (no -----BEGIN line).", param, ctx)
         return str(path)
+
+
+class DataFile(click.Path):
+    """A JSON data file a command reads if it exists and writes later (the sandbox's).
+
+    Checked while parsing, so that a run does not fail at its end: an existing file must
+    be a readable JSON object; a new one needs a place where its folder can be created.
+    """
+
+    def __init__(self, *, path_type: type[str] | type[Path] = str) -> None:
+        super().__init__(dir_okay=False, path_type=path_type)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        given = super().convert(value, param, ctx)
+        path = Path(os.fsdecode(given))
+        try:
+            if path.exists() or path.is_symlink():
+                _read_json_object(path)
+            else:
+                _check_creatable(path.parent)
+        except OSError as exc:
+            self.fail(f"cannot use {_quoted(path)}: {exc.strerror or exc}", param, ctx)
+        except ValueError as exc:
+            self.fail(f"{_quoted(path)} is not a JSON data file: {exc}", param, ctx)
+        return given
+
+
+def _read_json_object(path: Path) -> None:
+    """ValueError unless `path` holds a JSON object; OSError when it cannot be read."""
+    if not path.is_file():
+        raise OSError(f"{path} is not a regular file")
+    data = json.loads(path.read_text("utf-8"))  # UnicodeDecodeError is a ValueError
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+
+
+def _check_creatable(folder: Path) -> None:
+    """OSError unless `folder` is, or can be created in, a directory."""
+    for ancestor in (folder, *folder.parents):
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            return
 
 
 def _quoted(path: Path) -> str:

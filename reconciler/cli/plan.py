@@ -19,6 +19,7 @@ import click
 
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
+from reconciler.cli.params import KeyFile
 from reconciler.mlcommons.versions import Version
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
@@ -55,7 +56,7 @@ def _parse_targets(
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    type=click.Path(dir_okay=False, writable=True, readable=False, path_type=Path),
     help="Also save the plan to FILE, for `osml apply FILE`.",
 )
 @click.option(
@@ -80,7 +81,7 @@ def _parse_targets(
 @click.option(
     "--key-file",
     envvar="OSML_SECRET_KEY_FILE",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=KeyFile(),
     help=f"Key for `encrypted:` credentials (default: the {KEY_ENV} variable).",
 )
 @cluster_options
@@ -106,7 +107,10 @@ def plan(
         desired = read_desired(paths or DEFAULT_PATHS, version=version, key_file=key_file)
         made = plan_against(conn, desired, options=options, state_index=cluster.state_index)
     if out is not None:
-        made.plan.save(out)
+        try:
+            made.plan.save(out)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from exc
         click.echo(f"Saved the plan to {out}", err=True)
     click.echo(render(made.plan, output_format=output_format, color=use_color()), nl=False)
     if detailed_exitcode and made.plan.has_changes:

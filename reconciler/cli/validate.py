@@ -104,7 +104,7 @@ def validate(
 @main.command("schema")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    type=click.Path(dir_okay=False, writable=True, readable=False, path_type=Path),
     help="Write the schema to this file instead of standard output.",
 )
 def schema(out: Path | None) -> None:
@@ -120,7 +120,10 @@ def schema(out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from exc
     click.echo(f"Wrote the manifest schema to {out}", err=True)
 
 

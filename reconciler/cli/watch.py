@@ -22,7 +22,7 @@ import click
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, open_cluster
-from reconciler.cli.params import DURATION_HELP, Duration
+from reconciler.cli.params import DURATION_HELP, Duration, InputPath, KeyFile
 from reconciler.watching import CycleSettings, Mode, Watcher, WatchOptions
 from reconciler.watching.logs import EventLog, JsonLogHandler
 from reconciler.watching.serving import parse_address
@@ -50,7 +50,7 @@ class Address(_ParamType):
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=InputPath())
 @click.option(
     "--interval",
     type=Duration(),
@@ -97,7 +97,7 @@ class Address(_ParamType):
     "--watch-dir",
     "watch_dirs",
     multiple=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=InputPath(file_okay=False),
     help="Also watch this folder (e.g. a git-sync root); repeatable.",
 )
 @click.option(
@@ -115,7 +115,7 @@ class Address(_ParamType):
     show_default=True,
     help=f"How long to wait for each deploy or undeploy ({DURATION_HELP}).",
 )
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key-file", type=KeyFile())
 @cluster_options
 def watch(
     paths: tuple[Path, ...],
