@@ -18,7 +18,7 @@ from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.params import DURATION_HELP, Duration, InputPath, KeyFile
-from reconciler.cli.plan import use_color
+from reconciler.cli.plan import no_color_option, use_color
 from reconciler.errors import PlanError
 from reconciler.mlcommons.versions import Version
 from reconciler.planning import PlanOptions
@@ -63,6 +63,7 @@ def _echo(line: str) -> None:
     help="With a plan file: where the manifests are, for their secrets (default manifests/).",
 )
 @click.option("--key-file", type=KeyFile())
+@no_color_option
 @cluster_options
 def apply(
     paths: tuple[Path, ...],

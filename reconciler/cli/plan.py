@@ -43,6 +43,25 @@ def _parse_targets(
         raise click.BadParameter(str(exc)) from exc
 
 
+_NO_COLOR = "osml.no_color"
+"""Where `--no-color` leaves its mark in the click context."""
+
+
+def _no_color(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_NO_COLOR] = True
+
+
+no_color_option = click.option(
+    "--no-color",
+    is_flag=True,
+    expose_value=False,
+    callback=_no_color,
+    help="Plain text without colour codes (also when NO_COLOR is set or TERM=dumb).",
+)
+"""`--no-color` for a command that prints a plan; read back by `use_color()`."""
+
+
 @main.command("plan")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option(
@@ -84,6 +103,7 @@ def _parse_targets(
     type=KeyFile(),
     help=f"Key for `encrypted:` credentials (default: the {KEY_ENV} variable).",
 )
+@no_color_option
 @cluster_options
 def plan(
     paths: tuple[str, ...],
@@ -127,7 +147,11 @@ def render(plan: Plan, *, output_format: str, color: bool = False) -> str:
 
 
 def use_color() -> bool:
-    """Colour on a terminal, unless NO_COLOR is set to anything (no-color.org)."""
-    if os.environ.get("NO_COLOR"):
+    """Colour on a terminal, unless `--no-color` was given, NO_COLOR is set to anything
+    (no-color.org) or TERM is `dumb`."""
+    context = click.get_current_context(silent=True)
+    if context is not None and context.meta.get(_NO_COLOR):
+        return False
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     return sys.stdout.isatty()
