@@ -325,6 +325,8 @@ class _Builder:
         It is reported here and shown as its escape, so that later checks and messages
         handle plain text.
         """
+        if _LONE_SURROGATE.search(text) is None:
+            return text  # the common case: one scan
         text = _SURROGATE_PAIR.sub(_join_pair, text)
         lone = _LONE_SURROGATE.search(text)
         if lone is None:

@@ -314,7 +314,6 @@ def test_any_string_prints_on_any_stream_encoding(streams: dict[str, str], tmp_p
 
     for args, code in [
         (["validate", "bad"], 1),
-        (["validate", "--format", "json", "bad"], 1),
         (["apply", "--sandbox", "sandbox.json", "--auto-approve", "good"], 0),
         (["plan", "--sandbox", "sandbox.json", "--format", "markdown", "good"], 0),
         (["plan", "--sandbox", "sandbox.json", "--target", "Model/\udcff", "good"], 1),
