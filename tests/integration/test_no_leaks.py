@@ -378,6 +378,14 @@ def test_the_search_would_find_a_value_that_leaked(run: Run, known: Known) -> No
 def test_validate_prints_no_secret(run: Run, manifests: Path) -> None:
     assert run("validate", str(manifests)).exit_code == 0
     assert run("validate", str(manifests), "--format", "json").exit_code == 0
+    # --check-secrets resolves every reference (and decrypts) without printing a value,
+    # also when some fail: a wrong key, a variable that is gone.
+    assert run("validate", str(manifests), "--check-secrets").exit_code == 0
+    run.env["OSML_SECRET_KEY"] = SecretKey.generate().to_text()
+    del run.env["LEAK_INLINE_KEY"]
+    failed = run("validate", str(manifests), "--check-secrets", "--format", "json")
+    assert failed.exit_code == 1
+    assert "but the key given is" in failed.output and "LEAK_INLINE_KEY" in failed.output
     run.assert_clean((manifests / "all.yaml").read_text())
 
 
