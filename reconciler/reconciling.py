@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from reconciler import __version__
 from reconciler.applying.bodies import SecretPath, secret_mismatches
@@ -37,17 +39,18 @@ from reconciler.errors import (
     StalePlanError,
 )
 from reconciler.manifests.checking import check
-from reconciler.manifests.loading import ManifestSet, load_manifests
+from reconciler.manifests.loading import ManifestSet, read_manifests
 from reconciler.manifests.resolving import resolve_secrets
 from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyObserver, ApplyResult
 from reconciler.planning import PlanOptions, make_plan
-from reconciler.plans import ClusterIdentity, Plan
+from reconciler.plans import Change, ClusterIdentity, Plan, secret_marker
 from reconciler.rendering.redacting import safe_url
 from reconciler.resources import ResourceKey
 from reconciler.retrying import Backoff, Timing
 from reconciler.secrets import Secret, scrub
 from reconciler.secrets.encrypting import load_key
+from reconciler.secrets.headers import replace_literal_headers
 
 _log = logging.getLogger(__name__)
 
@@ -84,12 +87,19 @@ def read_desired(
 def load_checked(
     paths: Sequence[str | Path], *, version: Version
 ) -> tuple[ManifestSet, tuple[Problem, ...]]:
-    """The manifests and their warnings; ManifestError when any check finds an error."""
-    manifests = load_manifests(paths)
-    problems = check(manifests, version=version)
+    """The manifests and their warnings; ManifestError when any check finds an error.
+
+    The semantic checks run on the valid documents even when others are invalid, so one
+    run reports every problem (`osml validate` does the same).
+    """
+    reading = read_manifests(paths)
+    problems = [
+        *reading.problems,
+        *check(reading.manifests, version=version, declared=reading.declared),
+    ]
     if any(p.severity is Severity.ERROR for p in problems):
         raise ManifestError(problems)
-    return manifests, tuple(problems)
+    return reading.manifests, tuple(problems)
 
 
 def with_secrets(
@@ -135,7 +145,60 @@ def plan_against(
         osml_version=__version__,
         warnings=(*plan.warnings, *(str(w) for w in desired.warnings)),
     )
+    plan = seal_literal_headers(
+        plan, secrets=desired.secrets, fingerprint_key=snapshot.state.fingerprint_key
+    )
     return Planned(plan, snapshot)
+
+
+def seal_literal_headers(
+    plan: Plan, *, secrets: Mapping[SecretPath, Secret], fingerprint_key: bytes | None
+) -> Plan:
+    """`plan` with each literal credential header replaced by a secret marker.
+
+    The server keeps headers in clear (reference §2.7), so a manifest that writes
+    `Authorization: Bearer sk-...` would put the token in every view, the plan file and
+    the state index. The marker stands for the value `resolve_secrets` found at that
+    place, as for a credential, and apply sends that value; the live side and the field
+    changes get markers too. A header without a resolved value is left to the views.
+    """
+    seal = functools.partial(_seal_change, secrets=secrets, fingerprint_key=fingerprint_key)
+    return dataclasses.replace(
+        plan,
+        changes=tuple(seal(c) for c in plan.changes),
+        orphans=tuple(seal(c) for c in plan.orphans),
+    )
+
+
+def _seal_change(
+    change: Change, *, secrets: Mapping[SecretPath, Secret], fingerprint_key: bytes | None
+) -> Change:
+    def desired(where: str, name: str, value: str) -> Any:
+        secret = secrets.get((change.key, where))
+        return value if secret is None else _header_marker(name, secret, fingerprint_key)
+
+    def live(where: str, name: str, value: str) -> Any:
+        return _header_marker(name, Secret(value, source=f"header {name}"), fingerprint_key)
+
+    fields = tuple(
+        dataclasses.replace(
+            field,
+            before=replace_literal_headers(field.before, live, path=field.path),
+            after=replace_literal_headers(field.after, live, path=field.path),
+        )
+        for field in change.fields
+    )
+    return dataclasses.replace(
+        change,
+        before=replace_literal_headers(change.before, live),
+        after=replace_literal_headers(change.after, desired),
+        fields=fields,
+    )
+
+
+def _header_marker(name: str, secret: Secret, fingerprint_key: bytes | None) -> Any:
+    fingerprint = secret.fingerprint(fingerprint_key) if fingerprint_key else None
+    return secret_marker({"header": name}, fingerprint)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,8 @@ from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
 from reconciler.cli.interrupting import INTERRUPTED, interrupts, progress_every
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
-from reconciler.cli.plan import use_color
+from reconciler.cli.params import DURATION_HELP, Duration, InputPath, KeyFile
+from reconciler.cli.plan import no_color_option, use_color
 from reconciler.cli.plankeys import plan_key, plan_key_option
 from reconciler.cli.refresh import run_refresh
 from reconciler.errors import LockError, PlanError
@@ -51,23 +52,23 @@ def _echo(line: str) -> None:
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=InputPath())
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 100))
 @click.option(
     "--timeout",
     "deploy_timeout",
-    default=300.0,
+    default="5m",
     show_default=True,
-    type=click.FloatRange(min=1),
-    help="Seconds to wait for each deploy or undeploy.",
+    type=Duration(minimum=1),
+    help=f"How long to wait for each deploy or undeploy ({DURATION_HELP}).",
 )
 @click.option(
     "--lock-timeout",
-    default=0.0,
+    default="0s",
     show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds to wait for the state lock when another run holds it.",
+    type=Duration(zero=True),
+    help=f"How long to wait for the state lock when another run holds it ({DURATION_HELP}).",
 )
 @click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
 @click.option(
@@ -80,7 +81,7 @@ def _echo(line: str) -> None:
     "--manifests",
     "manifest_paths",
     multiple=True,
-    type=click.Path(exists=True, path_type=Path),
+    type=InputPath(),
     help="With a plan file: where the manifests are, for their secrets (default: the paths "
     "recorded in the plan).",
 )
@@ -89,8 +90,9 @@ def _echo(line: str) -> None:
     is_flag=True,
     help="Only update the state records to what exists; the cluster is not changed.",
 )
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key-file", type=KeyFile())
 @plan_key_option
+@no_color_option
 @cluster_options
 def apply(
     paths: tuple[Path, ...],

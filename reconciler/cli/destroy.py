@@ -21,6 +21,7 @@ import click
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
+from reconciler.cli.params import DURATION_HELP, Duration, InputPath
 from reconciler.cli.plan import use_color
 from reconciler.errors import PlanError
 from reconciler.manifests.loading import ManifestSet, load_manifests
@@ -51,7 +52,7 @@ def _echo(line: str) -> None:
 
 
 @main.command("destroy")
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=InputPath())
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking for confirmation.")
 @click.option(
     "--target",
@@ -65,17 +66,17 @@ def _echo(line: str) -> None:
 @click.option(
     "--timeout",
     "deploy_timeout",
-    default=300.0,
+    default="5m",
     show_default=True,
-    type=click.FloatRange(min=1),
-    help="Seconds to wait for each undeploy.",
+    type=Duration(minimum=1),
+    help=f"How long to wait for each undeploy ({DURATION_HELP}).",
 )
 @click.option(
     "--lock-timeout",
-    default=0.0,
+    default="0s",
     show_default=True,
-    type=click.FloatRange(min=0),
-    help="Seconds to wait for the state lock when another run holds it.",
+    type=Duration(zero=True),
+    help=f"How long to wait for the state lock when another run holds it ({DURATION_HELP}).",
 )
 @cluster_options
 def destroy(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from reconciler.cli.params import DURATION_HELP, DataFile, Duration, PemFile
 from reconciler.cluster.connecting import AwsSigV4, Connection, ConnectionSettings, connect
 from reconciler.cluster.state import STATE_INDEX
 from reconciler.secrets import Secret
@@ -104,19 +105,19 @@ _OPTIONS: tuple[Callable[[F], F], ...] = (
     click.option(
         "--ca-certs",
         envvar="OSML_CA_CERTS",
-        type=click.Path(exists=True, dir_okay=False),
+        type=PemFile(),
         help="PEM bundle of CAs to trust.",
     ),
     click.option(
         "--client-cert",
         envvar="OSML_CLIENT_CERT",
-        type=click.Path(exists=True, dir_okay=False),
+        type=PemFile(),
         help="PEM client certificate (mutual TLS).",
     ),
     click.option(
         "--client-key",
         envvar="OSML_CLIENT_KEY",
-        type=click.Path(exists=True, dir_okay=False),
+        type=PemFile(),
         help="Private key of --client-cert.",
     ),
     click.option(
@@ -129,10 +130,10 @@ _OPTIONS: tuple[Callable[[F], F], ...] = (
         "--request-timeout",
         "timeout",
         envvar="OSML_REQUEST_TIMEOUT",
-        type=click.FloatRange(min=0.1),
-        default=30.0,
+        type=Duration(minimum=0.1),
+        default="30s",
         show_default=True,
-        help="Seconds to wait for each response.",
+        help=f"How long to wait for each response ({DURATION_HELP}).",
     ),
     click.option(
         "--header",
@@ -168,6 +169,7 @@ _OPTIONS: tuple[Callable[[F], F], ...] = (
     click.option(
         "--sandbox",
         envvar="OSML_SANDBOX",
+        type=DataFile(),
         is_flag=False,
         flag_value=DEFAULT_SANDBOX_FILE,
         default=None,
@@ -297,10 +299,14 @@ def running_sandbox(data_file: str, version: str, *, emulators: bool = True) -> 
     # Imported here: only `--sandbox` runs need the server code.
     from reconciler.sandbox.server import Sandbox  # noqa: PLC0415
 
-    Path(data_file).parent.mkdir(parents=True, exist_ok=True)
     try:
         sandbox = Sandbox(version=version, port=0, data=data_file, emulators=emulators)
     except ValueError as exc:  # an unknown profile name
         raise click.BadParameter(str(exc), param_hint="'--sandbox-version'") from exc
+    try:
+        Path(data_file).parent.mkdir(parents=True, exist_ok=True)
+        sandbox.start()
+    except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise click.ClickException(f"--sandbox: cannot use {data_file}: {exc}") from exc
     with sandbox:
         yield str(sandbox.url)

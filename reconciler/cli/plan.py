@@ -22,6 +22,7 @@ import click
 
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
+from reconciler.cli.params import KeyFile
 from reconciler.cli.plankeys import plan_key, plan_key_option
 from reconciler.cli.refresh import show_refresh
 from reconciler.errors import PlanError
@@ -51,6 +52,25 @@ def _parse_targets(
         raise click.BadParameter(str(exc)) from exc
 
 
+_NO_COLOR = "osml.no_color"
+"""Where `--no-color` leaves its mark in the click context."""
+
+
+def _no_color(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_NO_COLOR] = True
+
+
+no_color_option = click.option(
+    "--no-color",
+    is_flag=True,
+    expose_value=False,
+    callback=_no_color,
+    help="Plain text without colour codes (also when NO_COLOR is set or TERM=dumb).",
+)
+"""`--no-color` for a command that prints a plan; read back by `use_color()`."""
+
+
 @main.command("plan")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option(
@@ -64,7 +84,7 @@ def _parse_targets(
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    type=click.Path(dir_okay=False, writable=True, readable=False, path_type=Path),
     help="Also save the plan to FILE, for `osml apply FILE`.",
 )
 @click.option(
@@ -100,7 +120,7 @@ def _parse_targets(
 @click.option(
     "--key-file",
     envvar="OSML_SECRET_KEY_FILE",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=KeyFile(),
     help=f"Key for `encrypted:` credentials (default: the {KEY_ENV} variable).",
 )
 @plan_key_option
@@ -112,6 +132,7 @@ def _parse_targets(
     "version (dummy secrets, provider emulators, no network) and run every probe there; "
     "a failed probe exits 1. The cluster is only read.",
 )
+@no_color_option
 @cluster_options
 def plan(
     paths: tuple[str, ...],
@@ -145,7 +166,10 @@ def plan(
     # The paths as given, relative where they were: `apply PLANFILE` reads them again.
     made_plan = dataclasses.replace(made.plan, manifests=tuple(paths or DEFAULT_PATHS))
     if out is not None:
-        integrity = write_plan_file(made_plan, out, key=key)
+        try:
+            integrity = write_plan_file(made_plan, out, key=key)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from exc
         signed = f", signed with plan key {integrity.key_id}" if integrity.key_id else ""
         click.echo(f"Saved the plan to {out}{signed}", err=True)
     click.echo(render(made_plan, output_format=output_format, color=use_color()), nl=False)
@@ -192,7 +216,11 @@ def render(plan: Plan, *, output_format: str, color: bool = False) -> str:
 
 
 def use_color() -> bool:
-    """Colour on a terminal, unless NO_COLOR is set to anything (no-color.org)."""
-    if os.environ.get("NO_COLOR"):
+    """Colour on a terminal, unless `--no-color` was given, NO_COLOR is set to anything
+    (no-color.org) or TERM is `dumb`."""
+    context = click.get_current_context(silent=True)
+    if context is not None and context.meta.get(_NO_COLOR):
+        return False
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
         return False
     return sys.stdout.isatty()

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from reconciler.cli.params import KeyFile
 from reconciler.planfiles import PLAN_KEY_ENV
 from reconciler.secrets.encrypting import SecretKey, load_key
 
@@ -26,7 +27,7 @@ def plan_key_option(fn: F) -> F:
     option = click.option(
         "--plan-key-file",
         envvar=PLAN_KEY_FILE_ENV,
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        type=KeyFile(),
         help=f"Key that signs and verifies plan files (default: the {PLAN_KEY_ENV} variable).",
     )
     return option(fn)

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from reconciler.cli.base import main
+from reconciler.cli.params import DURATION_HELP, DataFile, Duration, InputPath
 from reconciler.sandbox.ml.profiles import get_profile
 from reconciler.sandbox.server import Sandbox
 
@@ -44,19 +45,23 @@ def _check_version(ctx: click.Context, param: click.Parameter, value: str) -> st
 )
 @click.option(
     "--data",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=DataFile(path_type=Path),
     help="JSON file that keeps every resource across restarts.",
 )
 @click.option("--security", is_flag=True, help="Require HTTP basic auth (admin/admin).")
 @click.option(
     "--users",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=InputPath(dir_okay=False),
     help='JSON file of extra users: {"name": {"password", "backend_roles", "roles"}}.',
 )
 @click.option("--tls", is_flag=True, help="Serve HTTPS with a generated CA.")
 @click.option("--faults", "faults", help="Fault-injection spec: JSON or @file (docs/sandbox.md).")
 @click.option(
-    "--deploy-delay", default=0.05, show_default=True, help="Seconds a model deploy takes."
+    "--deploy-delay",
+    type=Duration(zero=True),
+    default="50ms",
+    show_default=True,
+    help=f"How long a model deploy takes ({DURATION_HELP}).",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of every random choice.")
 @click.option(
@@ -112,10 +117,10 @@ def _read_users(path: Path | None) -> dict[str, dict[str, Any]] | None:
         return None
     try:
         users = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--users") from None
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError too
+        raise click.ClickException(f"--users: cannot read {path}: {exc}") from None
     if not isinstance(users, dict) or not all(isinstance(v, dict) for v in users.values()):
-        raise click.BadParameter("expected a JSON object of users", param_hint="--users")
+        raise click.ClickException(f"--users: {path}: expected a JSON object of users")
     return users
 
 

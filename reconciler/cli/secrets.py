@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.base import main
+from reconciler.cli.params import InputPath, KeyFile
 from reconciler.errors import SecretError
 from reconciler.manifests.rekeying import rekey
 from reconciler.secrets.encrypting import KEY_ENV, SecretKey, decrypt, encrypt, load_key
@@ -22,7 +23,7 @@ NEW_KEY_ENV = "OSML_NEW_SECRET_KEY"
 
 key_file_option = click.option(
     "--key-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=KeyFile(),
     help=f"File holding the key (default: the {KEY_ENV} environment variable).",
 )
 
@@ -42,7 +43,7 @@ def secrets() -> None:
 @secrets.command()
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False, writable=True, readable=False, path_type=Path),
     help="Write the key to this file (mode 0600) instead of standard output.",
 )
 def keygen(out: Path | None) -> None:
@@ -102,10 +103,10 @@ def decrypt_command(key_file: Path | None, ciphertext: str | None) -> None:
 @key_file_option
 @click.option(
     "--new-key-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=KeyFile(),
     help=f"File holding the new key (default: the {NEW_KEY_ENV} environment variable).",
 )
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=InputPath())
 def rekey_command(
     key_file: Path | None, new_key_file: Path | None, paths: tuple[Path, ...]
 ) -> None:

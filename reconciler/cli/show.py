@@ -13,13 +13,14 @@ from pathlib import Path
 import click
 
 from reconciler.cli.base import main
+from reconciler.cli.params import InputPath
 from reconciler.cli.plan import FORMATS, render, use_color
 from reconciler.cli.plankeys import plan_key, plan_key_option
 from reconciler.planfiles import read_plan_file
 
 
 @main.command("show")
-@click.argument("planfile", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("planfile", type=InputPath(dir_okay=False))
 @click.option(
     "--format",
     "output_format",

@@ -97,14 +97,30 @@ def state() -> None:
 
 
 @state.command("list")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: a header and one tab-separated line per resource; json: one array.",
+)
 @cluster_options
-def state_list(*, cluster: ClusterOptions) -> None:
-    """One line per managed resource: KIND/NAME, status and live ID."""
+def state_list(*, output_format: str, cluster: ClusterOptions) -> None:
+    """One line per managed resource: KIND/NAME, status, live ID and last update."""
     with connected(cluster) as conn:
         records = read_state(conn, index=cluster.state_index).records
-    for key in sorted(records, key=lambda k: k.sort_key):
-        record = records[key]
-        click.echo(f"{key}\t{record.status}\t{record.id or '-'}\t{record.updated_at}")
+    ordered = [records[key] for key in sorted(records, key=lambda k: k.sort_key)]
+    if output_format == "json":
+        rows = [
+            {"key": str(r.key), "status": r.status, "live_id": r.id, "updated_at": r.updated_at}
+            for r in ordered
+        ]
+        click.echo(scrub(json.dumps(rows, indent=2)))
+        return
+    click.echo("RESOURCE\tSTATUS\tLIVE ID\tUPDATED")
+    for record in ordered:
+        click.echo(scrub(f"{record.key}\t{record.status}\t{record.id or '-'}\t{record.updated_at}"))
 
 
 @state.command("show")

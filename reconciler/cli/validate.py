@@ -4,24 +4,30 @@ Registered on the root group by importing this module from `reconciler.cli`. `va
 loads the manifests and runs the semantic checks for a target version, then prints every
 problem (text or JSON) and exits 1 if any is an error. Problems are this command's output,
 so they go to stdout, and a ManifestError is reported in the same format rather than as the
-generic `Error:` line. Nothing here talks to a cluster or resolves a secret.
+generic `Error:` line. Nothing here talks to a cluster; secret references are resolved
+only to see that they can be (`--check-secrets`), and no value is kept or printed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
 from reconciler.cli.base import main
+from reconciler.cli.params import KeyFile
 from reconciler.errors import ManifestError, Problem, Severity
 from reconciler.manifests.checking import check
 from reconciler.manifests.loading import read_manifests
+from reconciler.manifests.resolving import check_secrets
 from reconciler.manifests.schema import manifest_schema
 from reconciler.mlcommons.versions import LATEST, SUPPORTED, Version, is_supported
+from reconciler.secrets.encrypting import KEY_ENV, load_key
 
 DEFAULT_PATHS = ("manifests/",)
 
@@ -55,14 +61,36 @@ def _parse_version(ctx: click.Context, param: click.Parameter, value: str | None
     show_default=True,
     help="How to print the problems.",
 )
-def validate(paths: tuple[str, ...], cluster_version: Version, output_format: str) -> None:
+@click.option(
+    "--check-secrets",
+    envvar="OSML_CHECK_SECRETS",
+    is_flag=True,
+    help="Fail when a fromEnv variable is unset, a fromFile file unreadable or an "
+    "encrypted value does not decrypt with the key (by default the first two only warn). "
+    "No value is ever printed.",
+)
+@click.option(
+    "--key-file",
+    envvar="OSML_SECRET_KEY_FILE",
+    type=KeyFile(),
+    help=f"Key for `encrypted:` credentials, with --check-secrets (default: the {KEY_ENV} "
+    "variable).",
+)
+def validate(
+    paths: tuple[str, ...],
+    cluster_version: Version,
+    output_format: str,
+    check_secrets: bool,
+    key_file: Path | None,
+) -> None:
     """Check manifests in PATHS (files or directories; default: manifests/).
 
     Every problem is reported with its file:line:column and resource. Exits 0 when there
     are no errors (warnings are printed), 1 otherwise.
     """
     targets = paths or DEFAULT_PATHS
-    problems, resources = run_validation(targets, version=cluster_version)
+    secrets = Secrets(strict=check_secrets, key_file=key_file)
+    problems, resources = run_validation(targets, version=cluster_version, secrets=secrets)
     if output_format == "json":
         click.echo(json.dumps(_as_json(problems, resources=resources), indent=2))
     else:
@@ -76,7 +104,7 @@ def validate(paths: tuple[str, ...], cluster_version: Version, output_format: st
 @main.command("schema")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    type=click.Path(dir_okay=False, writable=True, readable=False, path_type=Path),
     help="Write the schema to this file instead of standard output.",
 )
 def schema(out: Path | None) -> None:
@@ -92,23 +120,44 @@ def schema(out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from exc
     click.echo(f"Wrote the manifest schema to {out}", err=True)
 
 
-def run_validation(paths: Sequence[str], *, version: Version) -> tuple[list[Problem], int]:
+@dataclasses.dataclass(frozen=True)
+class Secrets:
+    """How `validate` looks at secret references (`--check-secrets`, `--key-file`)."""
+
+    strict: bool = False
+    """Unresolvable references are errors and ciphertexts must decrypt."""
+    key_file: Path | None = None
+    env: Mapping[str, str] | None = None
+    """The environment to resolve against; None for the process's."""
+
+
+def run_validation(
+    paths: Sequence[str], *, version: Version, secrets: Secrets | None = None
+) -> tuple[list[Problem], int]:
     """Every problem of `paths` for `version`, and how many resources were read.
 
-    Semantic checks run only on a set that loaded cleanly: on a partial set they would
-    report references to the very documents that failed to load.
+    The semantic checks run on every document whose own schema is valid, also when
+    others failed theirs; a reference to a document that failed is not dangling (it is
+    declared, and its own problems are reported). Secret references are tried without
+    keeping a value (`Secrets`).
     """
+    secrets = secrets or Secrets()
+    env = os.environ if secrets.env is None else secrets.env
     try:
         reading = read_manifests(paths)
-        if reading.problems:
-            return list(reading.problems), reading.documents
-        return check(reading.manifests, version=version), len(reading.manifests)
+        found = check(reading.manifests, version=version, declared=reading.declared)
+        key = load_key(key_file=secrets.key_file, env=env) if secrets.strict else None
+        found += check_secrets(reading.manifests, key=key, env=env, strict=secrets.strict)
     except ManifestError as exc:
         return list(exc.problems), 0
+    return [*reading.problems, *found], reading.documents
 
 
 def summary(problems: Sequence[Problem], *, resources: int, paths: Sequence[str]) -> str:

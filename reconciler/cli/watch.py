@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ import click
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, open_cluster
+from reconciler.cli.params import DURATION_HELP, Duration, FlagFile, InputPath, KeyFile
 from reconciler.watching import CycleSettings, Mode, Watcher, WatchOptions
 from reconciler.watching.logs import EventLog, JsonLogHandler
 from reconciler.watching.serving import parse_address
@@ -32,26 +32,6 @@ if TYPE_CHECKING:
     _ParamType = click.ParamType[Any]
 else:  # click < 8.4 has no generic ParamType
     _ParamType = click.ParamType
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
-_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|)\s*")
-
-
-class Duration(_ParamType):
-    """`500ms`, `30s`, `5m`, `1h` or plain seconds, as float seconds."""
-
-    name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, int | float):
-            return float(value)
-        match = _DURATION.fullmatch(str(value))
-        if match is None:
-            self.fail(f"{value!r} is not a duration such as 500ms, 30s, 5m or 1h", param, ctx)
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-        if seconds <= 0:
-            self.fail("a duration must be more than zero", param, ctx)
-        return seconds
 
 
 class Address(_ParamType):
@@ -71,13 +51,13 @@ class Address(_ParamType):
 
 
 @main.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=InputPath())
 @click.option(
     "--interval",
     type=Duration(),
     default="60s",
     show_default=True,
-    help="How often to check for drift.",
+    help=f"How often to check for drift ({DURATION_HELP}).",
 )
 @click.option(
     "--mode",
@@ -98,27 +78,27 @@ class Address(_ParamType):
     type=Duration(),
     default="1s",
     show_default=True,
-    help="Gather a burst of manifest saves into one cycle.",
+    help=f"Gather a burst of manifest saves into one cycle ({DURATION_HELP}).",
 )
 @click.option(
     "--lease",
     type=Duration(),
     default="60s",
     show_default=True,
-    help="State-lock lease: how long a crashed watcher blocks the others.",
+    help=f"State-lock lease: how long a crashed watcher blocks the others ({DURATION_HELP}).",
 )
 @click.option(
     "--max-backoff",
     type=Duration(),
     default="15m",
     show_default=True,
-    help="Longest wait after repeated failures (per cycle and per resource).",
+    help=f"Longest wait after repeated failures (per cycle and per resource) ({DURATION_HELP}).",
 )
 @click.option(
     "--watch-dir",
     "watch_dirs",
     multiple=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=InputPath(file_okay=False),
     help="Also watch this folder (e.g. a git-sync root); repeatable.",
 )
 @click.option(
@@ -129,7 +109,7 @@ class Address(_ParamType):
 )
 @click.option(
     "--pause-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FlagFile(),
     help="While this file exists, only plan and log: change nothing, take no lock.",
 )
 @click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
@@ -142,11 +122,11 @@ class Address(_ParamType):
 @click.option(
     "--deploy-timeout",
     type=Duration(),
-    default="300s",
+    default="5m",
     show_default=True,
-    help="How long to wait for each deploy or undeploy.",
+    help=f"How long to wait for each deploy or undeploy ({DURATION_HELP}).",
 )
-@click.option("--key-file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--key-file", type=KeyFile())
 @cluster_options
 def watch(
     paths: tuple[Path, ...],

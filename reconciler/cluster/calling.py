@@ -88,7 +88,7 @@ class MlCalls:
             if caps.update_connector_behind_flag and "currently disabled" in str(exc.reason):
                 raise ClusterError(
                     f"{who}: update failed: on 2.11 Update Connector needs the cluster "
-                    f"setting {_UPDATE_FLAG}=true (§2.9)",
+                    f"setting {_UPDATE_FLAG}=true",
                     status=exc.status,
                     error_type=exc.error_type,
                     reason=exc.reason,

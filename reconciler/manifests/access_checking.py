@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from reconciler.manifests.contexts import CheckContext, Reporter
+from reconciler.resources import Kind
 
 CONNECTOR_DISABLED = (
     "You cannot specify connector access control parameters because the Security plugin "
@@ -52,6 +53,8 @@ def given_fields(spec: AccessFields) -> list[str]:
 
 def check_connector_access(spec: AccessFields, report: Reporter, *, context: CheckContext) -> None:
     """§2.5 step 6 (`validateRequest4AccessControl`); `report` is at the connector body."""
+    if Kind.ACCESS_CONTROL in context.unknown_settings:
+        return  # whether access control is on is not known in this run
     given = given_fields(spec)
     if not context.connector_access_control:
         if given:
@@ -79,6 +82,8 @@ def check_connector_access(spec: AccessFields, report: Reporter, *, context: Che
 
 def check_group_access(spec: AccessFields, report: Reporter, *, context: CheckContext) -> None:
     """§5.3 (`validateRequestForAccessControl`); `report` is at the group (or model) body."""
+    if Kind.ACCESS_CONTROL in context.unknown_settings:
+        return  # whether access control is on is not known in this run
     given = given_fields(spec)
     if not context.model_access_control:
         if given:

@@ -12,7 +12,7 @@ resolved, nothing printed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from reconciler.errors import Problem
@@ -38,12 +38,20 @@ from reconciler.manifests.models import (
 )
 from reconciler.mlcommons import endpoints, names, settings
 from reconciler.mlcommons.versions import MCP_PROTOCOLS, Version, capabilities
-from reconciler.resources import Kind
+from reconciler.resources import Kind, ResourceKey
 
 
-def check(manifests: ManifestSet, *, version: Version) -> list[Problem]:
-    """Every semantic problem of `manifests` for a cluster running `version`."""
-    context = build_context(manifests.documents, version=version)
+def check(
+    manifests: ManifestSet, *, version: Version, declared: Iterable[ResourceKey] = ()
+) -> list[Problem]:
+    """Every semantic problem of `manifests` for a cluster running `version`.
+
+    `manifests` may be the valid part of a run whose other documents failed their own
+    schema (`Reading.manifests`); `declared` then names every resource of the run, so
+    that a reference to an invalid one is not reported as dangling: it exists, and its
+    own problems are reported where it stands.
+    """
+    context = build_context(manifests.documents, version=version, declared=declared)
     problems: list[Problem] = []
     for document in manifests.documents:
         checker = _CHECKS.get(document.key.kind)
@@ -53,30 +61,45 @@ def check(manifests: ManifestSet, *, version: Version) -> list[Problem]:
     return problems
 
 
-def build_context(documents: Sequence[LoadedManifest], *, version: Version) -> CheckContext:
+def build_context(
+    documents: Sequence[LoadedManifest],
+    *,
+    version: Version,
+    declared: Iterable[ResourceKey] = (),
+) -> CheckContext:
     """What the per-document checks need to know about the whole set."""
     manifests = [document.manifest for document in documents]
+    named = list(declared)
     connectors = [m for m in manifests if isinstance(m, ConnectorManifest)]
     access = [m.spec for m in manifests if isinstance(m, AccessControlManifest)]
     trusted = [m.spec for m in manifests if isinstance(m, TrustedEndpointsManifest)]
     mode = None
     if trusted:
         mode = "exact" if any(spec.mode == "exact" for spec in trusted) else "merge"
-    declared = [pattern for spec in trusted for pattern in spec.patterns]
+    patterns = [pattern for spec in trusted for pattern in spec.patterns]
+    valid = {document.key for document in documents}
     return CheckContext(
         version=version,
         capabilities=capabilities(version),
-        connectors=frozenset(m.metadata.name for m in connectors),
+        connectors=frozenset(m.metadata.name for m in connectors) | _names(named, Kind.CONNECTOR),
         model_groups=frozenset(
             m.metadata.name for m in manifests if isinstance(m, ModelGroupManifest)
-        ),
+        )
+        | _names(named, Kind.MODEL_GROUP),
         connector_access_control=_enabled(access, "connector_access_control_enabled"),
         model_access_control=_enabled(access, "model_access_control_enabled"),
-        trusted_patterns=endpoints.effective_patterns(declared, mode=mode, version=version),
+        trusted_patterns=endpoints.effective_patterns(patterns, mode=mode, version=version),
         mcp_connectors=frozenset(
             m.metadata.name for m in connectors if m.spec.protocol in MCP_PROTOCOLS
         ),
+        unknown_settings=frozenset(
+            key.kind for key in named if key.kind.is_setting and key not in valid
+        ),
     )
+
+
+def _names(keys: Sequence[ResourceKey], kind: Kind) -> frozenset[str]:
+    return frozenset(key.name for key in keys if key.kind is kind)
 
 
 def _enabled(specs: Sequence[Any], flag: str) -> bool:

@@ -31,7 +31,9 @@ from reconciler.mlcommons.versions import (
     MCP_PROTOCOLS,
     PROTOCOL_SINCE,
 )
+from reconciler.resources import Kind
 from reconciler.secrets.encrypting import key_id_of
+from reconciler.secrets.headers import is_literal_credential
 
 _ACTION_ENUM = "org.opensearch.ml.common.connector.ConnectorAction.ActionType"
 _ACTION_NAME_MAX = 64
@@ -53,9 +55,11 @@ def check_connector(
     _check_shadowed_actions(spec, report)
     parameters = stringify_parameters(spec.parameters)
     credentials = frozenset(spec.credential)
+    _check_literal_headers(spec.headers, report.at("headers"))
     for index, action in enumerate(spec.actions):
         at = report.at("actions", index)
         _check_action(action, at, context)
+        _check_literal_headers(action.headers, at.at("headers"))
         check_action_templates(
             action,
             at,
@@ -157,6 +161,19 @@ def _check_mcp_fields(spec: ConnectorSpec, report: Reporter, context: CheckConte
         report.warning(_PLAIN_HTTP, "url")
     for name, value in (spec.headers or {}).items():
         check_header_placeholders(name, value, report.at("headers"), context=context, mcp=True)
+
+
+def _check_literal_headers(headers: dict[str, str] | None, report: Reporter) -> None:
+    """A credential written into a header is stored in clear on the server (§2.7)."""
+    for name, value in (headers or {}).items():
+        if is_literal_credential(name, value):
+            report.warning(
+                f"header {name} holds a literal credential; the server stores headers in "
+                "clear and shows them to everyone who can read the connector: put the value "
+                "in credential (fromEnv, fromFile or encrypted) and write "
+                "${credential.<key>} here",
+                name,
+            )
 
 
 def _check_action_list(spec: ConnectorSpec, report: Reporter, *, inline: bool) -> None:
@@ -317,6 +334,8 @@ def _check_url(
     rendered = substitute(url, parameters)
     if rendered.startswith("http://"):
         report.warning(_PLAIN_HTTP, "url")
+    if Kind.TRUSTED_ENDPOINTS in context.unknown_settings:
+        return  # the trusted list of this run is not known
     if url_is_trusted(rendered, context.trusted_patterns):
         return
     message = (

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from reconciler.errors import Problem, Severity
 from reconciler.manifests.loading import LoadedManifest
 from reconciler.mlcommons.versions import Capabilities, Version
+from reconciler.resources import Kind
 
 PathPart = str | int
 
@@ -37,6 +38,10 @@ class CheckContext:
     """The list connector URLs must match once osml's setting is applied (§3.1)."""
     mcp_connectors: frozenset[str] = frozenset()
     """Connector manifests with an MCP protocol; models cannot use them (§6.4)."""
+    unknown_settings: frozenset[Kind] = frozenset()
+    """Settings kinds (TrustedEndpoints, AccessControl) declared by a document that failed
+    its own schema: what they set is unknown, so the checks that depend on it are skipped
+    rather than guessed."""
 
 
 class Reporter:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -131,6 +132,9 @@ class Reading:
     """Every problem found, in file order; all are errors."""
     documents: int
     """How many non-empty documents were read, valid or not."""
+    declared: frozenset[ResourceKey] = frozenset()
+    """The Kind/name of every document that names one, valid or not: a reference to an
+    invalid resource is to something that exists, not a dangling one."""
 
 
 def load_manifests(paths: Sequence[str | Path]) -> ManifestSet:
@@ -155,12 +159,13 @@ def read_manifests(paths: Sequence[str | Path]) -> Reading:
         documents = _read_file(file, found)
         count += len(documents)
         for document in documents:
-            _check_duplicate(document, first_seen, found)
+            duplicate = _check_duplicate(document, first_seen, found)
             manifest = _load_document(document, found)
-            if manifest is not None:
+            if manifest is not None and not duplicate:
                 loaded.append(manifest)
         problems.extend(sorted(found, key=lambda p: (p.line or 0, p.column or 0)))
-    return Reading(ManifestSet(tuple(loaded)), tuple(problems), count)
+    declared = frozenset(first_seen)
+    return Reading(ManifestSet(tuple(loaded)), tuple(problems), count, declared)
 
 
 # --- files -------------------------------------------------------------------------
@@ -178,19 +183,25 @@ def find_manifest_files(paths: Sequence[str | Path]) -> tuple[list[str], list[Pr
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            found = _files_in(path)
-        elif path.exists():
-            found = [str(given)]  # a file named explicitly is read whatever its suffix
-        else:
-            problems.append(Problem("no such file or directory", file=str(given)))
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:  # missing, a name too long, a loop of links, ...
+            problems.append(Problem(_stat_error(exc), file=str(given)))
             continue
+        # A file named explicitly is read whatever its suffix.
+        found = _files_in(path) if stat.S_ISDIR(mode) else [str(given)]
         for file in found:
             real = Path(file).resolve()
             if real not in seen:
                 seen.add(real)
                 files.append(file)
     return files, problems
+
+
+def _stat_error(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "no such file or directory"
+    return f"cannot read: {exc.strerror or exc}"
 
 
 def _files_in(directory: Path) -> list[str]:
@@ -306,16 +317,19 @@ def _check_duplicate(
     document: Document,
     first_seen: dict[ResourceKey, SourceLocation],
     problems: list[Problem],
-) -> None:
-    """Report a second declaration of the same Kind/name, naming the first one's place."""
+) -> bool:
+    """Report a second declaration of the same Kind/name, naming the first one's place;
+    True for such a duplicate, which the semantic checks then leave out."""
     key = _raw_key(document.data)
     if key is None:
-        return
+        return False
     where = document.positions.locate(("metadata", "name"))
     first = first_seen.setdefault(key, where)
-    if first is not where:
-        message = f"duplicate resource; first defined at {first}"
-        problems.append(_at(where, message, resource=str(key), path="metadata.name"))
+    if first is where:
+        return False
+    message = f"duplicate resource; first defined at {first}"
+    problems.append(_at(where, message, resource=str(key), path="metadata.name"))
+    return True
 
 
 def _raw_key(data: Any) -> ResourceKey | None:

@@ -36,6 +36,8 @@ _SCALAR_TAGS = frozenset(_TAG + name for name in ("str", "int", "float", "bool",
 _TIMESTAMP_TAG = _TAG + "timestamp"
 _MERGE_TAG = _TAG + "merge"
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -274,7 +276,7 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
                 continue
-            key = self._key(key_node)
+            key = self._key(key_node, path)
             if key in seen:
                 # Reported, then read as PyYAML would (the last wins) to find more problems.
                 message = f"duplicate key '{truncate(key, 60)}' (first defined at line {seen[key]})"
@@ -291,26 +293,53 @@ class _Builder:
             return list(node.value)
         self._fail(node, "a merge key (<<) needs a mapping or a list of mappings")
 
-    def _key(self, node: Node) -> str:
+    def _key(self, node: Node, path: FieldPath) -> str:
         # Keys are field names and map keys: keep their text, so that YAML 1.1 does not
         # turn `on:` into True or `1:` into an int that no string-keyed field accepts.
         if not isinstance(node, ScalarNode):
             self._fail(node, "a mapping key must be a plain value, not a mapping or a list")
         self._count += 1
-        return str(node.value)
+        return self._text(node, str(node.value), path=path, key=True)
 
     def _scalar(self, node: Node, path: FieldPath) -> Any:
         if node.tag == _TIMESTAMP_TAG:
-            return str(node.value)  # dates are kept as written; no manifest field is a date
+            # Dates are kept as written; no manifest field is a date.
+            return self._text(node, str(node.value), path=path)
         if node.tag not in _SCALAR_TAGS:
             self._note(node, f"unsupported YAML tag {_short_tag(node.tag)}", path=path)
-            return str(node.value)
+            return self._text(node, str(node.value), path=path)
         construct = self._loader.yaml_constructors[node.tag]
         try:
-            return construct(self._loader, node)
+            value = construct(self._loader, node)
         except (ValueError, KeyError, TypeError, yaml.YAMLError):
             self._note(node, f"cannot read this value as {_short_tag(node.tag)}", path=path)
-            return str(node.value)
+            return self._text(node, str(node.value), path=path)
+        return self._text(node, value, path=path) if isinstance(value, str) else value
+
+    def _text(self, node: Node, text: str, *, path: FieldPath, key: bool = False) -> str:
+        """`text` with UTF-16 surrogate pairs joined into their character.
+
+        JSON writes a character beyond U+FFFF as two escapes (`"\\ud83d\\ude00"` for 😀),
+        which YAML reads as two lone surrogates; joined, they are the character meant.
+        A surrogate left alone is no character at all: no output or server can carry it.
+        It is reported here and shown as its escape, so that later checks and messages
+        handle plain text.
+        """
+        if _LONE_SURROGATE.search(text) is None:
+            return text  # the common case: one scan
+        text = _SURROGATE_PAIR.sub(_join_pair, text)
+        lone = _LONE_SURROGATE.search(text)
+        if lone is None:
+            return text
+        escape = f"\\u{ord(lone.group()):04x}"
+        where = "this key" if key else "this value"
+        self._note(
+            node,
+            f"{where} holds a lone UTF-16 surrogate {escape}, which is not a character "
+            "(half of a \\uXXXX\\uXXXX pair?); write the character itself",
+            path=path,
+        )
+        return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
     def _check_tag(self, node: Node, expected: str, path: FieldPath) -> None:
         if node.tag != expected:
@@ -337,6 +366,11 @@ class _Builder:
         raise ManifestError(
             [Problem(message, file=where.file, line=where.line, column=where.column)]
         )
+
+
+def _join_pair(match: re.Match[str]) -> str:
+    high, low = (ord(c) for c in match.group())
+    return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
 
 
 def _location(mark: yaml.Mark, *, file: str) -> SourceLocation:

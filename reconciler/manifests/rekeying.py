@@ -43,8 +43,12 @@ def rekey(paths: Sequence[str | Path], *, old: SecretKey, new: SecretKey) -> Rek
         raise SecretError("; ".join(str(p) for p in problems))
     rewritten: list[tuple[str, str, int]] = []
     for file in files:
-        with open(file, encoding="utf-8", newline="") as handle:
-            text = handle.read()
+        try:
+            with open(file, encoding="utf-8", newline="") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not valid UTF-8 text"
+            raise SecretError(f"{file}: cannot read: {reason}; nothing was re-encrypted") from exc
         new_text, count = _rekey_text(text, old=old, new=new, file=file)
         if count:
             rewritten.append((file, new_text, count))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from reconciler.errors import Problem, SecretError
+from reconciler.errors import Problem, SecretError, Severity
 from reconciler.manifests.loading import LoadedManifest, ManifestSet
 from reconciler.manifests.models import (
     ConnectorManifest,
@@ -26,9 +26,11 @@ from reconciler.manifests.models import (
 from reconciler.resources import ResourceKey
 from reconciler.secrets import Secret
 from reconciler.secrets.encrypting import KEY_ENV, SecretKey, decrypt
+from reconciler.secrets.headers import is_literal_credential
 
 SecretPath = tuple[ResourceKey, str]
-"""(resource, `credential.<key>` or `connector.credential.<key>` for inline connectors)."""
+"""(resource, `credential.<key>` or `connector.credential.<key>` for inline connectors; for
+a literal credential header, its place: `actions[0].headers.Authorization`)."""
 
 
 def secret_references(
@@ -42,6 +44,28 @@ def secret_references(
         elif isinstance(manifest, ModelManifest) and manifest.spec.inline_connector:
             inline = manifest.spec.inline_connector
             yield from _of_connector(doc, inline, ("spec", "connector"), "connector.")
+
+
+def literal_headers(manifests: ManifestSet) -> Iterator[tuple[LoadedManifest, str, str, str]]:
+    """Every literal credential header: (document, secret path as a plan body names it,
+    header name, value). The value is for `resolve_secrets` only."""
+    for doc in manifests:
+        manifest = doc.manifest
+        if isinstance(manifest, ConnectorManifest):
+            yield from _headers_of(doc, manifest.spec, "")
+        elif isinstance(manifest, ModelManifest) and manifest.spec.inline_connector:
+            yield from _headers_of(doc, manifest.spec.inline_connector, "connector.")
+
+
+def _headers_of(
+    doc: LoadedManifest, spec: ConnectorSpec, prefix: str
+) -> Iterator[tuple[LoadedManifest, str, str, str]]:
+    places = [("headers", spec.headers)]
+    places += [(f"actions[{i}].headers", a.headers) for i, a in enumerate(spec.actions)]
+    for place, headers in places:
+        for name, value in (headers or {}).items():
+            if is_literal_credential(name, value):
+                yield doc, f"{prefix}{place}.{name}", name, value
 
 
 def resolve_secrets(
@@ -58,10 +82,42 @@ def resolve_secrets(
             resolved[(doc.key, secret_path)] = _resolve(ref, doc=doc, key=key, env=env)
         except SecretError as exc:
             problems.append(doc.problem(str(exc), *yaml_path))
+    for doc, secret_path, name, value in literal_headers(manifests):
+        # A credential written into a header is a secret by position: a plan holds a
+        # marker in its place, and apply sends this value (`headers`, reference §2.7).
+        resolved[(doc.key, secret_path)] = Secret(value, source=f"header {name}")
     if problems:
         lines = "\n".join(f"  {p}" for p in problems)
         raise SecretError(f"{len(problems)} secret(s) could not be resolved:\n{lines}")
     return resolved
+
+
+def check_secrets(
+    manifests: ManifestSet,
+    *,
+    key: SecretKey | None,
+    env: Mapping[str, str],
+    strict: bool,
+) -> list[Problem]:
+    """What `resolve_secrets` would refuse, found before any cluster is asked, as Problems.
+
+    By default a variable that is not set or a file that cannot be read is a warning
+    (`osml validate` often runs where the secrets are not) and ciphertexts are left to
+    the loader's format check. With `strict` (`--check-secrets`) those are errors and
+    every ciphertext must decrypt with `key`. No message holds a value: a resolved
+    secret is dropped as soon as it resolved.
+    """
+    problems: list[Problem] = []
+    severity = Severity.ERROR if strict else Severity.WARNING
+    for doc, yaml_path, _, ref in secret_references(manifests):
+        if isinstance(ref, Encrypted) and not strict:
+            continue
+        try:
+            _resolve(ref, doc=doc, key=key, env=env)
+        except SecretError as exc:
+            message = str(exc) if strict else f"{exc}; plan and apply will refuse it"
+            problems.append(doc.problem(message, *yaml_path, severity=severity))
+    return problems
 
 
 def describe(ref: SecretRef) -> dict[str, str]:
@@ -87,6 +143,9 @@ def _resolve(
         value = env.get(ref.from_env)
         if value is None or value == "":
             raise SecretError(f"environment variable {ref.from_env} is not set")
+        if not _encodable(value):
+            # os.environ keeps undecodable bytes as lone surrogates: no request can carry them.
+            raise SecretError(f"environment variable {ref.from_env} is not valid UTF-8")
         return Secret(value, source=f"env {ref.from_env}")
     if isinstance(ref, FromFile):
         return _from_file(Path(doc.file).parent / ref.from_file, shown=ref.from_file)
@@ -109,3 +168,11 @@ def _from_ciphertext(ref: Encrypted, *, key: SecretKey | None) -> Secret:
     if key is None:
         raise SecretError(f"an encrypted value needs a key: set {KEY_ENV} or pass --key-file")
     return decrypt(ref.encrypted, key, source="encrypted value")
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

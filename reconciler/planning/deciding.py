@@ -120,7 +120,7 @@ def _connector(
     if found.changed and not situation.can_update_connector:
         replace.append(
             f"{situation.version.short} has no Update Connector (2.12+, or 2.11 with "
-            "plugins.ml_commons.update_connector.enabled; §2.9)"
+            "plugins.ml_commons.update_connector.enabled)"
         )
     action = _action(pair, found, replace)
     _guard(pair, action, replace, findings)
@@ -151,7 +151,7 @@ def _model_group(case: _Case, *, situation: Situation, findings: Findings) -> Ch
         # Update ignores blank fields (§5.6): a cleared field stays as it is on the server.
         findings.warnings.append(
             f"{pair.key}: {', '.join(found.cleared)} cannot be cleared on a model group "
-            "(§5.6); left as is"
+            "(updates ignore blank fields); left as is"
         )
         kept = tuple(f for f in found.fields if f.path.split(".")[0] not in found.cleared)
         found = Diff(kept)
@@ -159,7 +159,7 @@ def _model_group(case: _Case, *, situation: Situation, findings: Findings) -> Ch
     taken = situation.group_names.get(name) if isinstance(name, str) else None
     if taken is not None and taken != pair.live.id:
         findings.problems.append(
-            f'{pair.key}: cannot rename to "{name}": the name is used by model group {taken} (§5.3)'
+            f'{pair.key}: cannot rename to "{name}": the name is used by model group {taken}'
         )
     action = _action(pair, found, [])
     _guard(pair, action, [], findings)
@@ -260,11 +260,11 @@ def _model_replace_reasons(
             if "connector_id" in before
             else ("an internal", "a standalone")
         )
-        replace.append(f"switches from {old} to {new} connector (§6.8)")
+        replace.append(f"switches from {old} to {new} connector")
     fixed = sorted(found.changed_top() - MODEL_UPDATABLE - set(found.cleared))
-    replace += [f"{field} cannot be updated (§6.8)" for field in fixed]
+    replace += [f"{field} cannot be updated" for field in fixed]
     if found.changed and not situation.caps.update_model:
-        replace.append(f"{situation.version.short} has no Update Model (2.12+, §6.8)")
+        replace.append(f"{situation.version.short} has no Update Model (2.12+)")
     return replace
 
 
@@ -278,7 +278,7 @@ def _finish_replacement(pair: Pair) -> list[str]:
 
 def _map_reasons(found: Diff) -> list[str]:
     """Removals an update cannot perform (§1.5): each is a reason to replace."""
-    reasons = [f"{path} removed: updates merge maps (§1.5)" for path in found.removed_keys]
+    reasons = [f"{path} removed: updates merge maps" for path in found.removed_keys]
     removed_tops = {path.split(".")[0] for path in found.removed_keys}
     reasons += [
         f"{field} removed: an update cannot clear a field"

@@ -91,7 +91,7 @@ def _moves(change: Change, source: Mapping[str, object], situation: Situation) -
 
 def _recreated(change: Change, removers: tuple[ResourceKey, ...], situation: Situation) -> Change:
     reason = (
-        f"{situation.version.short} deletes a model group with its last model (§5.7) and "
+        f"{situation.version.short} deletes a model group with its last model and "
         f"this plan removes all of its models ({', '.join(map(str, removers))}): created "
         "again once they are gone: replace"
     )
@@ -115,5 +115,5 @@ def _warn(
     findings.warnings.append(
         f"model group {who or group_id}: this plan removes all of its models "
         f"({', '.join(map(str, removers))}), and {situation.version.short} deletes the "
-        "group with the last one (§5.7)"
+        "group with the last one"
     )

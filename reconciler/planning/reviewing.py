@@ -123,4 +123,4 @@ def _access_control(change: Change) -> Iterable[str]:
         if key in _ACCESS_FLAGS and str(value).lower() == "false":
             yield f"access control turned off: {field.path}"
         if key == _PRIVATE_IP and str(value).lower() == "true":
-            yield "connectors may call private addresses (connector.private_ip_enabled: true, §3.2)"
+            yield "connectors may call private addresses (connector.private_ip_enabled: true)"

@@ -74,7 +74,7 @@ def plan_swap(
         downtime="none (swap)",
         reasons=(
             f"used by {_count(users)}: swap (create a new connector, repoint the models "
-            "with Update Model, delete the old one; §2.9, §6.8)",
+            "with Update Model, delete the old one)",
         ),
     )
 
@@ -91,7 +91,7 @@ def _recreate(
     stopped = _names(running, situation=situation)
     reason = f"used by {_count(running, 'deployed ')}: recreate ({why}; undeploy, change, redeploy)"
     if action is Action.REPLACE:
-        reason += "; the models are repointed before the old connector is deleted (§2.10)"
+        reason += "; the models are repointed before the old connector is deleted"
     return Swap(
         Strategy.RECREATE,
         affected=affected,
@@ -120,8 +120,8 @@ def _recreate_before_repoint(
         "again (new model IDs) until redeployed",
         reasons=(
             f"used by {_count(users)} and {version} cannot repoint them (Update Model "
-            "is 2.12+, §6.8) while the server refuses to delete a referenced connector "
-            "(§2.10): the models are deleted and registered again",
+            "is 2.12+) while the server refuses to delete a referenced connector: "
+            "the models are deleted and registered again",
         ),
         reregister=affected,
     )
@@ -139,7 +139,7 @@ def _warn_unmanaged(
     if foreign:
         findings.warnings.append(
             f"{manifest.key}: used by models osml does not manage ({', '.join(foreign)}); "
-            "they keep the old connector, which therefore cannot be deleted (§2.10)"
+            "they keep the old connector, which therefore cannot be deleted"
         )
 
 

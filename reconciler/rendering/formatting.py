@@ -43,8 +43,10 @@ EXTRA_ACTIONS = (Action.UNDEPLOY, Action.REDEPLOY, Action.ADOPT, Action.PROBE)
 """Appended to the summary line only when non-zero, so the common line stays short."""
 
 NO_CHANGES = "No changes. The cluster matches the manifests."
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_BUT_COLOUR = re.compile(r"\x1b\[(?:0|1|2|3[1-6])m|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_BUT_COLOUR = re.compile(
+    r"\x1b\[(?:0|1|2|3[1-6])m|[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]"
+)
 MAX_VALUE = 120
 """Longest single-line value shown before it is cut with `...`."""
 
@@ -238,12 +240,16 @@ def count_words(items: Iterable[tuple[int, str]]) -> str:
 
 def printable(text: str, *, keep_colour: bool = False) -> str:
     """`text` with control characters shown as `\\x1b`, so that names, reasons and
-    server messages cannot move the cursor or rewrite a terminal line. With
-    `keep_colour`, plain SGR colour codes (the only ones views emit) stay."""
+    server messages cannot move the cursor or rewrite a terminal line, and lone
+    surrogates (which no encoding can write) as `\\udcff`. With `keep_colour`, plain
+    SGR colour codes (the only ones views emit) stay."""
     pattern = _CONTROL_BUT_COLOUR if keep_colour else _CONTROL
     return pattern.sub(_escape_control, text)
 
 
 def _escape_control(match: re.Match[str]) -> str:
     found = match.group()
-    return found if len(found) > 1 else f"\\x{ord(found):02x}"
+    if len(found) > 1:
+        return found
+    code = ord(found)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

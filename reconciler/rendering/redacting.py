@@ -3,7 +3,9 @@
 The text, JSON and Markdown views call `redact_plan` first and render only its result,
 so a secret cannot reach any output even when the planner misbehaves: a secret marker
 or a `Secret` object anywhere in a value becomes `Redacted` (`(sensitive)`), a field
-marked sensitive loses its values, and a cluster URL loses its user name and password.
+marked sensitive loses its values, a literal credential in a credential-like header
+(`Authorization: Bearer sk-...`) is hidden by the header's name, and a cluster URL loses
+its user name and password.
 Credentials are write-only on the server (reference §2.7), so nothing a view could show
 about them beyond "changed" is worth the risk. This module never prints and never
 reveals a Secret.
@@ -24,6 +26,7 @@ from reconciler.plans import (
     Plan,
     is_secret_marker,
 )
+from reconciler.secrets.headers import replace_literal_headers
 from reconciler.secrets.values import REDACTED, Secret
 
 
@@ -67,12 +70,13 @@ def redact_value(value: Any) -> Any:
 
 def redact_field(field: FieldChange) -> FieldChange:
     """A field change safe to show: sensitive fields carry no values at all."""
+    path = str(field.path)
     if field.sensitive:
-        return FieldChange(path=str(field.path), sensitive=True)
+        return FieldChange(path=path, sensitive=True)
     return FieldChange(
-        path=str(field.path),
-        before=redact_value(field.before),
-        after=redact_value(field.after),
+        path=path,
+        before=_hide_literal_headers(redact_value(field.before), path=path),
+        after=_hide_literal_headers(redact_value(field.after), path=path),
     )
 
 
@@ -124,9 +128,15 @@ def ref_text(value: Any) -> str | None:
 def _redact_body(body: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if body is None:
         return None
-    redacted = redact_value(body)
+    redacted = _hide_literal_headers(redact_value(body))
     # A whole body that is a secret marker is not a body; keep the type honest.
     return redacted if isinstance(redacted, dict) else {"value": redacted}
+
+
+def _hide_literal_headers(value: Any, *, path: str = "") -> Any:
+    # A credential written into a header (the server keeps headers in clear, §2.7) that
+    # the reconcile cycle did not seal: hidden by its name.
+    return replace_literal_headers(value, lambda *_: SENSITIVE, path=path)
 
 
 def _texts(items: tuple[Any, ...]) -> tuple[str, ...]:

@@ -85,6 +85,8 @@ def load_key(
             text = key_file.read_text("utf-8")
         except OSError as exc:
             raise SecretError(f"cannot read key file {key_file}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise SecretError(f"cannot read key file {key_file}: not UTF-8 text") from exc
         return SecretKey.from_text(text, origin=f"key file {key_file}")
     value = (os.environ if env is None else env).get(env_var)
     if value:

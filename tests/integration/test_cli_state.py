@@ -88,7 +88,8 @@ def test_state_list_show_rm_and_import(sandbox_factory, tmp_path: Path) -> None:
     assert SECRET not in out
 
     code, out = _run("state", "list", "--cluster", sandbox.url)
-    assert [line.split("\t")[:2] for line in out.splitlines()] == [
+    assert out.splitlines()[0] == "RESOURCE\tSTATUS\tLIVE ID\tUPDATED"
+    assert [line.split("\t")[:2] for line in out.splitlines()[1:]] == [
         ["ModelGroup/team", "managed"],
         ["Connector/chat", "managed"],
         ["Model/bot", "managed"],

@@ -382,6 +382,14 @@ def test_the_search_would_find_a_value_that_leaked(run: Run, known: Known) -> No
 def test_validate_prints_no_secret(run: Run, manifests: Path) -> None:
     assert run("validate", str(manifests)).exit_code == 0
     assert run("validate", str(manifests), "--format", "json").exit_code == 0
+    # --check-secrets resolves every reference (and decrypts) without printing a value,
+    # also when some fail: a wrong key, a variable that is gone.
+    assert run("validate", str(manifests), "--check-secrets").exit_code == 0
+    run.env["OSML_SECRET_KEY"] = SecretKey.generate().to_text()
+    del run.env["LEAK_INLINE_KEY"]
+    failed = run("validate", str(manifests), "--check-secrets", "--format", "json")
+    assert failed.exit_code == 1
+    assert "but the key given is" in failed.output and "LEAK_INLINE_KEY" in failed.output
     run.assert_clean((manifests / "all.yaml").read_text())
 
 
@@ -749,3 +757,82 @@ def test_rekey_with_the_wrong_key_changes_nothing(tmp_path: Path, known: Known) 
     assert "a.yaml:5: encrypted value was encrypted with key" in result.stderr
     assert all(path.read_bytes().decode() == text for path, text in before.items())
     assert known.leaks(result.output) == []
+
+
+# -- a credential written into a header -------------------------------------------------
+
+
+def literal_header_manifests(directory: Path, token: str) -> Path:
+    """A connector and a model's internal connector that each carry `token` in a header."""
+    standalone = with_credential(connector("literal"), {"fromEnv": "LEAK_ENV_KEY"})
+    standalone["spec"]["actions"][0]["headers"]["x-api-key"] = token
+    inline = with_credential(connector("inline"), {"fromEnv": "LEAK_INLINE_KEY"})["spec"]
+    inline["actions"][0]["headers"] = {"Authorization": f"Bearer {token}"}
+    embedded = model("inline-bot", connector_name="-", group_name="team", deployed=False)
+    embedded["spec"]["connector"] = inline
+    directory.mkdir(parents=True, exist_ok=True)
+    docs = [group("team"), standalone, embedded]
+    (directory / "all.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return directory
+
+
+def test_a_literal_credential_header_is_warned_and_never_shown(
+    run: Run, tmp_path: Path, known: Known, sandbox: Sandbox
+) -> None:
+    token, rotated = (f"sk-{word}-{random_tokens.token_hex(8)}" for word in ("lit", "rot"))
+
+    def leaked(*texts: str) -> list[str]:
+        return [
+            value
+            for value in (token, rotated)
+            for text in texts
+            if any(value in t for t in (text, *json_strings(text)))
+        ]
+
+    manifests = literal_header_manifests(tmp_path / "headers", token)
+    result = run("validate", str(manifests))
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stdout.splitlines() if "literal credential" in line]
+    assert [line.split(": warning: ")[1].split(": header")[0] for line in warned] == [
+        "Connector/literal: spec.actions[0].headers.x-api-key",
+        "Model/inline-bot: spec.connector.actions[0].headers.Authorization",
+    ]
+    assert all(re.match(rf"{re.escape(str(manifests))}/all.yaml:\d+:\d+: ", w) for w in warned)
+
+    def plans(tag: str) -> list[str]:
+        found = []
+        for view in ("text", "json", "markdown"):
+            out = tmp_path / f"{tag}-{view}.plan.json"
+            result = run("plan", str(manifests), "--format", view, "--out", str(out))
+            assert result.exit_code == 0, result.output
+            found += [result.output, out.read_text()]
+        return found
+
+    created = plans("create")
+    assert run("apply", str(manifests), "--auto-approve").exit_code == 0, run.transcript[-1]
+    unchanged = plans("noop")  # now the live side holds the header too
+    assert "No changes" in unchanged[0]
+    # Rotated, through a saved plan: apply sends the value the manifests hold now.
+    literal_header_manifests(manifests, rotated)
+    saved = tmp_path / "rotation.plan.json"
+    result = run("plan", str(manifests), "--out", str(saved), "--format", "json")
+    assert result.exit_code == 0, result.output
+    changed = {f["path"] for c in json.loads(result.stdout)["changes"] for f in c["fields"]}
+    assert "actions[0].headers.x-api-key" in changed
+    result = run("apply", str(saved), "--manifests", str(manifests))
+    assert result.exit_code == 0, result.output
+
+    logged = run.caplog.text  # before this test's own client logs what it reads
+    for text in (*created, *unchanged, saved.read_text(), *run.transcript, logged):
+        assert leaked(text) == [], text
+    state = stored_documents(sandbox, known)
+    state_docs = [h for h in json.loads(state)["hits"]["hits"] if h["_index"] == "osml-state"]
+    assert leaked(json.dumps(state_docs)) == []
+    # The server keeps headers in clear: the rotated value is what apply sent.
+    live_id = json.loads(run("state", "show", "Connector/literal").stdout)["live_id"]
+    client = OpenSearch(sandbox.url, http_auth=(USER, known["password"]))
+    try:
+        live = client.transport.perform_request("GET", f"/_plugins/_ml/connectors/{live_id}")
+    finally:
+        client.close()
+    assert live["actions"][0]["headers"]["x-api-key"] == rotated

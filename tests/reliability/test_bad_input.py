@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
+import os
+import re
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -61,6 +66,11 @@ HOSTILE = st.sampled_from(
         "*",
         "-1",
         "1e309",
+        "\ud800",  # a lone surrogate: no encoding can write it
+        "lone \udcff low",
+        "\ud83d\ude00",  # JSON's escape of 😀: joined on load
+        "\U0001f600",
+        "\ufeffbom",
     ]
 )
 YAMLISH = st.text(alphabet=":-[]{}&*!|>'\"#?,<%@`\t\n ab0yno~.=\\\x00é", max_size=300)
@@ -135,6 +145,46 @@ def hostile_names(draw: st.DrawFn) -> str:
     return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True)
 
 
+@st.composite
+def json_style(draw: st.DrawFn) -> str:
+    """Mangled or hostile manifests written as `json.dumps` writes them: every character
+    past ASCII escaped, an emoji as a surrogate pair `\\ud83d\\ude00`."""
+    docs = yaml.safe_load_all(draw(mangled() | hostile_names()))
+    return "\n---\n".join(json.dumps(doc) for doc in docs)
+
+
+LONE = st.sampled_from(["\ud800", "\udbff", "\udc00", "\udfff", "\ude00"])
+
+
+@st.composite
+def lone_surrogate(draw: st.DrawFn) -> tuple[str, str]:
+    """Valid manifests with a lone surrogate added to one string value or key, dumped as
+    YAML or as JSON; and the surrogate."""
+    docs = copy.deepcopy(VALID)
+    doc = draw(st.sampled_from(docs))
+    path = draw(st.sampled_from([p for p in _paths(doc) if _is_string_or_key(doc, p)]))
+    lone = draw(LONE)
+    parent = doc
+    for part in path[:-1]:
+        parent = parent[part]
+    if draw(st.booleans()) and isinstance(parent, dict):
+        parent[path[-1] + lone] = parent.pop(path[-1])  # in the key
+    elif isinstance(parent[path[-1]], str):
+        parent[path[-1]] = parent[path[-1]] + lone
+    else:
+        parent[path[-1]] = lone
+    if draw(st.booleans()):
+        return "\n---\n".join(json.dumps(d) for d in docs), lone
+    return yaml.safe_dump_all(docs, sort_keys=False, allow_unicode=True), lone
+
+
+def _is_string_or_key(doc: dict[str, Any], path: tuple[Any, ...]) -> bool:
+    value: Any = doc
+    for part in path:
+        value = value[part]
+    return isinstance(path[-1], str) or isinstance(value, str)
+
+
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox("3.x") as running:
@@ -147,7 +197,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @FUZZ
-@given(content=YAMLISH | mangled() | hostile_names())
+@given(content=YAMLISH | mangled() | hostile_names() | json_style())
 def test_validate_answers_any_file_cleanly(content: str, folder: Path) -> None:
     path = folder / "m.yaml"
     path.write_text(content, "utf-8")
@@ -156,7 +206,27 @@ def test_validate_answers_any_file_cleanly(content: str, folder: Path) -> None:
 
 
 @FUZZ
-@given(content=mangled() | hostile_names())
+@given(case=lone_surrogate())
+def test_a_lone_surrogate_anywhere_is_a_located_error(case: tuple[str, str], folder: Path) -> None:
+    content, lone = case
+    path = folder / "s.yaml"
+    path.write_text(content, "ascii")  # the dumps escape every surrogate
+    result = invoke(["validate", str(path)])
+    assert result.exit_code == 1, result.output
+    escape = f"\\u{ord(lone):04x}"
+    located = [
+        line
+        for line in result.output.splitlines()
+        if "lone UTF-16 surrogate" in line and escape in line
+    ]
+    assert located and all(re.match(rf"{re.escape(str(path))}:\d+:\d+: ", line) for line in located)
+    result = invoke(["validate", "--format", "json", str(path)])
+    problems = json.loads(result.output)["problems"]
+    assert any("lone UTF-16 surrogate" in p["message"] and p["line"] for p in problems)
+
+
+@FUZZ
+@given(content=mangled() | hostile_names() | json_style())
 def test_plan_answers_hostile_manifests_cleanly(
     content: str, folder: Path, sandbox: Sandbox
 ) -> None:
@@ -181,6 +251,9 @@ _TOKENS = st.sampled_from(
         "--request-timeout", "--header", "X", "X: y", "--state-index", "UPPER", "..",
         "--cluster-version", "9.9", "2.x", "--key-file", "/dev/null", "/nonexistent",
         "--detailed-exitcode", "--help", "--", "-", ".", "\x1b[2J", "名前", "a" * 300,
+        # An undecodable argument byte arrives as \udc80-\udcff (surrogateescape), the only
+        # surrogates an argv can hold.
+        "\udcff", "Model/\udc80", "\U0001f600", "--interval", "90s", "1m30", "--no-color",
     ]
 )  # fmt: skip
 
@@ -200,6 +273,57 @@ def test_random_arguments_get_a_clean_answer(
             input="",
         )
     assert_clean(result)
+
+
+STREAMS = {
+    "ascii": {"PYTHONIOENCODING": "ascii"},
+    "latin-1": {"PYTHONIOENCODING": "latin-1"},
+    "LANG=C": {"LANG": "C", "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"},
+}
+"""Standard streams that cannot write every character (UTF-8 ones, which cannot write a
+lone surrogate, are what every in-process test above runs with)."""
+
+
+def run_osml(
+    args: list[str], *, streams: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[bytes]:
+    """osml in a child process whose stdout and stderr have the given encoding."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHONIO", "LC_", "LANG"))}
+    env.update(streams, **{SECRET_VARIABLE: "sk-fuzz-0001"})
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args], env=env, cwd=cwd, capture_output=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("streams", list(STREAMS.values()), ids=list(STREAMS))
+def test_any_string_prints_on_any_stream_encoding(streams: dict[str, str], tmp_path: Path) -> None:
+    docs = copy.deepcopy(VALID)
+    parameters = docs[1]["spec"]["parameters"]
+    parameters["greeting"] = "smile \U0001f600 名前 café"
+    parameters["pair"] = "\ud83d\ude00"  # json.dumps escapes it as a pair, joined on load
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "m.yaml").write_text("\n---\n".join(json.dumps(d) for d in docs), "ascii")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    docs[2]["metadata"]["name"] = "m\ud800"
+    (bad / "m.yaml").write_text("\n---\n".join(json.dumps(d) for d in docs), "ascii")
+    (bad / os.fsdecode(b"\xff-undecodable.yaml")).write_text("kind: Nope\n", "utf-8")
+
+    for args, code in [
+        (["validate", "bad"], 1),
+        (["apply", "--sandbox", "sandbox.json", "--auto-approve", "good"], 0),
+        (["plan", "--sandbox", "sandbox.json", "--format", "markdown", "good"], 0),
+        (["plan", "--sandbox", "sandbox.json", "--target", "Model/\udcff", "good"], 1),
+    ]:
+        done = run_osml(args, streams=streams, cwd=tmp_path)
+        output = (done.stdout + done.stderr).decode("utf-8", "replace")
+        assert b"Traceback" not in done.stderr, output
+        assert done.returncode == code, (args, output)
+        if code == 1:
+            assert "lone UTF-16 surrogate" in output or "Error:" in output, output
 
 
 def _deep_block(depth: int) -> str:

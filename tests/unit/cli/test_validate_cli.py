@@ -35,12 +35,16 @@ spec:
       headers: {Authorization: "Bearer ${credential.openAI_key}"}
 """
 
+SECRET_VALUE = "sk-validate-secret-0001"
+
 GROUP = "apiVersion: osml/v1\nkind: ModelGroup\nmetadata: {name: chat-models}\n"
 
 
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET_VALUE)
+    monkeypatch.delenv("OSML_SECRET_KEY", raising=False)
     (tmp_path / "manifests").mkdir()
     (tmp_path / "manifests" / "connector.yaml").write_text(CONNECTOR)
     (tmp_path / "manifests" / "group.yaml").write_text(GROUP)
@@ -171,7 +175,9 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Record each call of the semantic checks and answer with one warning."""
     calls: list[dict[str, Any]] = []
 
-    def fake_check(manifests: ManifestSet, *, version: Version) -> list[Problem]:
+    def fake_check(
+        manifests: ManifestSet, *, version: Version, declared: Any = ()
+    ) -> list[Problem]:
         calls.append({"kinds": [d.key.kind for d in manifests], "version": version})
         return [manifests.documents[0].problem("looks odd", "spec", severity=Severity.WARNING)]
 
@@ -215,11 +221,78 @@ def test_warnings_are_printed_and_exit_0(repo: Path, checks: list[dict[str, Any]
     ]
 
 
-def test_checks_do_not_run_when_loading_failed(repo: Path, checks: list[dict[str, Any]]) -> None:
+def test_checks_run_on_the_valid_documents_when_others_failed(
+    repo: Path, checks: list[dict[str, Any]]
+) -> None:
     Path("manifests/bad.yaml").write_text("kind: Nope\n")
 
-    assert osml("validate").exit_code == 1
-    assert checks == []
+    result = osml("validate")
+
+    assert result.exit_code == 1
+    assert checks[0]["kinds"] == [Kind.CONNECTOR, Kind.MODEL_GROUP]
+    assert "manifests/bad.yaml:1:7: kind: unknown kind 'Nope'" in result.output
+    assert "warning: Connector/openai-chat: spec: looks odd" in result.output
+
+
+MODEL = """\
+apiVersion: osml/v1
+kind: Model
+metadata: {name: chat}
+spec:
+  function_name: remote
+  connector: openai-chat
+  model_group: chat-modles
+"""
+
+
+def test_a_schema_error_does_not_hide_a_dangling_reference_elsewhere(repo: Path) -> None:
+    # The connector has a typo (its own schema fails); the model's group is misspelt.
+    Path("manifests/connector.yaml").write_text(CONNECTOR + "  descripton: x\n")
+    Path("manifests/model.yaml").write_text(MODEL)
+
+    result = osml("validate")
+
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert any("Connector/openai-chat: spec.descripton: unknown field" in line for line in lines)
+    assert (
+        "manifests/model.yaml:7:16: Model/chat: spec.model_group: model_group 'chat-modles' "
+        "is not defined; did you mean 'chat-models'?"
+    ) in lines
+    # The connector exists, it is only invalid: the model's reference to it is not dangling.
+    assert not any("connector 'openai-chat' is not defined" in line for line in lines)
+    assert lines[-1] == "2 errors in 3 resources."
+
+
+def test_an_invalid_settings_document_suspends_the_checks_that_depend_on_it(repo: Path) -> None:
+    connector = CONNECTOR.replace("api.openai.com", "models.example.com")
+    Path("manifests/connector.yaml").write_text(connector)
+    assert "does not match any trusted endpoint" in osml("validate").output
+    Path("manifests/trusted.yaml").write_text(
+        "apiVersion: osml/v1\nkind: TrustedEndpoints\nmetadata: {name: ours}\n"
+        "spec: {patterns: ['^https://models\\.example\\.com/.*$'], mdoe: merge}\n"
+    )
+
+    result = osml("validate")
+
+    assert "unknown field 'mdoe'" in result.output
+    assert "does not match any trusted endpoint" not in result.output
+
+
+def test_plan_and_apply_report_every_problem_too(repo: Path) -> None:
+    from reconciler.errors import ManifestError
+    from reconciler.reconciling import load_checked
+
+    Path("manifests/connector.yaml").write_text(CONNECTOR + "  descripton: x\n")
+    Path("manifests/model.yaml").write_text(MODEL)
+
+    with pytest.raises(ManifestError) as caught:
+        load_checked(["manifests"], version=LATEST)
+
+    messages = [p.message for p in caught.value.problems]
+    assert any(m.startswith("unknown field 'descripton'") for m in messages)
+    assert any(m.startswith("model_group 'chat-modles' is not defined") for m in messages)
+    assert not any("connector 'openai-chat' is not defined" in m for m in messages)
 
 
 @pytest.mark.parametrize(
@@ -324,3 +397,80 @@ def test_schema_allows_upper_case_exactly_where_osml_reads_any_case() -> None:
     # A connector's access_mode is not lower-cased by osml: no upper case offered.
     connector_access = _enum(definitions["ConnectorSpec"]["properties"]["access_mode"])
     assert connector_access == ["public", "private", "restricted"]
+
+
+# --- secret references: warned by default, errors with --check-secrets --------------
+
+
+def _with_credentials(tmp: Path, ciphertext: str) -> None:
+    text = CONNECTOR.replace(
+        "    openAI_key: {fromEnv: OPENAI_API_KEY}\n",
+        "    openAI_key: {fromEnv: OPENAI_API_KEY}\n"
+        "    file_key: {fromFile: ../secrets/missing.txt}\n"
+        f"    sealed_key: {{encrypted: '{ciphertext}'}}\n",
+    )
+    (tmp / "manifests" / "connector.yaml").write_text(text)
+
+
+def test_an_unset_variable_or_missing_file_is_a_warning_by_default(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.secrets.encrypting import SecretKey, encrypt
+
+    monkeypatch.delenv("OPENAI_API_KEY")
+    _with_credentials(repo, encrypt(SECRET_VALUE, SecretKey.generate()))
+
+    result = osml("validate")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "manifests/connector.yaml:10:17: warning: Connector/openai-chat: "
+        "spec.credential.openAI_key: environment variable OPENAI_API_KEY is not set; "
+        "plan and apply will refuse it",
+        "manifests/connector.yaml:11:15: warning: Connector/openai-chat: "
+        "spec.credential.file_key: cannot read secret file ../secrets/missing.txt: "
+        "No such file or directory; plan and apply will refuse it",
+        "manifests/ is valid: 2 resources (2 warnings).",
+    ]
+
+
+def test_check_secrets_makes_them_errors_and_decrypts(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.secrets.encrypting import SecretKey, encrypt
+
+    used, other = SecretKey.generate(), SecretKey.generate()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    _with_credentials(repo, encrypt(SECRET_VALUE, used))
+    Path("other.key").write_text(other.to_text())
+
+    result = osml("validate", "--check-secrets", "--key-file", "other.key")
+
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].endswith("environment variable OPENAI_API_KEY is not set")
+    assert lines[1].endswith("No such file or directory")
+    assert lines[2].startswith("manifests/connector.yaml:12:17: Connector/openai-chat: ")
+    assert f"encrypted with key {used.key_id}, but the key given is {other.key_id}" in lines[2]
+    assert lines[-1] == "3 errors in 2 resources."
+    # Without a key at all, the ciphertext cannot be checked: that is said, not skipped.
+    result = osml("validate", "--check-secrets")
+    assert "an encrypted value needs a key" in result.output
+
+
+def test_check_secrets_passes_when_everything_resolves_and_prints_no_value(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.secrets.encrypting import SecretKey, encrypt
+
+    key = SecretKey.generate()
+    _with_credentials(repo, encrypt(SECRET_VALUE, key))
+    Path("secrets").mkdir()
+    Path("secrets/missing.txt").write_text(SECRET_VALUE + "\n")
+    monkeypatch.setenv("OSML_SECRET_KEY", key.to_text())
+
+    for args in (["--check-secrets"], ["--check-secrets", "--format", "json"]):
+        result = osml("validate", *args)
+        assert result.exit_code == 0, result.output
+        assert SECRET_VALUE not in result.output
+    assert osml("validate").output.endswith("is valid: 2 resources.\n")

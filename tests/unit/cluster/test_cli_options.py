@@ -100,7 +100,7 @@ def test_connection_settings(
 def test_tls_files(tmp_path: Any) -> None:
     ca, cert, key = (tmp_path / n for n in ("ca.pem", "cert.pem", "key.pem"))
     for path in (ca, cert, key):
-        path.write_text("-----")
+        path.write_text("-----BEGIN CERTIFICATE-----\n")
     options, _ = _parse(
         ["--ca-certs", str(ca), "--client-cert", str(cert), "--client-key", str(key)]
     )

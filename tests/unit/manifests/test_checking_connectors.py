@@ -34,6 +34,11 @@ MCP: dict[str, Any] = {
     "actions": None,
     "credential": None,
 }
+LITERAL = (
+    "header {name} holds a literal credential; the server stores headers in clear and shows "
+    "them to everyone who can read the connector: put the value in credential (fromEnv, "
+    "fromFile or encrypted) and write ${{credential.<key>}} here"
+)
 SAFE = "can only contain letters, numbers, spaces, and basic punctuation (.,!?():@-_'/\")"
 
 CASES: list[tuple[str, tuple[str, ...], list[dict[str, Any]], list[Row]]] = [
@@ -170,6 +175,17 @@ CASES: list[tuple[str, tuple[str, ...], list[dict[str, Any]], list[Row]]] = [
     ("parameter in a protected header", ("3.8",),
      [connector(actions=[action(headers={"Authorization": "Bearer ${parameters.model}"})])],
      [error(f"{A0}.headers.Authorization", "Header 'Authorization' cannot use ${parameters.*} placeholders for security reasons. Use ${credential.*} instead.")]),
+    # --- credentials written into headers (kept in clear by the server, §2.7) ---
+    ("literal credential in a header", ("2.9", "3.8"),
+     [connector(actions=[action(headers={"Authorization": "Bearer sk-123", "X-Api-Key": "k-1",
+                                         "X-Request-Id": "abc"})])],
+     [warning(f"{A0}.headers.Authorization", LITERAL.format(name="Authorization")),
+      warning(f"{A0}.headers.X-Api-Key", LITERAL.format(name="X-Api-Key"))]),
+    ("literal credential in an mcp header", ("3.8",),
+     [connector(**(MCP | {"headers": {"x-service-token": "t-1"}}))],
+     [warning("spec.headers.x-service-token", LITERAL.format(name="x-service-token"))]),
+    ("credential placeholder in a header", ALL_VERSIONS,
+     [connector(actions=[action(headers={"api-key": "${credential.openAI_key}"})])], []),
     # --- request body JSON (§8.2 rule 7) ---
     ("bare placeholders of several shapes", ("3.8",),
      [connector(parameters={"endpoint": "api.openai.com", "model": "gpt-4", "n": 2},

@@ -42,7 +42,7 @@ def connector(endpoint: str, **extra: Any) -> dict[str, Any]:
                 fields=(FieldChange("model_access_control_enabled", "true", False),
                         FieldChange("connector.private_ip_enabled", "false", True))),
          ["access control turned off: model_access_control_enabled",
-          "connectors may call private addresses (connector.private_ip_enabled: true, §3.2)"]),
+          "connectors may call private addresses (connector.private_ip_enabled: true)"]),
         (Change(ResourceKey.parse("TrustedEndpoints/t"), Action.UPDATE,
                 before={"patterns": ["^https://a/.*$"]},
                 after={"settings": {"plugins.ml_commons.trusted_connector_endpoints_regex":

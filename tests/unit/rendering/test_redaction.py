@@ -111,3 +111,45 @@ def test_redact_value(value: object, expected: object) -> None:
 )
 def test_safe_url(url: str, expected: str) -> None:
     assert safe_url(url) == expected
+
+
+HEADER_TOKEN = "sk-header-literal-7777"
+
+
+def _plan_with_literal_headers() -> Plan:
+    """A plan that was not sealed: literal credentials in headers, in every place a view reads."""
+    action = {
+        "url": "https://api.example.com",
+        "headers": {
+            "Authorization": f"Bearer {HEADER_TOKEN}",
+            "X-Service-Token": HEADER_TOKEN,
+            "x-api-key": "${credential.key}",
+            "content-type": "application/json",
+        },
+    }
+    change = Change(
+        key=KEY,
+        action=Action.UPDATE,
+        before={"actions": [action], "headers": {"api-key": HEADER_TOKEN}},
+        after={"actions": [action], "connector": {"actions": [action]}},
+        fields=(
+            FieldChange(
+                "actions[0].headers.Authorization", before="x", after=f"Bearer {HEADER_TOKEN}"
+            ),
+            FieldChange("actions[0].headers", after=action["headers"]),
+            FieldChange("actions", before=[action], after=[]),
+        ),
+    )
+    return Plan(
+        changes=(change,), cluster=ClusterIdentity(url="http://x", version="3.1.0"), token="t"
+    )
+
+
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_a_literal_credential_header_is_hidden_in_every_view(view: str) -> None:
+    output = VIEWS[view](_plan_with_literal_headers())
+    assert HEADER_TOKEN not in output
+    if view == "json":  # the text views cut long values; JSON shows them whole
+        # Templates of `${credential.*}` and ordinary headers stay readable.
+        assert "${credential.key}" in output
+        assert "application/json" in output

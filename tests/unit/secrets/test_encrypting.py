@@ -84,3 +84,10 @@ def test_key_text_round_trip_and_sources(tmp_path, key: SecretKey) -> None:
 def test_decrypted_values_are_scrubbed_from_text(key: SecretKey) -> None:
     secret = decrypt(encrypt(PLAIN, key), key)
     assert scrub(f"server said: bad key {secret.reveal()}!") == "server said: bad key (sensitive)!"
+
+
+def test_a_key_file_that_is_not_text_is_a_secret_error(tmp_path) -> None:
+    path = tmp_path / "k"
+    path.write_bytes(b"\xff\xfe not a key")
+    with pytest.raises(SecretError, match=r"cannot read key file .*: not UTF-8 text"):
+        load_key(key_file=path, env={})
