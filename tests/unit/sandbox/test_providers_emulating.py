@@ -566,6 +566,70 @@ def test_gemini_generate_content_needs_a_key() -> None:
     assert data["candidates"][0]["content"]["parts"][0]["text"]
 
 
+VERTEX = (
+    "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1"
+    "/publishers/google/models/{}"
+)
+
+
+def test_vertex_ai_text_embeddings_answer_predictions() -> None:
+    body = {"instances": [{"content": "hello world"}, {"content": "bye"}]}
+    data = send(call(VERTEX.format("textembedding-gecko@003:predict"), body)).json()
+    assert [len(p["embeddings"]["values"]) for p in data["predictions"]] == [768, 768]
+    assert data["predictions"][0]["embeddings"]["statistics"] == {
+        "token_count": 2,
+        "truncated": False,
+    }
+    assert data["metadata"] == {"billableCharacterCount": 13}
+    short = {**body, "parameters": {"outputDimensionality": 256}}
+    data = send(call(VERTEX.format("gemini-embedding-001:predict"), short)).json()
+    assert len(data["predictions"][0]["embeddings"]["values"]) == 256
+
+
+def test_vertex_ai_gemini_and_its_errors() -> None:
+    body = {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}
+    data = send(call(VERTEX.format("gemini-1.5-pro:generateContent"), body)).json()
+    assert data["candidates"][0]["content"]["parts"][0]["text"].endswith("You said: hello")
+    unauthenticated = send(call(VERTEX.format("text-embedding-005:predict"), {}, headers={}))
+    assert unauthenticated.status == 401
+    assert unauthenticated.json()["error"]["status"] == "UNAUTHENTICATED"
+    unknown = send(call(VERTEX.format("acme-embed:predict"), {"instances": []}))
+    assert unknown.status == 404 and "Publisher Model" in unknown.json()["error"]["message"]
+    bad = send(call(VERTEX.format("text-embedding-005:predict"), {"instances": [{"x": 1}]}))
+    assert bad.status == 400 and bad.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+YANDEX_KEY = {"Authorization": "Api-Key dummy"}
+MODEL_URI = "emb://b1gfolder/text-search-doc/latest"
+
+
+def test_yandex_text_embedding_legacy_and_openai_compatible() -> None:
+    url = "https://llm.api.cloud.yandex.net/foundationModels/v1/textEmbedding"
+    data = send(call(url, {"modelUri": MODEL_URI, "text": "hello world"}, YANDEX_KEY)).json()
+    assert len(data["embedding"]) == 256
+    assert data["numTokens"] == "2" and isinstance(data["modelVersion"], str)
+    openai_form = {"model": MODEL_URI, "input": ["hello world"]}
+    url = "https://ai.api.cloud.yandex.net/v1/embeddings"
+    listed = send(call(url, openai_form, YANDEX_KEY)).json()
+    assert listed["object"] == "list" and listed["data"][0]["embedding"] == data["embedding"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        ({"modelUri": MODEL_URI, "text": "x"}, {}, 401),
+        ({"modelUri": MODEL_URI, "text": "x"}, {"Authorization": "Api-Key "}, 401),
+        ({"modelUri": "gpt://b1gfolder/yandexgpt", "text": "x"}, YANDEX_KEY, 400),
+        ({"modelUri": MODEL_URI}, YANDEX_KEY, 400),
+    ],
+)
+def test_yandex_refusals(body: dict[str, Any], headers: dict[str, str], status: int) -> None:
+    url = "https://llm.api.cloud.yandex.net/foundationModels/v1/textEmbedding"
+    answer = send(call(url, body, headers))
+    assert answer.status == status
+    assert answer.json()["error"]["httpCode"] == status
+
+
 def test_ollama_chat_and_embed_on_its_default_port() -> None:
     body = {"model": "llama3", "messages": [{"role": "user", "content": "hi"}], "stream": False}
     data = send(call("http://localhost:11434/api/chat", body, headers={})).json()
