@@ -1,4 +1,5 @@
-"""Amazon Bedrock runtime emulator: `POST /model/{modelId}/invoke` and `/converse`.
+"""Amazon Bedrock runtime emulator: `POST /model/{modelId}/invoke`, `/converse` and the
+OpenAI-compatible `POST /openai/v1/chat/completions`.
 
 Invoke bodies are the model family's own: Titan text and multimodal embeddings, Titan text
 generation, Cohere embed and rerank (Cohere's body, `cohere.py`), Anthropic Claude messages
@@ -34,6 +35,8 @@ def error(status: int, code: str, message: str) -> Reply:
 
 def bedrock(call: Call) -> Reply:
     """bedrock-runtime.{region}.amazonaws.com."""
+    if call.method == "POST" and call.path.rstrip("/") == "/openai/v1/chat/completions":
+        return _openai_chat(call)
     parts = call.path.strip("/").split("/")
     if call.method != "POST" or len(parts) != 3 or parts[0] != "model":
         return error(404, "UnknownOperationException", "Unknown operation")
@@ -51,6 +54,19 @@ def bedrock(call: Call) -> Reply:
             "ValidationException",
             f"Malformed input request: {exc}, please reformat your input and try again.",
         )
+
+
+def _openai_chat(call: Call) -> Reply:
+    # Bedrock's OpenAI-compatible Chat Completions endpoint (OpenAI models such as gpt-oss):
+    # OpenAI's body, with the Bedrock model ID as `model`.
+    try:
+        body = call.json()
+        model = str(require(body, "model"))
+        if _invoker(model) is None:
+            return error(400, "ValidationException", "The provided model identifier is invalid.")
+        return openai.chat(body, model=model, provider="Bedrock OpenAI")
+    except MalformedError as exc:
+        return error(400, "ValidationException", f"Malformed input request: {exc}")
 
 
 def _invoker(model: str) -> Handler | None:

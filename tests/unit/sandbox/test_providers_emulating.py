@@ -359,6 +359,10 @@ def test_ai21_jamba_meta_llama_mistral_and_gpt_oss_on_bedrock() -> None:
     assert large["choices"][0]["message"]["content"].endswith("You said: hello there")
     oss = bedrock("openai.gpt-oss-120b-1:0", chat).json()
     assert oss["object"] == "chat.completion"
+    url = "https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1/chat/completions"
+    body = {"model": "openai.gpt-oss-20b-1:0", **chat}
+    compatible = send(signed(url, body, region="us-west-2", service="bedrock"), keys=KEYS)
+    assert compatible.json()["choices"][0]["message"]["content"].endswith("You said: hello there")
     assert bedrock("meta.llama3-8b-instruct-v1:0", {"max_gen_len": 5}).status == 400
 
 
