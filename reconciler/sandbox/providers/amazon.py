@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Callable
 from typing import Any
@@ -155,7 +156,7 @@ def _query_vectors(query: str) -> list[list[float]]:
 
 
 def _patch_vectors(picture: images.Image) -> list[list[float]]:
-    seed = base64.b64encode(picture.raw[:4096]).decode() + str(len(picture.raw))
+    seed = hashlib.sha256(picture.raw).hexdigest()
     return [
         vectors.embed(f"{seed}\x00{n}", model="colpali", dimension=COLPALI_DIMENSION)
         for n in range(COLPALI_GRID * COLPALI_GRID)
