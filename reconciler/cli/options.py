@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -28,6 +29,9 @@ from reconciler.secrets import Secret
 DEFAULT_SANDBOX_FILE = ".osml/sandbox.json"
 """Where `--sandbox` without a value keeps the sandbox's data."""
 DEFAULT_SANDBOX_VERSION = "3.x"
+SANDBOX_ADMIN = "admin"
+"""The sandbox's admin user, as in the Security plugin's demo configuration."""
+SANDBOX_ADMIN_ROLES = {"backend_roles": ["admin"], "roles": ["all_access"]}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +55,8 @@ class ClusterOptions:
     """The ML Commons version profile the sandbox emulates."""
     sandbox_emulators: bool = True
     """Whether the sandbox answers predicts to well-known provider hosts itself."""
+    sandbox_security: bool = False
+    """Whether the sandbox runs with its Security mode on (osml connects as its admin)."""
 
 
 class HeaderType(_ParamType):
@@ -192,12 +198,20 @@ _OPTIONS: tuple[Callable[[F], F], ...] = (
         help="Answer predicts to well-known provider hosts (OpenAI, Cohere, Bedrock, ...) "
         "with the sandbox's emulators instead of the network.",
     ),
+    click.option(
+        "--sandbox-security/--no-sandbox-security",
+        envvar="OSML_SANDBOX_SECURITY",
+        default=False,
+        show_default=True,
+        help="Run the sandbox with security on (basic auth, connector and model access "
+        "control) and connect as its admin user (all_access).",
+    ),
 )
 
 _NAMES = (
     "cluster_url", "username", "password", "ca_certs", "client_cert", "client_key",
     "insecure", "timeout", "headers", "aws_region", "aws_service", "state_index",
-    "sandbox", "sandbox_version", "sandbox_emulators",
+    "sandbox", "sandbox_version", "sandbox_emulators", "sandbox_security",
 )  # fmt: skip
 
 
@@ -232,10 +246,13 @@ def cluster_options_from(
     sandbox: str | None = None,
     sandbox_version: str = DEFAULT_SANDBOX_VERSION,
     sandbox_emulators: bool = True,
+    sandbox_security: bool = False,
 ) -> ClusterOptions:
     """The ClusterOptions for parsed option values; UsageError on contradictions."""
     if password is not None and username is None:
         raise click.UsageError("--password needs --username")
+    if sandbox_security and sandbox is None:
+        raise click.UsageError("--sandbox-security needs --sandbox")
     if aws_region and username:
         raise click.UsageError("--aws-sigv4 and --username are alternatives; give one")
     settings = ConnectionSettings(
@@ -256,6 +273,7 @@ def cluster_options_from(
         sandbox=sandbox,
         sandbox_version=sandbox_version,
         sandbox_emulators=sandbox_emulators,
+        sandbox_security=sandbox_security,
     )
 
 
@@ -271,14 +289,27 @@ def open_cluster(options: ClusterOptions) -> Iterator[Connection]:
     with contextlib.ExitStack() as stack:
         settings = options.settings
         if options.sandbox is not None:
+            # With security on, osml is the sandbox's `admin` (all_access), with a password
+            # made for this run only: it reaches no output and no file.
+            admin = (
+                Secret(secrets.token_urlsafe(24), source="sandbox admin password")
+                if options.sandbox_security
+                else None
+            )
             url = stack.enter_context(
                 running_sandbox(
                     options.sandbox,
                     options.sandbox_version,
                     emulators=options.sandbox_emulators,
+                    admin_password=admin,
                 )
             )
-            settings = ConnectionSettings(url=url, timeout=settings.timeout)
+            settings = ConnectionSettings(
+                url=url,
+                timeout=settings.timeout,
+                username=SANDBOX_ADMIN if admin is not None else None,
+                password=admin,
+            )
         conn = stack.enter_context(connect(settings))
         yield conn
 
@@ -294,13 +325,32 @@ def connected(options: ClusterOptions) -> Iterator[Connection]:
 
 
 @contextlib.contextmanager
-def running_sandbox(data_file: str, version: str, *, emulators: bool = True) -> Iterator[str]:
-    """Run the built-in sandbox persisted in `data_file`; yields its URL."""
+def running_sandbox(
+    data_file: str,
+    version: str,
+    *,
+    emulators: bool = True,
+    admin_password: Secret | None = None,
+) -> Iterator[str]:
+    """Run the built-in sandbox persisted in `data_file`; yields its URL. With an
+    `admin_password` the sandbox runs with security on and its `admin` user has it."""
     # Imported here: only `--sandbox` runs need the server code.
     from reconciler.sandbox.server import Sandbox  # noqa: PLC0415
 
+    users = (
+        {SANDBOX_ADMIN: {**SANDBOX_ADMIN_ROLES, "password": admin_password.reveal()}}
+        if admin_password is not None
+        else None
+    )
     try:
-        sandbox = Sandbox(version=version, port=0, data=data_file, emulators=emulators)
+        sandbox = Sandbox(
+            version=version,
+            port=0,
+            data=data_file,
+            emulators=emulators,
+            security=admin_password is not None,
+            users=users,
+        )
     except ValueError as exc:  # an unknown profile name
         raise click.BadParameter(str(exc), param_hint="'--sandbox-version'") from exc
     try:

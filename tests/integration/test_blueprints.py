@@ -4,14 +4,14 @@ Each blueprint's connector is created (or its register-model body with an inline
 sent), a remote model registered and deployed over real HTTP with opensearch-py, on the first
 profile the blueprint can work on and on the newest one. Its process functions and request
 template run offline against a recorded provider answer. The end-to-end probe (a predict
-through the sandbox) runs where the sandbox emulates the blueprint's host and is skipped
-with `no emulator for <host>` elsewhere. A blueprint that is wrong for a release carries the
-reason and the error in its file (`wrong`), and the test expects exactly that error.
+through the sandbox) runs against the provider emulator of the blueprint's host (every host
+of the corpus is emulated, which the README test checks) and must give every field of the
+recorded answer. A blueprint that is wrong for a release carries the reason and the error
+in its file (`wrong`), and the test expects exactly that error.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 import time
 from collections.abc import Callable
@@ -21,6 +21,8 @@ import pytest
 from opensearchpy import OpenSearch
 
 from reconciler.sandbox.ml.profiles import PROFILES, get_profile
+from reconciler.sandbox.providers import emulating
+from reconciler.sandbox.providers.exchanges import Call
 from reconciler.sandbox.server import Sandbox
 from reconciler.sandbox.testing import client_for
 from tests.support import blueprints
@@ -132,16 +134,22 @@ def test_blueprint_process_functions_offline(blueprint: Blueprint) -> None:
         assert blueprints.offline(with_documents, newest) == sample["documents"]
 
 
+def test_the_readme_lists_every_blueprint_with_its_status() -> None:
+    readme = (blueprints.ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| `([^`]+)` \| ([^|]+) \| ([^|]+) \| (.+) \|$", readme, flags=re.M)
+    expected = []
+    for blueprint in ALL:
+        wrong = blueprint.wrong_on("3.x")
+        assert wrong or emulated(blueprint.host), blueprint.name
+        status = f"wrong: {wrong}" if wrong else "ok: probe passes end to end"
+        registered = ", ".join(dict.fromkeys([profile_for(blueprint.since), "3.x"]))
+        expected.append((blueprint.name, blueprint.since, registered, status))
+    assert [tuple(cell.strip() for cell in row) for row in rows] == expected
+
+
 def emulated(url_host: str) -> bool:
-    """Whether the sandbox answers `url_host` with a provider emulator (none on this branch:
-    the emulators live in `reconciler.sandbox.providers` once merged)."""
-    try:
-        emulating = importlib.import_module("reconciler.sandbox.providers.emulating")
-        exchanges = importlib.import_module("reconciler.sandbox.providers.exchanges")
-    except ModuleNotFoundError:
-        return False
-    call_ = exchanges.Call("POST", f"https://{url_host}/", {}, b"")
-    return emulating.find(call_) is not None
+    """Whether the sandbox answers `url_host` with a provider emulator."""
+    return emulating.find(Call("POST", f"https://{url_host}/", {}, b"")) is not None
 
 
 @pytest.mark.parametrize("blueprint", ALL, ids=[b.name for b in ALL])
@@ -165,6 +173,7 @@ def test_blueprint_probe_end_to_end(
     status, model_id = register(client, blueprint)
     assert status == 200, model_id
     deploy(client, str(model_id))
+    outputs = []
     for probe in (blueprint.data["probe"], blueprint.data.get("documents")):
         if probe is None:
             continue
@@ -172,3 +181,28 @@ def test_blueprint_probe_end_to_end(
         status, answer = call(client, "POST", path, probe["body"])
         assert status == 200, answer
         assert answer["inference_results"][0]["output"], answer
+        outputs.append(answer["inference_results"][0]["output"])
+    # The emulator answers at least the fields of the recorded answer, with their types.
+    recorded = blueprint.data["sample"].get("tensors")
+    if recorded is not None:
+        assert fits(outputs[0], recorded), (outputs[0], recorded)
+
+
+def fits(got: Any, want: Any) -> bool:
+    """Whether `got` has every field of `want` with the same kind of value (values, list
+    lengths and numbers' int/float form aside; a recorded null fits anything)."""
+    if want is None:
+        return True
+    if isinstance(want, dict):
+        return isinstance(got, dict) and all(k in got and fits(got[k], v) for k, v in want.items())
+    if isinstance(want, list):
+        return (
+            isinstance(got, list)
+            and (not want or bool(got))
+            and all(any(fits(g, w) for g in got) for w in want)
+        )
+    if isinstance(want, bool) or isinstance(got, bool):
+        return type(got) is type(want)
+    if isinstance(want, (int, float)):
+        return isinstance(got, (int, float))
+    return type(got) is type(want)

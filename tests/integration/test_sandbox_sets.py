@@ -4,10 +4,10 @@ sandbox's provider emulators without network access.
 
 Sets that cannot pass yet are listed in KNOWN_FAILURES with the exact changes that fail and
 why; the test checks that those, and only those, fail for that reason, so an entry must go
-when its reason does. examples/access-control needs the Security plugin,
-which `--sandbox` does not emulate. examples/private-self-hosted calls a private server at
-10.0.0.12 that is no well-known provider, so its probe makes a real call by design and is
-not run here.
+when its reason does. examples/access-control needs the Security plugin: it is applied with
+`--sandbox-security`, which runs the sandbox with security on and connects as its admin.
+examples/private-self-hosted calls a private server at 10.0.0.12 that is no well-known
+provider, so its probe makes a real call by design and is not run here.
 """
 
 from __future__ import annotations
@@ -18,20 +18,19 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from opensearchpy import AuthenticationException
 
-from reconciler.cli import main
+from reconciler.cli import main, options
+from reconciler.sandbox.server import Sandbox
+from reconciler.sandbox.testing import client_for
 from tests.manifest_sets import SETS
 
 DUMMY = "dummy-value-for-the-sandbox"
-NEEDS_SECURITY = "the Security plugin or"
-KNOWN_FAILURES: dict[str, dict[str, str]] = {
-    "access-control": {
-        "ModelGroup/platform-experiments": NEEDS_SECURITY,
-        "ModelGroup/search-relevance": NEEDS_SECURITY,
-        "Connector/cohere-embed": NEEDS_SECURITY,
-    },
-}
+KNOWN_FAILURES: dict[str, dict[str, str]] = {}
 """Set -> {change that fails: text its error contains}."""
+NEEDS_SECURITY = {"access-control"}
+"""Sets whose access fields need the Security plugin: applied with `--sandbox-security`."""
+SECURITY_OFF = "the Security plugin or"
 NOT_OFFLINE = {"private-self-hosted": "its probe calls a private server, which is not emulated"}
 
 
@@ -63,8 +62,9 @@ def summary_entries(output: str) -> list[tuple[str, str]]:
 def test_apply_sandbox_on_a_set_passes_every_probe(folder: Path, tmp_path: Path) -> None:
     env = {"NO_COLOR": "1", **dict.fromkeys(env_names(folder), DUMMY)}
     data = tmp_path / "sandbox.json"
+    security = ["--sandbox-security"] if folder.name in NEEDS_SECURITY else []
     result = CliRunner().invoke(
-        main, ["apply", "--sandbox", str(data), "--auto-approve", str(folder)], env=env
+        main, ["apply", "--sandbox", str(data), *security, "--auto-approve", str(folder)], env=env
     )
     known = KNOWN_FAILURES.get(folder.name, {})
     entries = summary_entries(result.output)
@@ -76,6 +76,57 @@ def test_apply_sandbox_on_a_set_passes_every_probe(folder: Path, tmp_path: Path)
     passed = {key for key, text in entries if text.startswith("probe passed: ")}
     assert passed == probed_models(folder) - set(known)
     assert DUMMY not in result.output
+
+
+ACCESS_CONTROL = next(f for f in SETS if f.name == "access-control")
+
+
+def test_without_sandbox_security_the_access_fields_are_refused(tmp_path: Path) -> None:
+    env = {"NO_COLOR": "1", "COHERE_API_KEY": DUMMY}
+    args = ["apply", "--sandbox", str(tmp_path / "sb.json"), "--auto-approve", str(ACCESS_CONTROL)]
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 1, result.output
+    failed = {key for key, text in summary_entries(result.output) if SECURITY_OFF in text}
+    assert failed == {
+        "ModelGroup/platform-experiments",
+        "ModelGroup/search-relevance",
+        "Connector/cohere-embed",
+    }
+
+
+def test_sandbox_security_applies_as_the_admin_with_a_password_made_for_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = "per-run-admin-password-for-the-test"
+    monkeypatch.setattr(options.secrets, "token_urlsafe", lambda n: password)
+    data = tmp_path / "sb.json"
+    env = {"NO_COLOR": "1", "COHERE_API_KEY": DUMMY}
+    args = ["apply", "--sandbox", str(data), "--sandbox-security", "--auto-approve"]
+    result = CliRunner().invoke(main, [*args, str(ACCESS_CONTROL)], env=env)
+    assert result.exit_code == 0, result.output
+    assert password not in result.output and password not in data.read_text()
+    # The same data file under `osml sandbox --security`: the demo admin sees what osml
+    # made, owned by `admin`, with the access the manifests ask for.
+    with Sandbox("3.x", security=True, data=str(data)) as sandbox:
+        client = client_for(sandbox)
+        found = client.transport.perform_request(
+            "POST",
+            "/_plugins/_ml/model_groups/_search",
+            body={"query": {"term": {"name.keyword": "Search relevance models"}}},
+        )
+        group = found["hits"]["hits"][0]["_source"]
+        assert group["owner"]["name"] == "admin"
+        assert group["access"] == "restricted"
+        assert sorted(group["backend_roles"]) == ["ml-platform", "search-relevance"]
+        # The run's password was the run's only: this sandbox has the demo one.
+        with pytest.raises(AuthenticationException):
+            client_for(sandbox, http_auth=("admin", password)).info()
+
+
+def test_sandbox_security_needs_the_sandbox() -> None:
+    result = CliRunner().invoke(main, ["plan", "--sandbox-security", str(ACCESS_CONTROL)])
+    assert result.exit_code == 2
+    assert "--sandbox-security needs --sandbox" in result.output
 
 
 COHERE = """apiVersion: osml/v1

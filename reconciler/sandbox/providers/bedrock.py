@@ -1,9 +1,12 @@
-"""Amazon Bedrock runtime emulator: `POST /model/{modelId}/invoke` and `/converse`.
+"""Amazon Bedrock runtime emulator: `POST /model/{modelId}/invoke`, `/converse` and the
+OpenAI-compatible `POST /openai/v1/chat/completions`.
 
 Invoke bodies are the model family's own: Titan text and multimodal embeddings, Titan text
 generation, Cohere embed and rerank (Cohere's body, `cohere.py`), Anthropic Claude messages
-and legacy text completions, Amazon Nova messages and Nova multimodal embeddings. Converse is
-one body for every model. The SigV4 check happens before this module (`emulating.py`);
+and legacy text completions, Amazon Nova messages and Nova multimodal embeddings, AI21
+Jurassic-2 completions and Jamba chat, Meta Llama and Mistral prompts (Mistral Large 2 also
+takes chat messages), and OpenAI's gpt-oss models (OpenAI's chat body, `openai.py`).
+Converse is one body for every model. The SigV4 check happens before this module (`emulating.py`);
 errors here are Bedrock's `{"message": ...}` with the `x-amzn-ErrorType` header
 (docs/reference/providers.md).
 """
@@ -15,7 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from reconciler.sandbox.providers import cohere, vectors
+from reconciler.sandbox.providers import cohere, openai, vectors
 from reconciler.sandbox.providers.exchanges import Call, MalformedError, Reply, reply, require
 
 Handler = Callable[[str, dict[str, Any]], Reply]
@@ -32,6 +35,8 @@ def error(status: int, code: str, message: str) -> Reply:
 
 def bedrock(call: Call) -> Reply:
     """bedrock-runtime.{region}.amazonaws.com."""
+    if call.method == "POST" and call.path.rstrip("/") == "/openai/v1/chat/completions":
+        return _openai_chat(call)
     parts = call.path.strip("/").split("/")
     if call.method != "POST" or len(parts) != 3 or parts[0] != "model":
         return error(404, "UnknownOperationException", "Unknown operation")
@@ -51,6 +56,19 @@ def bedrock(call: Call) -> Reply:
         )
 
 
+def _openai_chat(call: Call) -> Reply:
+    # Bedrock's OpenAI-compatible Chat Completions endpoint (OpenAI models such as gpt-oss):
+    # OpenAI's body, with the Bedrock model ID as `model`.
+    try:
+        body = call.json()
+        model = str(require(body, "model"))
+        if _invoker(model) is None:
+            return error(400, "ValidationException", "The provided model identifier is invalid.")
+        return openai.chat(body, model=model, provider="Bedrock OpenAI")
+    except MalformedError as exc:
+        return error(400, "ValidationException", f"Malformed input request: {exc}")
+
+
 def _invoker(model: str) -> Handler | None:
     base = (
         model.split(".", 1)[1]
@@ -66,6 +84,11 @@ def _invoker(model: str) -> Handler | None:
         ("cohere.embed", _cohere_embed),
         ("cohere.rerank", lambda m, b: cohere.rerank(b)),
         ("anthropic.claude", _claude),
+        ("ai21.j2-", _jurassic),
+        ("ai21.jamba", _jamba),
+        ("meta.llama", _llama),
+        ("mistral.", _mistral),
+        ("openai.gpt-oss", lambda m, b: openai.chat(b, model=m, provider="Bedrock OpenAI")),
     ]
     return next((handler for prefix, handler in families if base.startswith(prefix)), None)
 
@@ -174,6 +197,113 @@ def _claude_text(body: dict[str, Any]) -> Reply:
             "stop": "\n\nHuman:",
         },
     )
+
+
+def _jurassic(model: str, body: dict[str, Any]) -> Reply:
+    prompt = require(body, "prompt")
+    if not isinstance(prompt, str):
+        raise MalformedError("#/prompt: expected type: String")
+    text = vectors.answer(prompt, provider="Bedrock Jurassic")
+    return reply(
+        200,
+        {
+            "id": int(hashlib.sha256(prompt.encode()).hexdigest()[:8], 16),
+            "prompt": {"text": prompt, "tokens": _ai21_tokens(prompt)},
+            "completions": [
+                {
+                    "data": {"text": text, "tokens": _ai21_tokens(text)},
+                    "finishReason": {"reason": "endoftext"},
+                }
+            ],
+        },
+    )
+
+
+def _ai21_tokens(text: str) -> list[dict[str, Any]]:
+    # AI21's token objects: the token (SentencePiece "▁" marks a leading space), its log
+    # probabilities and its character range in the text.
+    tokens, at = [], 0
+    for word in text.split():
+        start = text.index(word, at)
+        at = start + len(word)
+        tokens.append(
+            {
+                "generatedToken": {"token": "\u2581" + word, "logprob": -0.1, "raw_logprob": -0.1},
+                "topTokens": None,
+                "textRange": {"start": start, "end": at},
+            }
+        )
+    return tokens
+
+
+def _jamba(model: str, body: dict[str, Any]) -> Reply:
+    prompt = _last_text(require(body, "messages"))
+    text = vectors.answer(prompt, provider="Bedrock Jamba")
+    used_in, used_out = vectors.tokens(prompt), vectors.tokens(text)
+    return reply(
+        200,
+        {
+            "id": "chatcmpl-" + hashlib.sha256(prompt.encode()).hexdigest()[:24],
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text, "tool_calls": None},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": used_in,
+                "completion_tokens": used_out,
+                "total_tokens": used_in + used_out,
+            },
+            "meta": {"requestDurationMillis": 1},
+            "model": model.split(".", 1)[-1],
+        },
+    )
+
+
+def _llama(model: str, body: dict[str, Any]) -> Reply:
+    prompt = str(require(body, "prompt"))
+    text = vectors.answer(_instruction(prompt), provider="Bedrock Llama")
+    return reply(
+        200,
+        {
+            "generation": text,
+            "prompt_token_count": vectors.tokens(prompt),
+            "generation_token_count": vectors.tokens(text),
+            "stop_reason": "stop",
+        },
+    )
+
+
+def _mistral(model: str, body: dict[str, Any]) -> Reply:
+    if "messages" in body:  # Mistral Large 2 (2407) takes chat messages
+        prompt = _last_text(body["messages"])
+        text = vectors.answer(prompt, provider="Bedrock Mistral")
+        message = {"role": "assistant", "content": text, "tool_calls": None}
+        return reply(200, {"choices": [{"index": 0, "message": message, "stop_reason": "stop"}]})
+    prompt = str(require(body, "prompt"))
+    text = vectors.answer(_instruction(prompt), provider="Bedrock Mistral")
+    return reply(200, {"outputs": [{"text": text, "stop_reason": "stop"}]})
+
+
+_PROMPT_MARKUP = (
+    "<s>",
+    "</s>",
+    "[INST]",
+    "[/INST]",
+    "<|begin_of_text|>",
+    "<|eot_id|>",
+    "<|start_header_id|>user<|end_header_id|>",
+    "<|start_header_id|>assistant<|end_header_id|>",
+)
+
+
+def _instruction(prompt: str) -> str:
+    """The user's words of a Llama or Mistral prompt, without the chat-template markup."""
+    for token in _PROMPT_MARKUP:
+        prompt = prompt.replace(token, " ")
+    return " ".join(prompt.split())
 
 
 def _last_text(messages: Any) -> str:

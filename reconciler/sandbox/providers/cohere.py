@@ -2,6 +2,8 @@
 
 Hosts api.cohere.ai and api.cohere.com, `Authorization: Bearer`. Embeddings have the
 model's dimension; `embedding_types` (required on v2) gives the `embeddings_by_type` shape.
+Embed takes `texts` or, for v3+ models with `input_type: image`, one PNG or JPEG data URI
+in `images` (the answer then lists the image's size under `images`).
 Errors are Cohere's `{"message": ...}` (docs/reference/providers.md). Also used for Cohere
 models on Bedrock, whose embed body and answer are Cohere's. Called by `emulating.answer`.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from reconciler.sandbox.providers import vectors
+from reconciler.sandbox.providers import images, vectors
 from reconciler.sandbox.providers.exchanges import (
     Call,
     MalformedError,
@@ -64,6 +66,10 @@ def _meta(*inputs: str, output: str = "") -> dict[str, Any]:
     return {"api_version": {"version": "1"}, "billed_units": units}
 
 
+def _image_billing() -> dict[str, Any]:
+    return {"api_version": {"version": "1"}, "billed_units": {"images": 1}}
+
+
 def _dimension(model: str) -> int:
     dimension = vectors.DIMENSIONS.get(model)
     if dimension is None:
@@ -72,6 +78,8 @@ def _dimension(model: str) -> int:
 
 
 def _vectors(body: dict[str, Any], *, model: str) -> tuple[list[str], list[list[float]]]:
+    if "images" in body:
+        return _image_vectors(body, model=model)
     inputs = texts(require(body, "texts"), field="texts")
     input_type = body.get("input_type")
     if input_type is not None and input_type not in _INPUT_TYPES:
@@ -82,19 +90,51 @@ def _vectors(body: dict[str, Any], *, model: str) -> tuple[list[str], list[list[
     return inputs, [vectors.embed(t, model=model, dimension=dimension) for t in inputs]
 
 
+def _image_vectors(body: dict[str, Any], *, model: str) -> tuple[list[str], list[list[float]]]:
+    # One image per call, as a data URI; texts and images are exclusive; image embeddings
+    # need a v3+ model and input_type "image" (docs/reference/providers.md).
+    if body.get("texts"):
+        raise MalformedError("only one of 'texts' or 'images' can be provided")
+    given = body["images"]
+    if not isinstance(given, list) or len(given) != 1:
+        raise MalformedError("'images' must be an array of exactly one image data URI")
+    if body.get("input_type") != "image":
+        raise MalformedError("input_type must be 'image' when embedding images")
+    if not any(v in model for v in ("v3", "v4")):
+        raise MalformedError(f"model '{model}' does not support image embeddings")
+    image = images.decode(given[0], data_uri=True)
+    digest = hashlib.sha256(image.raw).hexdigest()
+    return [], [vectors.embed(f"image:{digest}", model=model, dimension=_dimension(model))]
+
+
+def _image_meta(body: dict[str, Any]) -> list[dict[str, Any]]:
+    image = images.decode(body["images"][0], data_uri=True)
+    return [
+        {
+            "width": image.width,
+            "height": image.height,
+            "format": image.format,
+            "bit_depth": image.bit_depth,
+        }
+    ]
+
+
 def embed_v1(body: dict[str, Any], *, model: str | None) -> Reply:
     """`POST /v1/embed`; `model` is given for Bedrock, where the URL names it."""
     name = model or str(body.get("model") or "embed-english-v2.0")
     inputs, floats = _vectors(body, model=name)
     types = body.get("embedding_types")
-    answer: dict[str, Any] = {"id": _ident(" ".join(inputs)), "texts": inputs}
+    answer: dict[str, Any] = {"id": _ident(" ".join(inputs) or str(body.get("images")))}
+    answer["texts"] = inputs
+    if "images" in body:
+        answer["images"] = _image_meta(body)
     if types:
         answer["embeddings"] = _by_type(floats, types)
         answer["response_type"] = "embeddings_by_type"
     else:
         answer["embeddings"] = floats
         answer["response_type"] = "embeddings_floats"
-    answer["meta"] = _meta(*inputs)
+    answer["meta"] = _meta(*inputs) if inputs else _image_billing()
     return reply(200, answer)
 
 
@@ -104,16 +144,16 @@ def embed_v2(body: dict[str, Any]) -> Reply:
     require(body, "input_type")
     types = require(body, "embedding_types")
     inputs, floats = _vectors(body, model=model)
-    return reply(
-        200,
-        {
-            "id": _ident(" ".join(inputs)),
-            "embeddings": _by_type(floats, types),
-            "texts": inputs,
-            "meta": _meta(*inputs),
-            "response_type": "embeddings_by_type",
-        },
-    )
+    answer: dict[str, Any] = {
+        "id": _ident(" ".join(inputs) or str(body.get("images"))),
+        "embeddings": _by_type(floats, types),
+        "texts": inputs,
+    }
+    if "images" in body:
+        answer["images"] = _image_meta(body)
+    answer["meta"] = _meta(*inputs) if inputs else _image_billing()
+    answer["response_type"] = "embeddings_by_type"
+    return reply(200, answer)
 
 
 def _by_type(floats: list[list[float]], types: Any) -> dict[str, Any]:

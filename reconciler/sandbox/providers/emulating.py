@@ -25,6 +25,7 @@ from reconciler.sandbox.providers import (
     ollama,
     openai,
     sigv4,
+    yandex,
 )
 from reconciler.sandbox.providers.exchanges import Call, Reply, reply
 
@@ -88,6 +89,8 @@ _AZURE = Emulator(
 _DEEPSEEK = Emulator("DeepSeek", openai.deepseek, _openai_fail, "Rate limit reached for requests.")
 _COHERE = Emulator("Cohere", cohere.cohere, cohere.error, cohere.RATE_LIMIT)
 _GEMINI = Emulator("Google Gemini", google.gemini, google.error, google.RATE_LIMIT)
+_VERTEX = Emulator("Google Vertex AI", google.vertex, google.error, google.RATE_LIMIT)
+_YANDEX = Emulator("Yandex Cloud AI Studio", yandex.yandex, yandex.error, yandex.RATE_LIMIT)
 _ALEPH = Emulator("Aleph Alpha", alephalpha.aleph_alpha, alephalpha.error, "Too many requests")
 _OLLAMA = Emulator("Ollama", ollama.ollama, ollama.error, "too many requests")
 _BEDROCK = _aws("Amazon Bedrock", bedrock.bedrock, bedrock.error, service="bedrock")
@@ -106,6 +109,8 @@ _HOSTS: tuple[tuple[re.Pattern[str], Emulator], ...] = tuple(
         (r"api\.deepseek\.com", _DEEPSEEK),
         (r"api\.cohere\.(?:ai|com)", _COHERE),
         (r"generativelanguage\.googleapis\.com", _GEMINI),
+        (r"(?:[a-z]+-[a-z]+\d+-)?aiplatform\.googleapis\.com", _VERTEX),
+        (r"(?:llm|ai)\.api\.cloud\.yandex\.net", _YANDEX),
         (r"api\.aleph-alpha\.com", _ALEPH),
         (rf"bedrock-runtime\.{_REGION}\.amazonaws\.com", _BEDROCK),
         (rf"runtime\.sagemaker\.{_REGION}\.amazonaws\.com", _SAGEMAKER),

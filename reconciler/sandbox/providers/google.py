@@ -1,12 +1,16 @@
-"""Google Gemini (Generative Language API) emulator.
+"""Google Gemini (Generative Language API) and Vertex AI emulators.
 
-`POST /v1beta/models/{model}:generateContent` (and `/v1/...`) with the key in the `key`
-query parameter or the `x-goog-api-key` header; `:embedContent` for embedding models.
-Errors are Google's `{"error": {"code", "message", "status"}}` (docs/reference/providers.md).
+Gemini: `POST /v1beta/models/{model}:generateContent` (and `/v1/...`) with the key in the
+`key` query parameter or the `x-goog-api-key` header; `:embedContent` for embedding models.
+Vertex AI: `POST /v1/projects/{project}/locations/{location}/publishers/google/models/
+{model}:predict` (text embeddings: `instances` of `content`) or `:generateContent` (Gemini's
+body and answer), with an OAuth bearer token. Errors are Google's `{"error": {"code",
+"message", "status"}}` (docs/reference/providers.md).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from reconciler.sandbox.providers import vectors
@@ -51,6 +55,70 @@ def gemini(call: Call) -> Reply:
         return handler(model, call.json())
     except MalformedError as exc:
         return error(400, f"Invalid JSON payload received. {exc}")
+
+
+_VERTEX_PATH = re.compile(
+    r"/(?P<version>v1|v1beta1)/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
+    r"/publishers/google/models/(?P<model>[^/:]+):(?P<method>[A-Za-z]+)"
+)
+_VERTEX_EMBEDDING_MODELS = {
+    "textembedding-gecko": 768,
+    "textembedding-gecko-multilingual": 768,
+    "text-embedding-004": 768,
+    "text-embedding-005": 768,
+    "text-multilingual-embedding-002": 768,
+    "gemini-embedding-001": 3072,
+}
+"""Vertex AI text-embedding models (a `@00n` version suffix aside) and their dimensions."""
+
+
+def vertex(call: Call) -> Reply:
+    """{location}-aiplatform.googleapis.com."""
+    if call.bearer() is None:
+        return error(
+            401,
+            "Request is missing required authentication credential. Expected OAuth 2 access "
+            "token, login cookie or other valid authentication credential.",
+        )
+    match = _VERTEX_PATH.fullmatch(call.path)
+    if match is None or call.method != "POST":
+        return error(404, f"Requested entity was not found: {call.path}")
+    model, method = match["model"], match["method"]
+    try:
+        body = call.json()
+        if method == "generateContent" and model.startswith("gemini"):
+            return _generate(model, body)
+        if method == "predict" and model.split("@", maxsplit=1)[0] in _VERTEX_EMBEDDING_MODELS:
+            return _vertex_embeddings(model, body)
+    except MalformedError as exc:
+        return error(400, f"Invalid JSON payload received. {exc}")
+    name = f"projects/{match['project']}/locations/{match['location']}/publishers/google/models"
+    return error(404, f"Publisher Model `{name}/{model}` not found.")
+
+
+def _vertex_embeddings(model: str, body: dict[str, Any]) -> Reply:
+    instances = require(body, "instances")
+    if not isinstance(instances, list) or not instances:
+        raise MalformedError("instances: expected a non-empty array")
+    parameters = body.get("parameters") or {}
+    dimension = _VERTEX_EMBEDDING_MODELS[model.split("@", maxsplit=1)[0]]
+    wanted = parameters.get("outputDimensionality") if isinstance(parameters, dict) else None
+    if wanted is not None:
+        if not isinstance(wanted, int) or not 1 <= wanted <= dimension:
+            raise MalformedError(f"outputDimensionality must be between 1 and {dimension}")
+        dimension = wanted
+    predictions, characters = [], 0
+    for instance in instances:
+        content = instance.get("content") if isinstance(instance, dict) else None
+        if not isinstance(content, str):
+            raise MalformedError("instances[].content: expected a string")
+        characters += len(content.replace(" ", ""))
+        statistics = {"token_count": vectors.tokens(content), "truncated": False}
+        values = vectors.embed(content, model=model, dimension=dimension)
+        predictions.append({"embeddings": {"values": values, "statistics": statistics}})
+    return reply(
+        200, {"predictions": predictions, "metadata": {"billableCharacterCount": characters}}
+    )
 
 
 def _generate(model: str, body: dict[str, Any]) -> Reply:

@@ -140,6 +140,11 @@ def _usage(prompt: str, completion: str) -> dict[str, int]:
     return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
+def chat(body: dict[str, Any], *, model: str, provider: str) -> Reply:
+    """The chat completion answer to an OpenAI chat body (also OpenAI models on Bedrock)."""
+    return _chat(body, model=model, provider=provider)
+
+
 def _chat(body: dict[str, Any], *, model: str, provider: str) -> Reply:
     messages = require(body, "messages")
     if not isinstance(messages, list) or not messages:

@@ -27,6 +27,7 @@ ENV_NAMES = (
     "OSML_STATE_INDEX",
     "OSML_SANDBOX",
     "OSML_SANDBOX_VERSION",
+    "OSML_SANDBOX_SECURITY",
 )
 
 
@@ -143,6 +144,7 @@ def test_sandbox_and_state_index(
         ["--aws-sigv4", "eu-west-1", "--username", "u"],
         ["--header", "no-colon"],
         ["--aws-service", "s3"],
+        ["--sandbox-security"],
     ],
 )
 def test_usage_errors(args: list[str]) -> None:
@@ -153,6 +155,19 @@ def test_usage_errors(args: list[str]) -> None:
 
     result = CliRunner().invoke(probe, args)
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "security"),
+    [
+        (["--sandbox"], {}, False),
+        (["--sandbox", "--sandbox-security"], {}, True),
+        (["--sandbox"], {"OSML_SANDBOX_SECURITY": "true"}, True),
+    ],
+)
+def test_sandbox_security(args: list[str], env: dict[str, str], security: bool) -> None:
+    options, _ = _parse(args, env)
+    assert options.sandbox_security is security
 
 
 def test_help_never_shows_the_password_from_the_environment() -> None:

@@ -4,6 +4,7 @@ injected), SigV4 checks on AWS hosts, and None for hosts that are not emulated."
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from typing import Any
@@ -197,6 +198,56 @@ def test_cohere_errors_without_key_and_under_rate_limit() -> None:
     assert limited.status == 429 and "message" in limited.json()
 
 
+PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAcCBlCwAAAABJRU5ErkJggg=="
+
+
+def jpeg(width: int, height: int) -> bytes:
+    """The start of a baseline JPEG: SOI, an APP0 segment, then the SOF0 frame header."""
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    frame = b"\xff\xc0\x00\x11\x08" + height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return b"\xff\xd8" + app0 + frame + b"\x03" + bytes(9)
+
+
+def test_cohere_embeds_one_image_data_uri_and_describes_it() -> None:
+    body = {
+        "model": "embed-english-v3.0",
+        "input_type": "image",
+        "images": [f"data:image/png;base64,{PNG_1X1}"],
+    }
+    data = send(call("https://api.cohere.ai/v1/embed", body)).json()
+    assert len(data["embeddings"]) == 1 and len(data["embeddings"][0]) == 1024
+    assert data["texts"] == []
+    assert data["images"] == [{"width": 1, "height": 1, "format": "png", "bit_depth": 8}]
+    photo = "data:image/jpeg;base64," + base64.b64encode(jpeg(640, 480)).decode()
+    v2 = {**body, "images": [photo], "embedding_types": ["float"]}
+    data = send(call("https://api.cohere.ai/v2/embed", v2)).json()
+    assert data["images"][0]["width"] == 640 and data["images"][0]["height"] == 480
+    assert len(data["embeddings"]["float"][0]) == 1024
+
+
+@pytest.mark.parametrize(
+    ("change", "text"),
+    [
+        ({"images": []}, "exactly one image"),
+        ({"texts": ["x"]}, "only one of 'texts' or 'images'"),
+        ({"input_type": "search_document"}, "input_type must be 'image'"),
+        ({"model": "embed-english-v2.0"}, "does not support image embeddings"),
+        ({"images": ["data:image/gif;base64,R0lGODlh"]}, "image/png or image/jpeg"),
+        ({"images": ["data:image/png;base64,aGVsbG8="]}, "not a PNG or JPEG"),
+    ],
+)
+def test_cohere_refuses_image_input_it_cannot_take(change: dict[str, Any], text: str) -> None:
+    body = {
+        "model": "embed-english-v3.0",
+        "input_type": "image",
+        "images": [f"data:image/png;base64,{PNG_1X1}"],
+        **change,
+    }
+    answer = send(call("https://api.cohere.ai/v1/embed", body))
+    assert answer.status == 400
+    assert text in answer.json()["message"]
+
+
 # -- Amazon Bedrock ----------------------------------------------------------------------
 
 BEDROCK = "https://bedrock-runtime.us-east-1.amazonaws.com/model/{}/{}"
@@ -271,6 +322,48 @@ def test_converse_and_nova() -> None:
     assert set(converse["usage"]) == {"inputTokens", "outputTokens", "totalTokens"}
     nova = bedrock("amazon.nova-lite-v1:0", body).json()
     assert nova["output"]["message"]["content"][0]["text"]
+
+
+def test_ai21_jurassic_on_bedrock_answers_completions() -> None:
+    body = {"prompt": "What is the meaning of life?", "maxTokens": 200, "temperature": 0.7}
+    data = bedrock("ai21.j2-mid-v1", body).json()
+    assert isinstance(data["id"], int)
+    assert data["prompt"]["text"] == body["prompt"]
+    completion = data["completions"][0]
+    assert "What is the meaning of life?" in completion["data"]["text"]
+    assert completion["finishReason"] == {"reason": "endoftext"}
+    token = completion["data"]["tokens"][0]
+    assert set(token) == {"generatedToken", "topTokens", "textRange"}
+    assert bedrock("ai21.j2-ultra-v1", {"maxTokens": 5}).status == 400
+
+
+def test_ai21_jamba_meta_llama_mistral_and_gpt_oss_on_bedrock() -> None:
+    chat = {"messages": [{"role": "user", "content": "hello there"}], "max_tokens": 50}
+    jamba = bedrock("ai21.jamba-1-5-mini-v1:0", chat).json()
+    assert jamba["choices"][0]["message"]["role"] == "assistant"
+    assert "hello there" in jamba["choices"][0]["message"]["content"]
+    assert set(jamba["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+    prompt = "<|begin_of_text|><|start_header_id|>user<|end_header_id|> hello llama <|eot_id|>"
+    llama = bedrock("meta.llama3-8b-instruct-v1:0", {"prompt": prompt, "max_gen_len": 64}).json()
+    assert set(llama) == {
+        "generation",
+        "prompt_token_count",
+        "generation_token_count",
+        "stop_reason",
+    }
+    assert llama["generation"].endswith("You said: hello llama")
+    mistral = bedrock("mistral.mistral-7b-instruct-v0:2", {"prompt": "<s>[INST] hi [/INST]"})
+    assert mistral.json()["outputs"][0]["stop_reason"] == "stop"
+    assert mistral.json()["outputs"][0]["text"].endswith("You said: hi")
+    large = bedrock("mistral.mistral-large-2407-v1:0", chat).json()
+    assert large["choices"][0]["message"]["content"].endswith("You said: hello there")
+    oss = bedrock("openai.gpt-oss-120b-1:0", chat).json()
+    assert oss["object"] == "chat.completion"
+    url = "https://bedrock-runtime.us-west-2.amazonaws.com/openai/v1/chat/completions"
+    body = {"model": "openai.gpt-oss-20b-1:0", **chat}
+    compatible = send(signed(url, body, region="us-west-2", service="bedrock"), keys=KEYS)
+    assert compatible.json()["choices"][0]["message"]["content"].endswith("You said: hello there")
+    assert bedrock("meta.llama3-8b-instruct-v1:0", {"max_gen_len": 5}).status == 400
 
 
 def test_an_unknown_bedrock_model_is_a_validation_error() -> None:
@@ -357,6 +450,86 @@ def test_sagemaker_model_error_for_a_body_the_container_cannot_read() -> None:
     assert answer.headers["x-amzn-ErrorType"] == "ModelError"
 
 
+def test_sagemaker_colpali_answers_multi_vector_embeddings() -> None:
+    data = sagemaker("colpali", {"queries": ["hello world"]}).json()
+    assert data["query_tokens"] == [
+        {
+            "raw": "<bos>Query: hello world",
+            "tokens": ["<bos>", "Query", ":", "\u2581hello", "\u2581world"],
+        }
+    ]
+    assert [len(v) for v in data["query_embeddings"][0]] == [128] * 5
+    both = sagemaker("colpali", {"queries": ["hello world"], "images": [PNG_1X1]}).json()
+    assert both["query_embeddings"] == data["query_embeddings"]
+    assert len(both["image_embeddings"][0]) == 1024
+    assert {len(v) for v in both["image_embeddings"][0]} == {128}
+    assert both["patch_shape"]["total"] == 1024.0
+    assert both["patch_shape"]["image_size"] == [1.0, 1.0]
+    assert len(both["scores"]) == 1 and len(both["scores"][0]) == 1
+    assert sagemaker("colpali", {"images": ["aGVsbG8="]}).status == 424
+
+
+def test_sagemaker_semantic_highlighter_marks_the_answering_sentences() -> None:
+    context = "The sky is blue. Heart failure causes fatigue and swelling. Cats purr."
+    single = {"question": "What does heart failure cause?", "context": context, "inputs": []}
+    data = sagemaker("highlighter", single).json()
+    assert data["highlights"] == [{"start": 17, "end": 59}]
+    assert context[17:59] == "Heart failure causes fatigue and swelling."
+    assert set(data) == {"highlights", "processing_time_ms", "device"}
+    batch = {
+        "question": "",
+        "context": "",
+        "inputs": [
+            {"question": "What colour is the sky?", "context": context},
+            {"question": "Do cats purr?", "context": context},
+        ],
+    }
+    spans = sagemaker("highlighter", batch).json()["highlights"]
+    assert spans == [[{"start": 0, "end": 16}], [{"start": 60, "end": 70}]]
+    empty = sagemaker("highlighter", {"question": "", "context": "", "inputs": []})
+    assert empty.status == 424 and "Invalid input format" in empty.json()["message"]
+
+
+def comprehend(operation: str, body: Any) -> Reply:
+    url = "https://comprehend.us-east-1.amazonaws.com"
+    raw = json.dumps(body).encode()
+    headers = {
+        "X-Amz-Target": f"Comprehend_20171127.{operation}",
+        "Content-Type": "application/x-amz-json-1.1",
+    }
+    signed_headers = sigv4.sign(
+        method="POST",
+        url=url,
+        headers=headers,
+        body=raw,
+        keys=KEYS,
+        scope=sigv4.Scope("us-east-1", "comprehend"),
+        when=NOW,
+    )
+    return send(Call("POST", url, signed_headers, raw), keys=KEYS)
+
+
+def test_comprehend_detects_entities_by_a_fixed_rule() -> None:
+    text = "Bob ordered two sandwiches and three ice cream cones today from a store in Seattle."
+    found = comprehend("DetectEntities", {"Text": text, "LanguageCode": "en"}).json()["Entities"]
+    assert [(e["Type"], e["Text"], e["BeginOffset"], e["EndOffset"]) for e in found] == [
+        ("PERSON", "Bob", 0, 3),
+        ("QUANTITY", "two sandwiches", 12, 26),
+        ("QUANTITY", "three ice cream cones", 31, 52),
+        ("DATE", "today", 53, 58),
+        ("LOCATION", "Seattle", 75, 82),
+    ]
+
+
+@pytest.mark.parametrize("operation", ["DetectEntities", "DetectSentiment", "DetectKeyPhrases"])
+def test_comprehend_needs_a_language_code_where_aws_does(operation: str) -> None:
+    answer = comprehend(operation, {"Text": "hello"})
+    assert answer.status == 400
+    assert answer.headers["x-amzn-ErrorType"] == "ValidationException"
+    assert "languageCode" in answer.json()["message"]
+    assert comprehend("DetectDominantLanguage", {"Text": "hello"}).status == 200
+
+
 def test_comprehend_and_textract_by_target_header() -> None:
     url = "https://comprehend.us-east-1.amazonaws.com"
     raw = json.dumps({"Text": "hello world"}).encode()
@@ -395,6 +568,70 @@ def test_gemini_generate_content_needs_a_key() -> None:
     assert send(call(url, body, headers={})).status == 403
     data = send(call(url + "?key=k", body, headers={})).json()
     assert data["candidates"][0]["content"]["parts"][0]["text"]
+
+
+VERTEX = (
+    "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1"
+    "/publishers/google/models/{}"
+)
+
+
+def test_vertex_ai_text_embeddings_answer_predictions() -> None:
+    body = {"instances": [{"content": "hello world"}, {"content": "bye"}]}
+    data = send(call(VERTEX.format("textembedding-gecko@003:predict"), body)).json()
+    assert [len(p["embeddings"]["values"]) for p in data["predictions"]] == [768, 768]
+    assert data["predictions"][0]["embeddings"]["statistics"] == {
+        "token_count": 2,
+        "truncated": False,
+    }
+    assert data["metadata"] == {"billableCharacterCount": 13}
+    short = {**body, "parameters": {"outputDimensionality": 256}}
+    data = send(call(VERTEX.format("gemini-embedding-001:predict"), short)).json()
+    assert len(data["predictions"][0]["embeddings"]["values"]) == 256
+
+
+def test_vertex_ai_gemini_and_its_errors() -> None:
+    body = {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}
+    data = send(call(VERTEX.format("gemini-1.5-pro:generateContent"), body)).json()
+    assert data["candidates"][0]["content"]["parts"][0]["text"].endswith("You said: hello")
+    unauthenticated = send(call(VERTEX.format("text-embedding-005:predict"), {}, headers={}))
+    assert unauthenticated.status == 401
+    assert unauthenticated.json()["error"]["status"] == "UNAUTHENTICATED"
+    unknown = send(call(VERTEX.format("acme-embed:predict"), {"instances": []}))
+    assert unknown.status == 404 and "Publisher Model" in unknown.json()["error"]["message"]
+    bad = send(call(VERTEX.format("text-embedding-005:predict"), {"instances": [{"x": 1}]}))
+    assert bad.status == 400 and bad.json()["error"]["status"] == "INVALID_ARGUMENT"
+
+
+YANDEX_KEY = {"Authorization": "Api-Key dummy"}
+MODEL_URI = "emb://b1gfolder/text-search-doc/latest"
+
+
+def test_yandex_text_embedding_legacy_and_openai_compatible() -> None:
+    url = "https://llm.api.cloud.yandex.net/foundationModels/v1/textEmbedding"
+    data = send(call(url, {"modelUri": MODEL_URI, "text": "hello world"}, YANDEX_KEY)).json()
+    assert len(data["embedding"]) == 256
+    assert data["numTokens"] == "2" and isinstance(data["modelVersion"], str)
+    openai_form = {"model": MODEL_URI, "input": ["hello world"]}
+    url = "https://ai.api.cloud.yandex.net/v1/embeddings"
+    listed = send(call(url, openai_form, YANDEX_KEY)).json()
+    assert listed["object"] == "list" and listed["data"][0]["embedding"] == data["embedding"]
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        ({"modelUri": MODEL_URI, "text": "x"}, {}, 401),
+        ({"modelUri": MODEL_URI, "text": "x"}, {"Authorization": "Api-Key "}, 401),
+        ({"modelUri": "gpt://b1gfolder/yandexgpt", "text": "x"}, YANDEX_KEY, 400),
+        ({"modelUri": MODEL_URI}, YANDEX_KEY, 400),
+    ],
+)
+def test_yandex_refusals(body: dict[str, Any], headers: dict[str, str], status: int) -> None:
+    url = "https://llm.api.cloud.yandex.net/foundationModels/v1/textEmbedding"
+    answer = send(call(url, body, headers))
+    assert answer.status == status
+    assert answer.json()["error"]["httpCode"] == status
 
 
 def test_ollama_chat_and_embed_on_its_default_port() -> None:
