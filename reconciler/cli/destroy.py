@@ -102,7 +102,8 @@ def destroy(
         operation="destroy",
     )
     with connected(cluster) as conn:
-        plan_options = PlanOptions(prune=True, targets=targets)
+        # Deleting everything is what destroy is for; it asks its own typed question.
+        plan_options = PlanOptions(prune=True, targets=targets, allow_prune_all=True)
         planned = plan_against(conn, NOTHING, options=plan_options, state_index=cluster.state_index)
         plan = protect(planned.plan, planned.snapshot, protected=protected)
         _echo(render_text(plan, color=use_color()))
