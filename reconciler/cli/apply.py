@@ -24,7 +24,7 @@ from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
 from reconciler.cli.interrupting import INTERRUPTED, interrupts, progress_every
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
-from reconciler.cli.params import DURATION_HELP, Duration, InputPath, KeyFile
+from reconciler.cli.params import InputPath, KeyFile, run_options
 from reconciler.cli.plan import no_color_option, use_color
 from reconciler.cli.plankeys import plan_key, plan_key_option
 from reconciler.cli.refresh import run_refresh
@@ -54,22 +54,7 @@ def _echo(line: str) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, type=InputPath())
 @click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
-@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 100))
-@click.option(
-    "--timeout",
-    "deploy_timeout",
-    default="5m",
-    show_default=True,
-    type=Duration(minimum=1),
-    help=f"How long to wait for each deploy or undeploy ({DURATION_HELP}).",
-)
-@click.option(
-    "--lock-timeout",
-    default="0s",
-    show_default=True,
-    type=Duration(zero=True),
-    help=f"How long to wait for the state lock when another run holds it ({DURATION_HELP}).",
-)
+@run_options(waits_for="deploy or undeploy")
 @click.option("--prune", is_flag=True, help="Delete managed resources that left the manifests.")
 @click.option(
     "--allow-prune-all",

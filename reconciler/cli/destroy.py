@@ -21,7 +21,7 @@ import click
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
-from reconciler.cli.params import DURATION_HELP, Duration, InputPath
+from reconciler.cli.params import InputPath, run_options
 from reconciler.cli.plan import use_color
 from reconciler.errors import PlanError
 from reconciler.manifests.loading import ManifestSet, load_manifests
@@ -62,22 +62,7 @@ def _echo(line: str) -> None:
     callback=_parse_targets,
     help="Destroy only this resource and what depends on it (repeatable).",
 )
-@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 100))
-@click.option(
-    "--timeout",
-    "deploy_timeout",
-    default="5m",
-    show_default=True,
-    type=Duration(minimum=1),
-    help=f"How long to wait for each undeploy ({DURATION_HELP}).",
-)
-@click.option(
-    "--lock-timeout",
-    default="0s",
-    show_default=True,
-    type=Duration(zero=True),
-    help=f"How long to wait for the state lock when another run holds it ({DURATION_HELP}).",
-)
+@run_options(waits_for="undeploy")
 @cluster_options
 def destroy(
     paths: tuple[Path, ...],

@@ -7,7 +7,8 @@ without writer or a file root cannot read fails here, not halfway through a run)
 `KeyFile`, `PemFile` and `DataFile` read their content too, so a corrupt key, certificate
 or sandbox data file is named with its option before anything talks to a cluster. A bad
 value is click's `BadParameter` naming the option; `cli.base` reports a bad file as
-`Error:` with exit 1.
+`Error:` with exit 1. `run_options` declares how a run that changes the cluster goes
+(`--parallelism`, `--timeout`, `--lock-timeout`), once for `apply` and `destroy`.
 This module parses values; it does not print, plan or connect.
 """
 
@@ -19,8 +20,9 @@ import math
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -38,6 +40,39 @@ _PART = re.compile(rf"({_NUMBER})(ms|s|m|h)")
 _WHOLE = re.compile(rf"\s*(?:{_NUMBER}|(?:{_NUMBER}(?:ms|s|m|h))+)\s*")
 _EXAMPLES = "90, 90s, 2m, 1m30s or 500ms"
 DURATION_HELP = "a duration: 90, 90s or 2m"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def run_options(*, waits_for: str) -> Callable[[F], F]:
+    """`--parallelism`, `--timeout` (each `waits_for`, e.g. "deploy or undeploy") and
+    `--lock-timeout`; the command receives `parallelism`, `deploy_timeout`, `lock_timeout`."""
+    options = (
+        click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 100)),
+        click.option(
+            "--timeout",
+            "deploy_timeout",
+            default="5m",
+            show_default=True,
+            type=Duration(minimum=1),
+            help=f"How long to wait for each {waits_for} ({DURATION_HELP}).",
+        ),
+        click.option(
+            "--lock-timeout",
+            default="0s",
+            show_default=True,
+            type=Duration(zero=True),
+            help=f"How long to wait for the state lock when another run holds it "
+            f"({DURATION_HELP}).",
+        ),
+    )
+
+    def decorate(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
 """What every time option's help says it takes."""
 
 
