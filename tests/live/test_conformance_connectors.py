@@ -498,6 +498,28 @@ def test_update_availability_and_result(cluster: Any, world: World) -> None:
     assert stored["version"] == "3"
 
 
+@pytest.mark.gates("2.16")
+def test_update_merges_parameters_from_2_16(cluster: Any, world: World) -> None:
+    """The stored document keeps old parameter keys in every version (partial update), so
+    the merge shows where the in-memory connector is used: the trusted-endpoint check on the
+    updated connector resolves `${parameters.host}` only when `host` survived (§2.9, §3.1)."""
+    rel = release(cluster.version)
+    url = "https://${parameters.host}/v1/chat/completions"
+    connector_id = world.connector(
+        parameters={"host": "api.openai.com", "model": "gpt-4o-mini"},
+        actions=[_action(url=url, request_body='{"model": "${parameters.model}"}')],
+    )
+    status, body = _update(cluster, connector_id, {"parameters": {"model": "gpt-4o"}})
+    stored = call(cluster.client, "GET", f"{ML}/connectors/{connector_id}")[1]
+    if rel < (2, 16):
+        # 2.11-2.15 replace the map: `host` is gone, the URL keeps its placeholder.
+        assert (status, reason(body)) == (400, _trusted(rel, url))
+        assert stored["parameters"] == {"host": "api.openai.com", "model": "gpt-4o-mini"}
+        return
+    assert status == 200 and body["result"] == "updated", body
+    assert stored["parameters"] == {"host": "api.openai.com", "model": "gpt-4o"}
+
+
 UPDATE_ROWS = [
     Row(
         "unknown-id",

@@ -400,6 +400,26 @@ def test_undeploy_shapes(cluster: Any, world: World) -> None:
     assert (status, reason(body)) == (400, "Must set specific model ids to undeploy")
 
 
+@pytest.mark.gates("2.19")
+def test_undeploy_without_a_serving_node_forces_undeployed(cluster: Any, world: World) -> None:
+    """2.19: when every node answers `not_found` (no node has the model in its cache), the
+    model document is written UNDEPLOYED anyway (§6.10). A model that was never deployed is
+    in no node's cache, so it takes that branch on a real cluster as well as in the sandbox."""
+    model_id = world.model()
+    status, body = call(cluster.client, "POST", f"{ML}/models/{model_id}/_undeploy")
+    assert status == 200, body
+    assert all(node["stats"] == {model_id: "not_found"} for node in body.values()), body
+    model = call(cluster.client, "GET", f"{ML}/models/{model_id}")[1]
+    # 2.19.0 forced it only when no node answered at all (TransportUndeployModelsAction at tag
+    # 2.19.0.0); the all-`not_found` case is from 2.19.1.
+    patch = tuple(int(part) for part in cluster.version.split(".")[:3])
+    if patch >= (2, 19, 1):
+        assert model["model_state"] == "UNDEPLOYED"
+        assert model["planning_worker_node_count"] == 0 and model["planning_worker_nodes"] == []
+    else:
+        assert model["model_state"] == "REGISTERED"
+
+
 def test_redeploy_is_idempotent(cluster: Any, world: World) -> None:
     model_id = world.model()
     world.deploy(model_id)

@@ -13,7 +13,16 @@ from typing import Any
 
 import pytest
 
-from tests.support.conformance import ML, OPENAI_URL, World, call, reason, release
+from tests.support.conformance import (
+    ML,
+    OPENAI_URL,
+    World,
+    call,
+    error_type,
+    private_refusal,
+    reason,
+    release,
+)
 from tests.support.model_server import ModelServer, vector
 
 TRUSTED = "plugins.ml_commons.trusted_connector_endpoints_regex"
@@ -72,17 +81,14 @@ def _predict(cluster: Any, model_id: str, parameters: dict[str, Any]) -> tuple[i
     )
 
 
-@pytest.mark.gates("2.15")
+@pytest.mark.gates("2.14", "2.15")
 def test_private_address_refused(cluster: Any, world: World, loopback: None) -> None:
     rel = release(cluster.version)
     if rel >= (2, 15):
         cluster.client.cluster.put_settings(body={"transient": {PRIVATE: False}})
     model_id = _chat_model(world, "http://127.0.0.1:9")
     status, body = _predict(cluster, model_id, {"prompt": "hi"})
-    assert (status, reason(body)) == (
-        400,
-        "Remote inference host name has private ip address: 127.0.0.1",
-    )
+    assert (status, reason(body)) == (400, private_refusal(rel, "127.0.0.1"))
 
 
 def test_predict_round_trip(cluster: Any, world: World, loopback: None, stub: ModelServer) -> None:
@@ -115,27 +121,106 @@ def test_missing_placeholder(cluster: Any, world: World, loopback: None) -> None
     assert rel >= (2, 9)
 
 
+# Rows that must run before 2.15, where private addresses are always refused, call an emulated
+# provider (api.openai.com, answered inside the sandbox) instead of the loopback stub. Against
+# a real cluster the same call would reach the real provider, so those rows (or their pre-gate
+# side) call `cluster.require_sandbox()`.
+OPENAI_KEY_HEADER = {"Authorization": "Bearer ${credential.openAI_key}"}
+
+
+@pytest.mark.gates("2.11")
+def test_status_code_and_remote_errors_from_2_11(cluster: Any, world: World) -> None:
+    cluster.require_sandbox()
+    rel = release(cluster.version)
+    model_id = world.model(deploy=True)
+    world.wait_state(model_id, "DEPLOYED")
+    status, body = _predict(cluster, model_id, {"prompt": "hi"})
+    assert status == 200, body
+    result = body["inference_results"][0]
+    assert result["output"][0]["dataAsMap"]["object"] == "chat.completion"
+    # `status_code` in the output from 2.11 (§8.1).
+    assert result.get("status_code") == (200 if rel >= (2, 11) else None)
+    # No Authorization header: OpenAI answers 401 with its error envelope.
+    keyless = {"action_type": "PREDICT", "method": "POST", "url": OPENAI_URL}
+    keyless["request_body"] = CHAT_BODY
+    keyless_id = world.model(world.connector(actions=[keyless]))
+    world.deploy(keyless_id)
+    status, body = _predict(cluster, keyless_id, {"prompt": "hi"})
+    if rel < (2, 11):
+        # 2.9-2.10 did not fail on a non-2xx answer: the error is the output (§8.1).
+        assert status == 200, body
+        answer = body["inference_results"][0]["output"][0]["dataAsMap"]
+    else:
+        assert status == 401, body
+        prefix = "Error from remote service: "
+        assert str(reason(body)).startswith(prefix), body
+        answer = json.loads(str(reason(body)).removeprefix(prefix))
+    assert answer["error"]["type"] == "invalid_request_error"
+    assert answer["error"]["message"].startswith("You didn't provide an API key.")
+
+
+@pytest.mark.gates("2.12")
 def test_invalid_payload(cluster: Any, world: World) -> None:
-    if release(cluster.version) < (2, 12):
-        pytest.skip("the payload check exists from 2.12")
+    rel = release(cluster.version)
+    if rel < (2, 12):
+        cluster.require_sandbox()  # the body goes out to the provider before 2.12
     action = {
         "action_type": "PREDICT",
         "method": "POST",
         "url": OPENAI_URL,
+        "headers": OPENAI_KEY_HEADER,
         "request_body": "text ${parameters.prompt}",
     }
     model_id = world.model(world.connector(actions=[action]))
     world.deploy(model_id)
     status, body = _predict(cluster, model_id, {"prompt": "x"})
-    assert (status, reason(body)) == (400, "Invalid payload: text x")
+    if rel >= (2, 12):
+        assert (status, reason(body)) == (400, "Invalid payload: text x")
+        return
+    # 2.11 sends the text as it stands; OpenAI refuses a body that is not JSON.
+    assert status == 400, body
+    prefix = "Error from remote service: "
+    answer = json.loads(str(reason(body)).removeprefix(prefix))
+    assert answer["error"]["message"].startswith("We could not parse the JSON body")
 
 
+@pytest.mark.gates("2.12")
 def test_disabled_model(cluster: Any, world: World) -> None:
-    if release(cluster.version) < (2, 12):
-        pytest.skip("is_enabled exists from 2.12")
+    rel = release(cluster.version)
     model_id = world.model(is_enabled=False)
     status, body = _predict(cluster, model_id, {"prompt": "x"})
-    assert (status, reason(body)) == (403, "Model is disabled.")
+    if rel >= (2, 12):
+        assert (status, reason(body)) == (403, "Model is disabled.")
+        return
+    # Before 2.12 `is_enabled` is no model field: the model is only not deployed yet ...
+    assert (status, reason(body)) == (
+        400,
+        f"Model not ready yet. Please run this first: POST /_plugins/_ml/models/{model_id}/_deploy",
+    )
+    # ... and once deployed it answers.
+    cluster.require_sandbox()
+    world.deploy(model_id)
+    status, body = _predict(cluster, model_id, {"prompt": "x"})
+    assert status == 200, body
+
+
+@pytest.mark.gates("2.14")
+def test_transport_errors_are_wrapped_from_2_14(cluster: Any, world: World) -> None:
+    sandbox = cluster.require_sandbox()
+    model_id = world.model()
+    world.deploy(model_id)
+    sandbox.faults.configure({"rules": [{"route": f"POST {OPENAI_URL}", "reset_rate": 1.0}]})
+    status, body = _predict(cluster, model_id, {"prompt": "x"})
+    # 2.14 moved HTTP connectors to the async client, whose error handler names the transport
+    # failure (`Connection reset` in the sandbox); §8.1 says 3.0, but the wrapper is in
+    # MLSdkAsyncHttpResponseHandler from tag 2.14.0.0. Before, the sync client's failure is
+    # rethrown as a bare MLException.
+    text = (
+        "Error communicating with remote model: Connection reset"
+        if release(cluster.version) >= (2, 14)
+        else "Fail to execute http connector"
+    )
+    assert (status, reason(body), error_type(body)) == (500, text, "m_l_exception")
 
 
 @pytest.mark.gates("2.13", "2.14")

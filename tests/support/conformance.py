@@ -51,6 +51,12 @@ def error_type(body: Any) -> str | None:
     return error.get("type") if isinstance(error, dict) else None
 
 
+def private_refusal(rel: tuple[int, int], host: str) -> str:
+    """The reason a call to a private address is refused with (reference §3.2): 2.9-2.13
+    name only the host (`IllegalArgumentException(hostName)` in the sync HTTP client)."""
+    return f"Remote inference host name has private ip address: {host}" if rel >= (2, 14) else host
+
+
 def unique(prefix: str) -> str:
     """A name no other test (or earlier run on a real cluster) uses."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"

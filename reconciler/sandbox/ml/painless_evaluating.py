@@ -221,6 +221,11 @@ class _Machine:
         return methods.construct(item["type"], args)
 
     def field(self, item: Node, scopes: list[dict[str, Any]]) -> Any:
+        dotted = _partial_type_name(item, scopes)
+        if dotted is not None:
+            # An unknown name followed by fields is read as a partial type name, and the
+            # whole of it is named (`DefaultSemanticAnalysisPhase.checkedVisit`).
+            raise ScriptCompileError(f"cannot resolve symbol [{dotted}]", _root(item).offset)
         target = self.expr(item["target"], scopes)
         if target is None and item["safe"]:
             return None
@@ -343,6 +348,25 @@ class _Machine:
                 methods.call_method(container, "set", [key, value])
         else:
             raise ScriptCompileError("invalid assignment target", target.offset)
+
+
+def _root(item: Node) -> Node:
+    while item.kind == "field":
+        item = item["target"]
+    return item
+
+
+def _partial_type_name(item: Node, scopes: list[dict[str, Any]]) -> str | None:
+    """`a.b.c` when `a` is no variable: the dotted name Painless cannot resolve, else None."""
+    parts: list[str] = []
+    while item.kind == "field" and not item["safe"]:
+        parts.append(item["name"])
+        item = item["target"]
+    if item.kind != "name" or item["name"] in methods.STATIC_TYPES:
+        return None
+    if _find(scopes, item["name"]) is not None:
+        return None
+    return ".".join([item["name"], *reversed(parts)])
 
 
 def _find(scopes: list[dict[str, Any]], name: str) -> dict[str, Any] | None:

@@ -240,6 +240,8 @@ def _check_address(ctx: Context, url: str, host: str) -> None:
     if not (ctx.profile.private_ip_setting and ctx.settings.get(_PRIVATE_IP) is True):
         raise failures.illegal_argument(
             f"Remote inference host name has private ip address: {host}"
+            if ctx.profile.private_ip_message
+            else host
         )
     private_patterns = ctx.settings.get(_PRIVATE_TRUSTED) or []
     allowed = [str(p) for p in private_patterns]
@@ -329,7 +331,10 @@ def _call(
 def _network_error(ctx: Context, message: str) -> ApiError:
     if ctx.profile.wraps_transport_errors:
         return failures.ml_exception(f"Error communicating with remote model: {message}")
-    return failures.ml_exception(message)
+    # 2.9-2.13: the sync client's IOException reaches `HttpJsonConnectorExecutor` wrapped in a
+    # PrivilegedActionException, which it rethrows as `MLException("Fail to execute http
+    # connector", e)`.
+    return failures.ml_exception("Fail to execute http connector")
 
 
 def _answer(ctx: Context, status: int, raw: bytes) -> tuple[int, Any]:

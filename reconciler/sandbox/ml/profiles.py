@@ -176,6 +176,9 @@ class Profile:
     """2.19+: undeploy force-sets UNDEPLOYED even if no node had the model (§6.10)."""
     private_ip_setting: bool
     """2.15+: `connector.private_ip_enabled` can allow private addresses (§3.2)."""
+    private_ip_message: bool
+    """2.14+: a private address is refused with `Remote inference host name has private ip
+    address: <host>`; 2.9-2.13 name only the host (§3.2)."""
     predict_status_code: bool
     """2.11+: predict output carries `status_code` and remote non-2xx fails (§8.1)."""
     invalid_payload_check: bool
@@ -315,6 +318,9 @@ _SWITCHES: tuple[tuple[str, tuple[int, int], tuple[int, int] | None], ...] = (
     ("auto_deploy_on_predict", (2, 13), None),  # §6.9; §11 2.13
     ("force_undeploy", (2, 19), None),  # §6.10; §11 2.19
     ("private_ip_setting", (2, 15), None),  # §3.2; §11 2.15
+    # §3.2 gives the 2.14+ text; MLHttpClientFactory.validateIp at tags 2.9.0.0-2.13.0.0
+    # throws `IllegalArgumentException(hostName)`, so the reason is the host alone.
+    ("private_ip_message", (2, 14), None),
     ("predict_status_code", (2, 11), None),  # §8.1; §11 2.11
     ("invalid_payload_check", (2, 12), None),  # §8.2 rule 7; §11 2.12
     ("skip_missing_parameters", (2, 17), None),  # §8.2 rule 6; §11 2.17

@@ -177,6 +177,13 @@ FAILURES: list[tuple[str, str, str, str, str]] = [
         "cannot resolve symbol [nope]",
     ),
     (
+        "unknown dotted name (a misspelt built-in function)",
+        "connector.post_process.openai.embeding",
+        "compile error",
+        "illegal_argument_exception",
+        "cannot resolve symbol [connector.post_process.openai.embeding]",
+    ),
+    (
         "unknown function",
         "return f(1);",
         "compile error",

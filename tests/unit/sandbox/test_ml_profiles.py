@@ -137,6 +137,7 @@ GATES = [
     ("deploy_setting_ttl", "2.14", None),
     ("model_not_ready", "2.14", None),
     ("wraps_transport_errors", "2.14", None),
+    ("private_ip_message", "2.14", None),
     ("private_ip_setting", "2.15", None),
     ("parameters_merge_on_update", "2.16", None),
     ("preset_interface", "2.16", None),
