@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import functools
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -57,6 +57,8 @@ class ClusterOptions:
     """Whether the sandbox answers predicts to well-known provider hosts itself."""
     sandbox_security: bool = False
     """Whether the sandbox runs with its Security mode on (osml connects as its admin)."""
+    sandbox_emulate: tuple[tuple[str, str], ...] = ()
+    """(`host[:port]`, emulator family) pairs the sandbox answers as that provider."""
 
 
 class HeaderType(_ParamType):
@@ -77,6 +79,26 @@ class HeaderType(_ParamType):
             # `Bearer <token>`: a server may quote the token alone; scrub() learns it too.
             Secret(credential.strip(), source=f"header {name.strip()}")
         return (name.strip(), secret)
+
+
+class EmulateType(_ParamType):
+    """`HOST[:PORT]=FAMILY` as (host, family); space- or comma-separated in the environment."""
+
+    name = "emulate"
+
+    def split_envvar_value(self, rv: str) -> Any:
+        return [part for part in rv.replace(",", " ").split() if part]
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        # Imported here: only `--sandbox` runs need the sandbox code.
+        from reconciler.sandbox.providers.emulating import parse_host  # noqa: PLC0415
+
+        try:
+            return parse_host(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 class SecretType(_ParamType):
@@ -206,12 +228,22 @@ _OPTIONS: tuple[Callable[[F], F], ...] = (
         help="Run the sandbox with security on (basic auth, connector and model access "
         "control) and connect as its admin user (all_access).",
     ),
+    click.option(
+        "--sandbox-emulate",
+        "sandbox_emulate",
+        envvar="OSML_SANDBOX_EMULATE",
+        type=EmulateType(),
+        multiple=True,
+        metavar="HOST[:PORT]=FAMILY",
+        help="Answer predicts to this host (e.g. a self-hosted server) with the sandbox's "
+        "emulator of FAMILY: openai or ollama (repeatable).",
+    ),
 )
 
 _NAMES = (
     "cluster_url", "username", "password", "ca_certs", "client_cert", "client_key",
     "insecure", "timeout", "headers", "aws_region", "aws_service", "state_index",
-    "sandbox", "sandbox_version", "sandbox_emulators", "sandbox_security",
+    "sandbox", "sandbox_version", "sandbox_emulators", "sandbox_security", "sandbox_emulate",
 )  # fmt: skip
 
 
@@ -247,12 +279,15 @@ def cluster_options_from(
     sandbox_version: str = DEFAULT_SANDBOX_VERSION,
     sandbox_emulators: bool = True,
     sandbox_security: bool = False,
+    sandbox_emulate: tuple[tuple[str, str], ...] = (),
 ) -> ClusterOptions:
     """The ClusterOptions for parsed option values; UsageError on contradictions."""
     if password is not None and username is None:
         raise click.UsageError("--password needs --username")
     if sandbox_security and sandbox is None:
         raise click.UsageError("--sandbox-security needs --sandbox")
+    if sandbox_emulate and sandbox is None:
+        raise click.UsageError("--sandbox-emulate needs --sandbox")
     if aws_region and username:
         raise click.UsageError("--aws-sigv4 and --username are alternatives; give one")
     settings = ConnectionSettings(
@@ -274,6 +309,7 @@ def cluster_options_from(
         sandbox_version=sandbox_version,
         sandbox_emulators=sandbox_emulators,
         sandbox_security=sandbox_security,
+        sandbox_emulate=sandbox_emulate,
     )
 
 
@@ -302,6 +338,7 @@ def open_cluster(options: ClusterOptions) -> Iterator[Connection]:
                     options.sandbox_version,
                     emulators=options.sandbox_emulators,
                     admin_password=admin,
+                    emulate_hosts=dict(options.sandbox_emulate),
                 )
             )
             settings = ConnectionSettings(
@@ -331,6 +368,7 @@ def running_sandbox(
     *,
     emulators: bool = True,
     admin_password: Secret | None = None,
+    emulate_hosts: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """Run the built-in sandbox persisted in `data_file`; yields its URL. With an
     `admin_password` the sandbox runs with security on and its `admin` user has it."""
@@ -350,6 +388,7 @@ def running_sandbox(
             emulators=emulators,
             security=admin_password is not None,
             users=users,
+            emulate_hosts=emulate_hosts,
         )
     except ValueError as exc:  # an unknown profile name
         raise click.BadParameter(str(exc), param_hint="'--sandbox-version'") from exc

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from reconciler.cli.base import main
+from reconciler.cli.options import EmulateType
 from reconciler.cli.params import DURATION_HELP, DataFile, Duration, InputPath
 from reconciler.sandbox.ml.profiles import get_profile
 from reconciler.sandbox.server import Sandbox
@@ -70,6 +71,15 @@ def _check_version(ctx: click.Context, param: click.Parameter, value: str) -> st
     show_default=True,
     help="Answer predicts to well-known provider hosts with the built-in provider emulators.",
 )
+@click.option(
+    "--emulate",
+    "emulate",
+    type=EmulateType(),
+    multiple=True,
+    metavar="HOST[:PORT]=FAMILY",
+    help="Answer predicts to this host (e.g. a self-hosted server) with the emulator of "
+    "FAMILY: openai or ollama (repeatable).",
+)
 def sandbox_command(
     *,
     host: str,
@@ -83,6 +93,7 @@ def sandbox_command(
     deploy_delay: float,
     seed: int,
     emulators: bool,
+    emulate: tuple[tuple[str, str], ...],
 ) -> None:
     """Run a local ML Commons-compatible cluster until Ctrl-C."""
     try:
@@ -98,6 +109,7 @@ def sandbox_command(
             deploy_delay=deploy_delay,
             seed=seed,
             emulators=emulators,
+            emulate_hosts=dict(emulate),
         ).start()
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"sandbox: cannot start: {exc}") from exc

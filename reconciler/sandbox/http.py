@@ -241,6 +241,9 @@ class SandboxConfig:
     offline: bool = False
     """Whether predict may only reach emulated providers: any other host fails like an
     unreachable one, and no real call leaves the sandbox."""
+    emulate_hosts: dict[str, str] = dataclasses.field(default_factory=dict)
+    """`host` or `host:port` -> emulator family (`providers.emulating.FAMILIES`): predicts to
+    these hosts are answered by that emulator, e.g. a self-hosted OpenAI-compatible server."""
 
 
 class Scheduler:

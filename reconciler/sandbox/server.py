@@ -32,6 +32,7 @@ from reconciler.sandbox.http import (
 from reconciler.sandbox.ml import register as register_ml
 from reconciler.sandbox.ml.profiles import Profile, get_profile
 from reconciler.sandbox.persisting import Saver
+from reconciler.sandbox.providers import emulating
 from reconciler.sandbox.serving import HttpServer
 from reconciler.sandbox.store import Store
 
@@ -58,6 +59,7 @@ class Sandbox:
         clock: Callable[[], float] | None = None,
         emulators: bool = True,
         offline: bool = False,
+        emulate_hosts: Mapping[str, str] | None = None,
     ) -> None:
         self.profile: Profile = get_profile(version)
         self.host, self._wanted_port = host, port
@@ -70,6 +72,7 @@ class Sandbox:
             seed=seed,
             emulators=emulators,
             offline=offline,
+            emulate_hosts=emulating.check_hosts(emulate_hosts or {}),
         )
         self.context = _build_context(self.profile, config, spec=spec, clock=clock or time.time)
         self.requests = admin.RequestLog()

@@ -7,7 +7,8 @@ why; the test checks that those, and only those, fail for that reason, so an ent
 when its reason does. examples/access-control needs the Security plugin: it is applied with
 `--sandbox-security`, which runs the sandbox with security on and connects as its admin.
 examples/private-self-hosted calls a private server at 10.0.0.12 that is no well-known
-provider, so its probe makes a real call by design and is not run here.
+provider: it is applied with `--sandbox-emulate 10.0.0.12:8000=openai`, so the sandbox's
+OpenAI emulator answers that host after the private-address and trust rules ran.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ KNOWN_FAILURES: dict[str, dict[str, str]] = {}
 NEEDS_SECURITY = {"access-control"}
 """Sets whose access fields need the Security plugin: applied with `--sandbox-security`."""
 SECURITY_OFF = "the Security plugin or"
-NOT_OFFLINE = {"private-self-hosted": "its probe calls a private server, which is not emulated"}
+NOT_OFFLINE: dict[str, str] = {}
+"""Set -> why its probes cannot be answered offline."""
+EMULATE = {"private-self-hosted": ["--sandbox-emulate", "10.0.0.12:8000=openai"]}
+"""Sets whose self-hosted servers the sandbox answers with a provider emulator."""
 
 
 def env_names(folder: Path) -> set[str]:
@@ -63,8 +67,9 @@ def test_apply_sandbox_on_a_set_passes_every_probe(folder: Path, tmp_path: Path)
     env = {"NO_COLOR": "1", **dict.fromkeys(env_names(folder), DUMMY)}
     data = tmp_path / "sandbox.json"
     security = ["--sandbox-security"] if folder.name in NEEDS_SECURITY else []
+    extra = [*security, *EMULATE.get(folder.name, [])]
     result = CliRunner().invoke(
-        main, ["apply", "--sandbox", str(data), *security, "--auto-approve", str(folder)], env=env
+        main, ["apply", "--sandbox", str(data), *extra, "--auto-approve", str(folder)], env=env
     )
     known = KNOWN_FAILURES.get(folder.name, {})
     entries = summary_entries(result.output)

@@ -5,8 +5,10 @@ connectors the request is signed as ML Commons signs it (`providers.sigv4`: the 
 access_key, secret_key, optional session_token; `region` and `service_name` from its
 parameters, else its credential). With the emulators on (the default, `ctx.config`), a URL
 on a well-known provider host is answered by `providers.emulating`, after the fault spec's
-URL rules had their say (an injected 429 is the provider's own rate-limit answer); any other
-host gets a real HTTP call with urllib, unless the sandbox is offline (`osml plan
+URL rules had their say (an injected 429 is the provider's own rate-limit answer); so is a
+host the sandbox was told to emulate (`ctx.config.emulate_hosts`, even with the emulators
+off), after predicting's address and trust rules ran as for a real call. Any other host
+gets a real HTTP call with urllib, unless the sandbox is offline (`osml plan
 --probe-offline`), where only emulated providers answer. Returns (status, raw body);
 network failures raise `SendError`. Credentials stay in local variables; nothing here logs.
 """
@@ -58,7 +60,11 @@ def send(
             when=_now(ctx),
         )
     call = Call(method=method, url=url, headers=sent, body=body)
-    target = emulating.find(call) if ctx.config.emulators or ctx.config.offline else None
+    target = emulating.find(
+        call,
+        hosts=ctx.config.emulate_hosts,
+        well_known=ctx.config.emulators or ctx.config.offline,
+    )
     if target is None and ctx.config.offline:
         raise SendError(f"{call.host} is not an emulated provider and the sandbox is offline")
     if target is None:

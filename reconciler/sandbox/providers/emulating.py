@@ -5,8 +5,11 @@ names a well-known provider host (docs/sandbox.md lists them), `respond` gives t
 provider's answer, after checking what the real endpoint checks first: AWS hosts verify the SigV4
 signature against the connector's own keys (a wrong key, a tampered body, a wrong region or
 service is refused with AWS's error), an injected fault (a fault-spec rule whose route is a
-URL) becomes the provider's own 429 or 5xx. For any other host `find` is None and the
-caller makes the real call. No network, no store, no logging of headers.
+URL) becomes the provider's own 429 or 5xx. A sandbox started with `emulate_hosts`
+(`HOST[:PORT]` -> a name in `FAMILIES`) has those hosts answered by that family's emulator
+too, e.g. a self-hosted OpenAI-compatible server; `parse_host` reads the `HOST[:PORT]=FAMILY`
+form of the command line. For any other host `find` is None and the caller makes the real
+call. No network, no store, no logging of headers.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from reconciler.sandbox.providers import (
     alephalpha,
@@ -120,6 +123,10 @@ _HOSTS: tuple[tuple[re.Pattern[str], Emulator], ...] = tuple(
 )
 OLLAMA_PORT = 11434
 """Ollama's default port: `localhost:11434` and `127.0.0.1:11434` are emulated."""
+FAMILIES: Mapping[str, Emulator] = {"openai": _OPENAI, "ollama": _OLLAMA}
+"""The APIs a mapped host may speak: OpenAI's paths (a bearer key required, as on
+api.openai.com) and Ollama's (no key)."""
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,8 +137,19 @@ class Target:
     region: str | None = None
 
 
-def find(call: Call) -> Target | None:
-    """The emulated provider for the call's host, or None for any other host."""
+def find(
+    call: Call, *, hosts: Mapping[str, str] | None = None, well_known: bool = True
+) -> Target | None:
+    """The emulated provider for the call's host, or None for any other host. `hosts` maps
+    `host` or `host:port` to a family name (checked by `check_hosts`); it is looked at first,
+    and the well-known hosts only when `well_known`."""
+    if hosts:
+        port = call.port or _DEFAULT_PORTS.get(call.url.partition(":")[0].lower())
+        family = hosts.get(f"{call.host}:{port}") or hosts.get(call.host)
+        if family is not None:
+            return Target(FAMILIES[family])
+    if not well_known:
+        return None
     if call.host in ("localhost", "127.0.0.1") and call.port == OLLAMA_PORT:
         return Target(_OLLAMA)
     for pattern, emulator in _HOSTS:
@@ -139,6 +157,29 @@ def find(call: Call) -> Target | None:
         if match:
             return Target(emulator, match.groupdict().get("region"))
     return None
+
+
+def check_hosts(hosts: Mapping[str, str]) -> dict[str, str]:
+    """`hosts` with lower-case hosts, or ValueError for a malformed host or unknown family."""
+    checked = {}
+    for host, family in hosts.items():
+        key, name = parse_host(f"{host}={family}")
+        checked[key] = name
+    return checked
+
+
+def parse_host(text: str) -> tuple[str, str]:
+    """`HOST[:PORT]=FAMILY` as (`host[:port]`, family); ValueError names what is wrong."""
+    host, sep, family = text.partition("=")
+    host, family = host.strip().lower(), family.strip().lower()
+    name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
+    if not sep or not name or not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", name):
+        raise ValueError(f"expected HOST[:PORT]=FAMILY, got {text!r}")
+    if colon and not (port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"expected a port from 1 to 65535 in {text!r}")
+    if family not in FAMILIES:
+        raise ValueError(f"unknown emulator family {family!r} (known: {', '.join(FAMILIES)})")
+    return (f"{name}:{int(port)}" if colon else name), family
 
 
 def respond(
