@@ -3,7 +3,8 @@
 `osml plan --probe-offline` calls `rehearse` after planning against the real cluster. The
 manifests, already checked for the cluster's version, are applied in full to a new sandbox
 of the nearest profile, with every secret replaced by a dummy value and the sandbox
-offline (only its provider emulators answer predicts; no other call leaves the process),
+offline (only its provider emulators answer predicts, for the well-known hosts and those
+`--sandbox-emulate` maps; no other call leaves the process),
 and each model's probe runs there with its `expect`. The real cluster is never written; its
 connection is not even used here. Nothing prints: the outcomes come back as data.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Mapping
 
 from reconciler.applying.executing import Settings
 from reconciler.cluster.connecting import ConnectionSettings, connect
@@ -43,8 +45,11 @@ class Rehearsal:
         return tuple(p for p in self.probes if not p.passed)
 
 
-def rehearse(desired: Desired, *, version: Version) -> Rehearsal:
-    """Apply `desired` to an offline sandbox of the profile nearest `version`; probe all."""
+def rehearse(
+    desired: Desired, *, version: Version, emulate_hosts: Mapping[str, str] | None = None
+) -> Rehearsal:
+    """Apply `desired` to an offline sandbox of the profile nearest `version`; probe all.
+    `emulate_hosts` (`host[:port]` -> emulator family) answers self-hosted servers too."""
     # Imported here: only `--probe-offline` needs the sandbox server code.
     from reconciler.sandbox.server import Sandbox  # noqa: PLC0415
 
@@ -53,7 +58,9 @@ def rehearse(desired: Desired, *, version: Version) -> Rehearsal:
     )
     profile = profile_for(version)
     with (
-        Sandbox(profile, port=0, offline=True, deploy_delay=0.01) as sandbox,
+        Sandbox(
+            profile, port=0, offline=True, deploy_delay=0.01, emulate_hosts=emulate_hosts
+        ) as sandbox,
         connect(ConnectionSettings(url=sandbox.url, timeout=30)) as conn,
     ):
         planned = plan_against(conn, dummy, options=PlanOptions(), state_index=STATE_INDEX)

@@ -286,8 +286,6 @@ def cluster_options_from(
         raise click.UsageError("--password needs --username")
     if sandbox_security and sandbox is None:
         raise click.UsageError("--sandbox-security needs --sandbox")
-    if sandbox_emulate and sandbox is None:
-        raise click.UsageError("--sandbox-emulate needs --sandbox")
     if aws_region and username:
         raise click.UsageError("--aws-sigv4 and --username are alternatives; give one")
     settings = ConnectionSettings(
@@ -322,6 +320,8 @@ def _sigv4(region: str | None, service: str) -> AwsSigV4 | None:
 @contextlib.contextmanager
 def open_cluster(options: ClusterOptions) -> Iterator[Connection]:
     """A connection for the options: to the sandbox when asked (started and stopped here)."""
+    if options.sandbox_emulate and options.sandbox is None:
+        raise click.UsageError("--sandbox-emulate needs --sandbox (or plan --probe-offline)")
     with contextlib.ExitStack() as stack:
         settings = options.settings
         if options.sandbox is not None:

@@ -159,7 +159,7 @@ def plan(
         return
     options = PlanOptions(prune=prune, targets=targets, allow_prune_all=allow_prune_all)
     key = plan_key(plan_key_file) if out is not None else None
-    with connected(cluster) as conn:
+    with connected(_cluster_to_plan(cluster, probe_offline=probe_offline)) as conn:
         version = Version.parse(conn.version)
         desired = read_desired(paths or DEFAULT_PATHS, version=version, key_file=key_file)
         made = plan_against(conn, desired, options=options, state_index=cluster.state_index)
@@ -174,7 +174,12 @@ def plan(
         click.echo(f"Saved the plan to {out}{signed}", err=True)
     click.echo(render(made_plan, output_format=output_format, color=use_color()), nl=False)
     if probe_offline:
-        _probe_offline(desired, version=version, output_format=output_format)
+        _probe_offline(
+            desired,
+            version=version,
+            output_format=output_format,
+            emulate_hosts=dict(cluster.sandbox_emulate),
+        )
     if detailed_exitcode and made_plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
 
@@ -191,10 +196,19 @@ def _plan_refresh(
         )  # fmt: skip
 
 
-def _probe_offline(desired: Desired, *, version: Version, output_format: str) -> None:
+def _cluster_to_plan(cluster: ClusterOptions, *, probe_offline: bool) -> ClusterOptions:
+    # `--sandbox-emulate` without `--sandbox` is for the offline rehearsal only.
+    if probe_offline and cluster.sandbox is None:
+        return dataclasses.replace(cluster, sandbox_emulate=())
+    return cluster
+
+
+def _probe_offline(
+    desired: Desired, *, version: Version, output_format: str, emulate_hosts: dict[str, str]
+) -> None:
     """Run the probes in an offline sandbox and report them: on stdout after a text or
     Markdown plan, on stderr after JSON so that stdout stays one JSON document."""
-    rehearsal = rehearse(desired, version=version)
+    rehearsal = rehearse(desired, version=version, emulate_hosts=emulate_hosts)
     report = render_probe_runs(
         rehearsal.probes, profile=rehearsal.profile, markdown=output_format == "markdown"
     )

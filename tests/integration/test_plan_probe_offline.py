@@ -106,6 +106,21 @@ def test_a_host_that_is_not_emulated_is_never_called_offline(
     assert "10.0.0.12 is not an emulated provider and the sandbox is offline" in result.output
 
 
+def test_a_mapped_self_hosted_server_is_answered_by_its_emulator(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    cluster = sandbox_factory("3.x")
+    folder = ROOT / "examples" / "private-self-hosted"
+    args = ["plan", "--cluster", cluster.url, "--probe-offline", str(folder)]
+    emulate = ["--sandbox-emulate", "10.0.0.12:8000=openai"]
+    env = {"NO_COLOR": "1", "SELF_HOSTED_LLM_API_KEY": SECRET}
+    result = CliRunner().invoke(main, [*args[:-1], *emulate, args[-1]], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Model/self-hosted-llm: probe passed" in result.output
+    assert SECRET not in result.output
+    assert writes(cluster) == []
+
+
 @pytest.mark.parametrize(
     ("version", "profile"),
     [

@@ -8,6 +8,7 @@ and that a signing mistake, here a region that does not match the URL, fails as 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -160,3 +161,95 @@ def test_without_emulators_a_provider_host_gets_a_real_call(
         with pytest.raises(TransportError) as caught:
             predict(client, model_id, {"messages": MESSAGES})
         assert "Connection refused" in str(caught.value.info)
+
+
+SELF_HOSTED = "http://10.0.0.12:8000/v1/chat/completions"
+SELF_HOSTED_TRUST = r"^http://10\.0\.0\.12:8000/v1/.*$"
+
+
+def allow_private(client: OpenSearch, *, private_ip: bool, trusted: list[str]) -> None:
+    client.cluster.put_settings(
+        body={
+            "persistent": {
+                "plugins.ml_commons.connector.private_ip_enabled": private_ip,
+                "plugins.ml_commons.trusted_connector_endpoints_regex": trusted,
+            }
+        }
+    )
+
+
+def test_a_mapped_private_host_is_answered_by_its_emulator(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    sandbox = sandbox_factory("3.x", emulate_hosts={"10.0.0.12:8000": "openai"})
+    client = client_for(sandbox)
+    allow_private(client, private_ip=True, trusted=[SELF_HOSTED_TRUST])
+    model_id = model_for(client, openai_chat(SELF_HOSTED))
+    result = predict(client, model_id, {"messages": MESSAGES})
+    assert result["status_code"] == 200
+    answer = result["output"][0]["dataAsMap"]
+    assert answer["object"] == "chat.completion"
+    assert "Reply with the single word ready." in answer["choices"][0]["message"]["content"]
+
+
+def test_a_mapped_private_host_still_needs_the_private_ip_setting_and_the_trust(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    sandbox = sandbox_factory("3.x", emulate_hosts={"10.0.0.12:8000": "openai"})
+    client = client_for(sandbox)
+    allow_private(client, private_ip=False, trusted=[SELF_HOSTED_TRUST])
+    model_id = model_for(client, openai_chat(SELF_HOSTED))
+    with pytest.raises(TransportError) as caught:
+        predict(client, model_id, {"messages": MESSAGES})
+    assert caught.value.status_code == 400
+    assert "Remote inference host name has private ip address: 10.0.0.12" in str(caught.value.info)
+    # 3.7+ re-checks the trusted endpoints at predict time: without the pattern it is refused.
+    allow_private(client, private_ip=True, trusted=["^https://api\\.openai\\.com/.*$"])
+    with pytest.raises(TransportError) as caught:
+        predict(client, model_id, {"messages": MESSAGES})
+    assert caught.value.status_code == 400
+    assert "Connector URL is not matching the trusted connector endpoint regex" in str(
+        caught.value.info
+    )
+
+
+def test_the_openai_family_wants_a_bearer_key_as_api_openai_com_does(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    sandbox = sandbox_factory("3.x", emulate_hosts={"10.0.0.12:8000": "openai"})
+    client = client_for(sandbox)
+    allow_private(client, private_ip=True, trusted=[SELF_HOSTED_TRUST])
+    connector = openai_chat(SELF_HOSTED)
+    connector["actions"][0]["headers"] = {}
+    with pytest.raises(TransportError) as caught:
+        predict(client, model_for(client, connector), {"messages": MESSAGES})
+    assert caught.value.status_code == 401
+    assert "provide an API key" in str(caught.value.info)
+
+
+def test_the_ollama_family_answers_without_a_key_even_with_the_emulators_off(
+    sandbox_factory: Callable[..., Sandbox],
+) -> None:
+    # A loopback port: were the mapping ignored, the real call would stay on this machine.
+    sandbox = sandbox_factory("3.x", emulators=False, emulate_hosts={"127.0.0.1:9": "ollama"})
+    client = client_for(sandbox)
+    allow_private(client, private_ip=True, trusted=[".*"])
+    connector = openai_chat("http://127.0.0.1:9/v1/chat/completions")
+    connector["actions"][0]["headers"] = {}
+    result = predict(client, model_for(client, connector), {"messages": MESSAGES})
+    assert result["status_code"] == 200
+    assert result["output"][0]["dataAsMap"]["object"] == "chat.completion"
+
+
+@pytest.mark.parametrize(
+    ("hosts", "message"),
+    [
+        ({"10.0.0.12:8000": "vllm"}, "unknown emulator family 'vllm'"),
+        ({"http://10.0.0.12": "openai"}, "expected HOST[:PORT]=FAMILY"),
+    ],
+)
+def test_a_bad_mapping_is_refused_when_the_sandbox_is_made(
+    hosts: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Sandbox("3.x", emulate_hosts=hosts)

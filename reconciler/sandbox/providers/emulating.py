@@ -127,6 +127,7 @@ FAMILIES: Mapping[str, Emulator] = {"openai": _OPENAI, "ollama": _OLLAMA}
 """The APIs a mapped host may speak: OpenAI's paths (a bearer key required, as on
 api.openai.com) and Ollama's (no key)."""
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_HOST_PORT = re.compile(r"(?P<name>[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::(?P<port>\w*))?")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,14 +173,15 @@ def parse_host(text: str) -> tuple[str, str]:
     """`HOST[:PORT]=FAMILY` as (`host[:port]`, family); ValueError names what is wrong."""
     host, sep, family = text.partition("=")
     host, family = host.strip().lower(), family.strip().lower()
-    name, colon, port = host.rpartition(":") if ":" in host else (host, "", "")
-    if not sep or not name or not re.fullmatch(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?", name):
+    match = _HOST_PORT.fullmatch(host)
+    if not sep or match is None:
         raise ValueError(f"expected HOST[:PORT]=FAMILY, got {text!r}")
-    if colon and not (port.isdigit() and 0 < int(port) < 65536):
+    name, port = match.group("name"), match.group("port")
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
         raise ValueError(f"expected a port from 1 to 65535 in {text!r}")
     if family not in FAMILIES:
         raise ValueError(f"unknown emulator family {family!r} (known: {', '.join(FAMILIES)})")
-    return (f"{name}:{int(port)}" if colon else name), family
+    return (name if port is None else f"{name}:{int(port)}"), family
 
 
 def respond(

@@ -14,6 +14,14 @@ def osml(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_sandbox_emulate_needs_the_sandbox(command: str) -> None:
+    # Refused before any connection: the default cluster URL is never contacted.
+    result = osml(command, "--sandbox-emulate", "10.0.0.12:8000=openai", "examples/deploy")
+    assert result.exit_code == 2, result.output
+    assert "--sandbox-emulate needs --sandbox (or plan --probe-offline)" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -28,6 +28,7 @@ ENV_NAMES = (
     "OSML_SANDBOX",
     "OSML_SANDBOX_VERSION",
     "OSML_SANDBOX_SECURITY",
+    "OSML_SANDBOX_EMULATE",
 )
 
 
@@ -168,6 +169,69 @@ def test_usage_errors(args: list[str]) -> None:
 def test_sandbox_security(args: list[str], env: dict[str, str], security: bool) -> None:
     options, _ = _parse(args, env)
     assert options.sandbox_security is security
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["--sandbox"], {}, ()),
+        (
+            ["--sandbox", "--sandbox-emulate", "10.0.0.12:8000=openai"],
+            {},
+            (("10.0.0.12:8000", "openai"),),
+        ),
+        (
+            [
+                "--sandbox",
+                "--sandbox-emulate",
+                "Llm.Internal=OpenAI",
+                "--sandbox-emulate",
+                "gpu-1=ollama",
+            ],
+            {},
+            (("llm.internal", "openai"), ("gpu-1", "ollama")),
+        ),
+        (
+            ["--sandbox"],
+            {"OSML_SANDBOX_EMULATE": "10.0.0.12:8000=openai, gpu-1:11434=ollama"},
+            (("10.0.0.12:8000", "openai"), ("gpu-1:11434", "ollama")),
+        ),
+        (
+            ["--sandbox"],
+            {"OSML_SANDBOX_EMULATE": "a=openai b=ollama"},
+            (("a", "openai"), ("b", "ollama")),
+        ),
+    ],
+)
+def test_sandbox_emulate(
+    args: list[str], env: dict[str, str], expected: tuple[tuple[str, str], ...]
+) -> None:
+    options, _ = _parse(args, env)
+    assert options.sandbox_emulate == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("10.0.0.12:8000=vllm", "unknown emulator family 'vllm' (known: openai, ollama)"),
+        ("10.0.0.12:8000", "expected HOST[:PORT]=FAMILY, got '10.0.0.12:8000'"),
+        ("http://10.0.0.12=openai", "expected HOST[:PORT]=FAMILY"),
+        ("=openai", "expected HOST[:PORT]=FAMILY"),
+        ("10.0.0.12:0=openai", "expected a port from 1 to 65535"),
+        ("10.0.0.12:http=openai", "expected a port from 1 to 65535"),
+    ],
+)
+def test_sandbox_emulate_usage_errors(value: str, message: str) -> None:
+    @click.command()
+    @cluster_options
+    def probe(cluster: ClusterOptions) -> None:
+        raise AssertionError("not reached")
+
+    result = CliRunner().invoke(probe, ["--sandbox", "--sandbox-emulate", value])
+    assert result.exit_code == 2
+    assert "Invalid value for '--sandbox-emulate'" in result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
 
 
 def test_help_never_shows_the_password_from_the_environment() -> None:

@@ -670,3 +670,68 @@ def test_aleph_alpha_semantic_embed() -> None:
 )
 def test_other_hosts_are_not_emulated(url: str) -> None:
     assert emulating.find(call(url, {})) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "hosts", "expected"),
+    [
+        ("http://10.0.0.12:8000/v1/chat/completions", {"10.0.0.12:8000": "openai"}, "OpenAI"),
+        ("http://10.0.0.12:8001/v1/chat/completions", {"10.0.0.12:8000": "openai"}, None),
+        ("http://10.0.0.12:8001/v1/chat/completions", {"10.0.0.12": "openai"}, "OpenAI"),
+        ("http://llm.internal/v1/chat/completions", {"llm.internal:80": "openai"}, "OpenAI"),
+        ("https://LLM.internal/v1/chat/completions", {"llm.internal:443": "ollama"}, "Ollama"),
+        ("https://llm.internal/v1/chat/completions", {"llm.internal:80": "openai"}, None),
+        # A mapping wins over the well-known host it names.
+        ("https://api.openai.com/v1/chat/completions", {"api.openai.com": "ollama"}, "Ollama"),
+    ],
+)
+def test_a_mapped_host_is_found_by_host_and_port(
+    url: str, hosts: dict[str, str], expected: str | None
+) -> None:
+    target = emulating.find(call(url, {}), hosts=emulating.check_hosts(hosts))
+    assert (target.emulator.name if target else None) == expected
+
+
+def test_without_the_well_known_hosts_only_the_mapping_answers() -> None:
+    hosts = {"10.0.0.12:8000": "openai"}
+    assert (
+        emulating.find(
+            call("https://api.openai.com/v1/embeddings", {}), hosts=hosts, well_known=False
+        )
+        is None
+    )
+    mapped = emulating.find(
+        call("http://10.0.0.12:8000/v1/embeddings", {}), hosts=hosts, well_known=False
+    )
+    assert mapped is not None
+
+
+def test_the_openai_family_answers_a_mapped_host_like_api_openai_com() -> None:
+    c = call(
+        "http://10.0.0.12:8000/v1/embeddings", {"model": "text-embedding-3-small", "input": "hi"}
+    )
+    target = emulating.find(c, hosts={"10.0.0.12:8000": "openai"})
+    assert target is not None
+    answer = json.loads(emulating.respond(target, c, aws_keys=None, now=NOW).body)
+    assert len(answer["data"][0]["embedding"]) == 1536
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("10.0.0.12:8000=openai", ("10.0.0.12:8000", "openai")),
+        (" GPU-1.Internal : =x", None),
+        ("gpu-1.internal:08000=OLLAMA", ("gpu-1.internal:8000", "ollama")),
+        ("gpu-1=ollama", ("gpu-1", "ollama")),
+        ("gpu-1:=ollama", None),
+        ("-gpu=ollama", None),
+        ("a b=openai", None),
+        ("10.0.0.12:8000=", None),
+    ],
+)
+def test_parse_host(text: str, expected: tuple[str, str] | None) -> None:
+    if expected is None:
+        with pytest.raises(ValueError):
+            emulating.parse_host(text)
+    else:
+        assert emulating.parse_host(text) == expected
