@@ -93,6 +93,25 @@ def model(
     }
 
 
+def loopback_access() -> list[dict[str, Any]]:
+    """The AccessControl and TrustedEndpoints documents that let connectors reach a
+    loopback model server (`tests.support.model_server`): private addresses allowed
+    (reference §3.2) and its `/v1/` paths trusted."""
+    settings = {
+        "apiVersion": "osml/v1",
+        "kind": "AccessControl",
+        "metadata": {"name": "ml-commons"},
+        "spec": {"settings": {"connector.private_ip_enabled": True}},
+    }
+    trusted = {
+        "apiVersion": "osml/v1",
+        "kind": "TrustedEndpoints",
+        "metadata": {"name": "loopback"},
+        "spec": {"mode": "merge", "patterns": [r"^http://127\.0\.0\.1:\d+/v1/.*$"]},
+    }
+    return [settings, trusted]
+
+
 def write(directory: Path, docs: list[dict[str, Any]]) -> Path:
     """Write `docs` as one multi-document YAML file; returns the directory."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,7 @@ from reconciler.errors import ClusterError
 from reconciler.sandbox.server import Sandbox
 from reconciler.secrets import Secret, scrub
 from reconciler.secrets.encrypting import SecretKey, decrypt, encrypt
-from tests.integration.support import connector, group, model
+from tests.integration.support import connector, group, loopback_access, model
 from tests.support.model_server import ModelServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -559,20 +559,8 @@ def probing_manifests(directory: Path, remote: str, *, probe: bool) -> Path:
     probed = model("probed", connector_name="remote", group_name="team")
     if probe:
         probed["lifecycle"]["probe"] = {"parameters": {"messages": []}, "timeout": 10}
-    settings = {
-        "apiVersion": "osml/v1",
-        "kind": "AccessControl",
-        "metadata": {"name": "ml-commons"},
-        "spec": {"settings": {"connector.private_ip_enabled": True}},
-    }
-    trusted = {
-        "apiVersion": "osml/v1",
-        "kind": "TrustedEndpoints",
-        "metadata": {"name": "loopback"},
-        "spec": {"mode": "merge", "patterns": [r"^http://127\.0\.0\.1:\d+/v1/.*$"]},
-    }
     directory.mkdir(parents=True, exist_ok=True)
-    docs = [settings, trusted, group("team"), chat, probed]
+    docs = [*loopback_access(), group("team"), chat, probed]
     (directory / "all.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
     return directory
 

@@ -28,7 +28,7 @@ from reconciler.cluster.state import read_state
 from reconciler.resources import Kind, ResourceKey
 from reconciler.watching import CycleSettings, Watcher, WatchOptions
 from tests.integration import support
-from tests.integration.support import ENV, SECRET, connector, group, model, write
+from tests.integration.support import ENV, SECRET, connector, group, loopback_access, model, write
 from tests.support.model_server import ModelServer
 
 MODEL = ResourceKey(Kind.MODEL, "probed")
@@ -41,22 +41,10 @@ def _run(*args: str) -> tuple[int, str]:
 
 def probed_manifests(directory: Path, remote: str, **probe: Any) -> Path:
     """A connector to the loopback model server (allowed, trusted) and a probed model."""
-    settings = {
-        "apiVersion": "osml/v1",
-        "kind": "AccessControl",
-        "metadata": {"name": "ml-commons"},
-        "spec": {"settings": {"connector.private_ip_enabled": True}},
-    }
-    trusted = {
-        "apiVersion": "osml/v1",
-        "kind": "TrustedEndpoints",
-        "metadata": {"name": "loopback"},
-        "spec": {"mode": "merge", "patterns": [r"^http://127\.0\.0\.1:\d+/v1/.*$"]},
-    }
     probed = model("probed", connector_name="remote", group_name="team")
     probed["lifecycle"]["probe"] = {"parameters": {"messages": []}, "timeout": 10, **probe}
     chat = connector("remote", url=f"{remote}/v1/chat/completions")
-    return write(directory, [settings, trusted, group("team"), chat, probed])
+    return write(directory, [*loopback_access(), group("team"), chat, probed])
 
 
 def _failing(remote: ModelServer) -> None:
