@@ -73,6 +73,8 @@ def run_options(*, waits_for: str) -> Callable[[F], F]:
         return fn
 
     return decorate
+
+
 """What every time option's help says it takes."""
 
 
