@@ -12,10 +12,11 @@ names. This module maps options to values; it neither prints nor connects.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -90,6 +91,25 @@ def env_options(*, fleet: str | None = None) -> Callable[[F], F]:
         return fn
 
     return decorate
+
+
+def env_cluster(fn: F) -> F:
+    """`--env` and `--env-dir` for a command that only selects a cluster (`state`,
+    `lock`, `import`): written under `@cluster_options`, it hands the command the
+    `cluster` of the environment, found beside the default manifests/ folder."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, env: str | None, env_dir: Path | None, **kwargs: Any) -> Any:
+        environment = selected(("manifests",), env=env, env_dir=env_dir)
+        cluster = for_environment(kwargs.pop("cluster"), environment)
+        return fn(*args, cluster=cluster, **kwargs)
+
+    return env_options()(cast(F, wrapper))
+
+
+def environment_folder(environment: Environment | None) -> tuple[Path, ...]:
+    """The folder of the environment file, for `watch` to watch as well."""
+    return () if environment is None else (Path(environment.file).parent,)
 
 
 def selected(

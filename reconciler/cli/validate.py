@@ -120,7 +120,8 @@ def validate(
     else:
         for problem in problems:
             click.echo(str(problem))
-        click.echo(summary(problems, resources=resources, paths=targets))
+        names = [e.name for e in environments]
+        click.echo(summary(problems, resources=resources, paths=targets, environments=names))
     if _errors(problems):
         raise SystemExit(1)
 
@@ -213,8 +214,15 @@ def _version_problem(environment: Environment, message: str) -> ManifestError:
     )  # fmt: skip
 
 
-def summary(problems: Sequence[Problem], *, resources: int, paths: Sequence[str]) -> str:
-    """`3 errors, 1 warning in 5 resources.` or `manifests/ is valid: 7 resources.`"""
+def summary(
+    problems: Sequence[Problem],
+    *,
+    resources: int,
+    paths: Sequence[str],
+    environments: Sequence[str] = (),
+) -> str:
+    """`3 errors, 1 warning in 5 resources.` or `manifests/ is valid: 7 resources.`
+    (`... is valid in environments dev, prod: 7 resources.` when they were checked)."""
     errors, warnings = len(_errors(problems)), len(problems) - len(_errors(problems))
     counted = _count(resources, "resource")
     if errors:
@@ -222,7 +230,9 @@ def summary(problems: Sequence[Problem], *, resources: int, paths: Sequence[str]
         return f"{_count(errors, 'error')}{warned} in {counted}."
     warned = f" ({_count(warnings, 'warning')})" if warnings else ""
     verb = "is" if len(paths) == 1 else "are"
-    return f"{', '.join(paths)} {verb} valid: {counted}{warned}."
+    label = "environment" if len(environments) == 1 else "environments"
+    where = f" in {label} {', '.join(environments)}" if environments else ""
+    return f"{', '.join(paths)} {verb} valid{where}: {counted}{warned}."
 
 
 def _as_json(problems: Sequence[Problem], *, resources: int) -> dict[str, Any]:

@@ -138,12 +138,12 @@ class Reading:
     invalid resource is to something that exists, not a dangling one."""
 
 
-def load_manifests(paths: Sequence[str | Path]) -> ManifestSet:
+def load_manifests(paths: Sequence[str | Path], *, overlay: Overlay | None = None) -> ManifestSet:
     """Load every manifest under `paths`; raise ManifestError listing every problem.
 
     An empty set of manifests is valid and yields an empty ManifestSet.
     """
-    reading = read_manifests(paths)
+    reading = read_manifests(paths, overlay=overlay)
     if reading.problems:
         raise ManifestError(reading.problems)
     return reading.manifests
