@@ -296,7 +296,7 @@ def _raw_key(data: Any) -> ResourceKey | None:
         return None
     kind, metadata = data.get("kind"), data.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
-    if kind not in _KINDS or not isinstance(name, str) or not name:
+    if not isinstance(kind, str) or kind not in _KINDS or not isinstance(name, str) or not name:
         return None
     return ResourceKey(Kind(kind), name)
 
