@@ -149,7 +149,7 @@ def environment_dir(paths: Sequence[str | Path], *, given: str | Path | None = N
     if given is not None:
         return Path(given)
     first = Path(os.path.normpath(paths[0])) if paths else Path("manifests")
-    folder = first if first.is_dir() else first.parent
+    folder = first.parent if first.is_file() or first.suffix in _SUFFIXES else first
     if folder.name in ("", ".", ".."):
         return folder.resolve().parent / DEFAULT_DIR
     return folder.parent / DEFAULT_DIR
