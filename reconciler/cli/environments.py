@@ -21,7 +21,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from reconciler.cli.options import ClusterOptions
-from reconciler.cli.params import parse_duration
+from reconciler.cli.params import InputPath, parse_duration
 from reconciler.cluster.connecting import AwsSigV4
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifests.environments import (
@@ -43,6 +43,22 @@ __all__ = [
 ]
 
 
+class OutDir(click.Path):
+    """A folder a command writes files into: absent (then made) or a folder, in a folder
+    that exists; checked while the options are parsed."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = Path(os.fsdecode(super().convert(value, param, ctx)))
+        if path.exists() and not path.is_dir():
+            self.fail(f"'{click.format_filename(path)}' is not a directory.", param, ctx)
+        if not path.exists() and not path.absolute().parent.is_dir():
+            self.fail(f"the folder of '{click.format_filename(path)}' does not exist", param, ctx)
+        return path
+
+
 def env_options(*, fleet: str | None = None) -> Callable[[F], F]:
     """`--env NAME` and `--env-dir DIR`; with `fleet` ("plan" or "apply") also
     `--all-envs` and the folder of plan files (`--out-dir` or `--plan-dir`). The command
@@ -58,7 +74,7 @@ def env_options(*, fleet: str | None = None) -> Callable[[F], F]:
         click.option(
             "--env-dir",
             envvar="OSML_ENV_DIR",
-            type=click.Path(file_okay=False, path_type=Path),
+            type=InputPath(file_okay=False),
             help="Where the environment files are (default: environments/ beside the "
             "manifests folder).",
         ),
@@ -80,7 +96,7 @@ def env_options(*, fleet: str | None = None) -> Callable[[F], F]:
                 folder,
                 "plan_dir",
                 metavar="DIR",
-                type=click.Path(file_okay=False, path_type=Path),
+                type=OutDir() if fleet == "plan" else InputPath(file_okay=False),
                 help=f"With --all-envs: {what}.",
             ),
         ]
