@@ -73,8 +73,6 @@ def run_options(*, waits_for: str) -> Callable[[F], F]:
         return fn
 
     return decorate
-
-
 """What every time option's help says it takes."""
 
 
