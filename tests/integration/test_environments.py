@@ -139,3 +139,17 @@ def test_a_bad_override_names_the_environment_file_and_line(repo: dict[str, Any]
     assert "override of Connector/openai-chat declared at" in bad[0]
     assert "manifests/chat.yaml:8:" in bad[0]
     assert bad[0].endswith("(environment prod)")
+
+
+def test_state_commands_take_the_environments_cluster(repo: dict[str, Any]) -> None:
+    applied = osml("apply", repo["manifests"], "--env", "prod", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    env_dir = str(repo["site"] / "environments")
+
+    prod = osml("state", "list", "--env", "prod", "--env-dir", env_dir)
+    dev = osml("state", "list", "--env", "dev", "--env-dir", env_dir)
+
+    assert prod.exit_code == 0, prod.output
+    assert "Model/chat" in prod.stdout
+    assert dev.exit_code == 0, dev.output
+    assert "Model/chat" not in dev.stdout
