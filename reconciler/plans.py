@@ -194,6 +194,9 @@ class Plan:
     manifests: tuple[str, ...] = ()
     """The manifest paths the plan was made from, as given (relative where they were):
     where `osml apply PLANFILE` reads the secrets unless told otherwise."""
+    environment: str | None = None
+    """The environment file the plan was made for (`--env`), read again by `osml apply
+    PLANFILE`; None without one."""
 
     @property
     def has_changes(self) -> bool:
@@ -222,6 +225,7 @@ class Plan:
             "prune": self.prune,
             "targets": [str(t) for t in self.targets],
             "manifests": list(self.manifests),
+            **({"environment": self.environment} if self.environment else {}),
             "warnings": list(self.warnings),
             "changes": [_change_to_dict(c) for c in self.changes],
             "orphans": [_change_to_dict(c) for c in self.orphans],
@@ -247,6 +251,7 @@ class Plan:
                 created_at=str(data.get("created_at", "")),
                 osml_version=str(data.get("osml_version", "")),
                 manifests=tuple(str(p) for p in data.get("manifests", [])),
+                environment=str(data["environment"]) if data.get("environment") else None,
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"not a valid osml plan: {exc}") from exc

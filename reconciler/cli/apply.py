@@ -22,6 +22,8 @@ import click
 
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
+from reconciler.cli.environments import env_options, for_environment, loaded, selected
+from reconciler.cli.fleet import apply_all_envs
 from reconciler.cli.interrupting import INTERRUPTED, interrupts, progress_every
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.params import InputPath, KeyFile, run_options
@@ -77,6 +79,7 @@ def _echo(line: str) -> None:
 )
 @click.option("--key-file", type=KeyFile())
 @plan_key_option
+@env_options(fleet="apply")
 @no_color_option
 @cluster_options
 def apply(
@@ -93,11 +96,36 @@ def apply(
     refresh_only: bool,
     key_file: Path | None,
     plan_key_file: Path | None,
+    env: str | None,
+    env_dir: Path | None,
+    all_envs: bool,
+    plan_dir: Path | None,
     cluster: ClusterOptions,
 ) -> None:
     """Apply the manifests in PATHS (default manifests/), or a saved PLANFILE."""
+    if all_envs or plan_dir is not None:
+        apply_all_envs(
+            tuple(str(p) for p in paths) or ("manifests",), env=env, env_dir=env_dir,
+            plan_dir=plan_dir, all_envs=all_envs, refresh_only=refresh_only,
+            auto_approve=auto_approve, cluster=cluster, key_file=key_file,
+            plan_key_file=plan_key_file,
+            plan_options=PlanOptions(prune=prune, targets=_keys(targets),
+                                     allow_prune_all=allow_prune_all),
+            apply_options=ApplyOptions(parallelism=parallelism, lock_timeout=lock_timeout,
+                                       settings=Settings(deploy_timeout=deploy_timeout)),
+        )  # fmt: skip
+        return
     # A plan file is verified before the cluster is even reached.
     saved = _saved_plan(paths, plan_key_file=plan_key_file)
+    environment = selected(paths or ("manifests",), env=env, env_dir=env_dir)
+    if saved is not None and saved.environment is not None:
+        if environment is not None and environment.file != saved.environment:
+            raise PlanError(
+                f"the plan was made for the environment file {saved.environment}, "
+                f"not {environment.file}"
+            )
+        environment = loaded(saved.environment)
+    cluster = for_environment(cluster, environment)
     options = ApplyOptions(
         parallelism=parallelism,
         lock_timeout=lock_timeout,
@@ -113,9 +141,14 @@ def apply(
         version = Version.parse(conn.version)
         if saved is not None:
             sources = manifest_paths or _recorded(saved)
-            desired = read_desired(sources, version=version, key_file=key_file)
+            desired = read_desired(
+                sources, version=version, key_file=key_file, environment=environment
+            )
         else:
-            desired = read_desired(paths or ("manifests",), version=version, key_file=key_file)
+            desired = read_desired(
+                paths or ("manifests",), version=version, key_file=key_file,
+                environment=environment,
+            )  # fmt: skip
             plan_options = PlanOptions(
                 prune=prune, targets=_keys(targets), allow_prune_all=allow_prune_all
             )

@@ -21,6 +21,8 @@ from pathlib import Path
 import click
 
 from reconciler.cli.base import main
+from reconciler.cli.environments import env_options, every_environment, for_environment, selected
+from reconciler.cli.fleet import fleet_of, plan_fleet
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.params import KeyFile
 from reconciler.cli.plankeys import plan_key, plan_key_option
@@ -132,6 +134,7 @@ no_color_option = click.option(
     "version (dummy secrets, provider emulators, no network) and run every probe there; "
     "a failed probe exits 1. The cluster is only read.",
 )
+@env_options(fleet="plan")
 @no_color_option
 @cluster_options
 def plan(
@@ -147,6 +150,10 @@ def plan(
     key_file: Path | None,
     plan_key_file: Path | None,
     probe_offline: bool,
+    env: str | None,
+    env_dir: Path | None,
+    all_envs: bool,
+    plan_dir: Path | None,
     cluster: ClusterOptions,
 ) -> None:
     """Show what `osml apply` would change to make the cluster match PATHS.
@@ -154,6 +161,20 @@ def plan(
     PATHS are manifest files or directories (default: manifests/). Nothing is written
     to the cluster.
     """
+    paths = paths or DEFAULT_PATHS
+    if plan_dir is not None and not all_envs:
+        raise click.UsageError("--out-dir goes with --all-envs; a single plan is saved with --out")
+    if all_envs:
+        _plan_fleet(
+            paths, env=env, env_dir=env_dir, refresh_only=refresh_only, probe_offline=probe_offline,
+            cluster=cluster, key_file=key_file,
+            options=PlanOptions(prune=prune, targets=targets, allow_prune_all=allow_prune_all),
+            output_format=output_format, out=out, out_dir=plan_dir, detailed=detailed_exitcode,
+            plan_key_file=plan_key_file,
+        )  # fmt: skip
+        return
+    environment = selected(paths, env=env, env_dir=env_dir)
+    cluster = for_environment(cluster, environment)
     if refresh_only:
         _plan_refresh(cluster, output_format=output_format, out=out, detailed=detailed_exitcode)
         return
@@ -161,10 +182,14 @@ def plan(
     key = plan_key(plan_key_file) if out is not None else None
     with connected(_cluster_to_plan(cluster, probe_offline=probe_offline)) as conn:
         version = Version.parse(conn.version)
-        desired = read_desired(paths or DEFAULT_PATHS, version=version, key_file=key_file)
+        desired = read_desired(paths, version=version, key_file=key_file, environment=environment)
         made = plan_against(conn, desired, options=options, state_index=cluster.state_index)
     # The paths as given, relative where they were: `apply PLANFILE` reads them again.
-    made_plan = dataclasses.replace(made.plan, manifests=tuple(paths or DEFAULT_PATHS))
+    made_plan = dataclasses.replace(
+        made.plan,
+        manifests=tuple(paths),
+        environment=environment.file if environment is not None else None,
+    )
     if out is not None:
         try:
             integrity = write_plan_file(made_plan, out, key=key)
@@ -182,6 +207,25 @@ def plan(
         )
     if detailed_exitcode and made_plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
+
+
+def _plan_fleet(
+    paths: Sequence[str], *, env: str | None, env_dir: Path | None, refresh_only: bool,
+    probe_offline: bool, cluster: ClusterOptions, key_file: Path | None,
+    options: PlanOptions, output_format: str, out: Path | None, out_dir: Path | None,
+    detailed: bool, plan_key_file: Path | None,
+) -> None:  # fmt: skip
+    if env is not None or refresh_only or probe_offline or out is not None:
+        raise click.UsageError(
+            "--all-envs plans every environment: drop --env, --refresh-only and "
+            "--probe-offline; save the plans with --out-dir DIR"
+        )
+    environments = every_environment(paths, env_dir=env_dir)
+    fleet = fleet_of(environments, paths=paths, cluster=cluster, key_file=key_file)
+    plan_fleet(
+        fleet, options=options, output_format=output_format, out=out_dir,
+        detailed_exitcode=detailed, plan_key_file=plan_key_file, color=use_color(),
+    )  # fmt: skip
 
 
 def _plan_refresh(

@@ -20,10 +20,13 @@ from typing import Any
 import click
 
 from reconciler.cli.base import main
+from reconciler.cli.environments import across, env_options, for_validation, given_on_command_line
 from reconciler.cli.params import KeyFile
 from reconciler.errors import ManifestError, Problem, Severity
 from reconciler.manifests.checking import check
+from reconciler.manifests.environments import Environment
 from reconciler.manifests.loading import read_manifests
+from reconciler.manifests.overlaying import Overlay
 from reconciler.manifests.resolving import check_secrets
 from reconciler.manifests.schema import manifest_schema
 from reconciler.mlcommons.versions import LATEST, SUPPORTED, Version, is_supported
@@ -76,27 +79,49 @@ def _parse_version(ctx: click.Context, param: click.Parameter, value: str | None
     help=f"Key for `encrypted:` credentials, with --check-secrets (default: the {KEY_ENV} "
     "variable).",
 )
+@env_options()
 def validate(
     paths: tuple[str, ...],
+    *,
     cluster_version: Version,
     output_format: str,
     check_secrets: bool,
     key_file: Path | None,
+    env: str | None,
+    env_dir: Path | None,
 ) -> None:
     """Check manifests in PATHS (files or directories; default: manifests/).
 
     Every problem is reported with its file:line:column and resource. Exits 0 when there
-    are no errors (warnings are printed), 1 otherwise.
+    are no errors (warnings are printed), 1 otherwise. With an environments folder beside
+    the manifests, every environment is checked (or only --env NAME).
     """
     targets = paths or DEFAULT_PATHS
     secrets = Secrets(strict=check_secrets, key_file=key_file)
-    problems, resources = run_validation(targets, version=cluster_version, secrets=secrets)
+    environments, broken = for_validation(targets, env=env, env_dir=env_dir)
+    if environments or broken:
+        pinned = "cluster_version" in given_on_command_line()
+
+        def run(environment: Environment) -> tuple[list[Problem], int]:
+            try:
+                version = _version_of(environment, cluster_version, pinned=pinned)
+            except ManifestError as exc:
+                return list(exc.problems), 0
+            return run_validation(
+                targets, version=version, secrets=secrets, environment=environment
+            )
+
+        problems, resources = across(environments, run)
+        problems = [*broken, *problems]
+    else:
+        problems, resources = run_validation(targets, version=cluster_version, secrets=secrets)
     if output_format == "json":
         click.echo(json.dumps(_as_json(problems, resources=resources), indent=2))
     else:
         for problem in problems:
             click.echo(str(problem))
-        click.echo(summary(problems, resources=resources, paths=targets))
+        names = [e.name for e in environments]
+        click.echo(summary(problems, resources=resources, paths=targets, environments=names))
     if _errors(problems):
         raise SystemExit(1)
 
@@ -139,7 +164,11 @@ class Secrets:
 
 
 def run_validation(
-    paths: Sequence[str], *, version: Version, secrets: Secrets | None = None
+    paths: Sequence[str],
+    *,
+    version: Version,
+    secrets: Secrets | None = None,
+    environment: Environment | None = None,
 ) -> tuple[list[Problem], int]:
     """Every problem of `paths` for `version`, and how many resources were read.
 
@@ -150,18 +179,50 @@ def run_validation(
     """
     secrets = secrets or Secrets()
     env = os.environ if secrets.env is None else secrets.env
+    overlay = Overlay(environment)
     try:
-        reading = read_manifests(paths)
+        reading = read_manifests(paths, overlay=overlay)
         found = check(reading.manifests, version=version, declared=reading.declared)
         key = load_key(key_file=secrets.key_file, env=env) if secrets.strict else None
         found += check_secrets(reading.manifests, key=key, env=env, strict=secrets.strict)
     except ManifestError as exc:
-        return list(exc.problems), 0
-    return [*reading.problems, *found], reading.documents
+        return overlay.annotate(exc.problems), 0
+    return overlay.annotate([*reading.problems, *found]), reading.documents
 
 
-def summary(problems: Sequence[Problem], *, resources: int, paths: Sequence[str]) -> str:
-    """`3 errors, 1 warning in 5 resources.` or `manifests/ is valid: 7 resources.`"""
+def _version_of(environment: Environment, given: Version, *, pinned: bool) -> Version:
+    """The version an environment is checked for: `--cluster-version` when written on the
+    command line, else the file's `cluster.version`, else the default."""
+    text = environment.cluster.version
+    if pinned or text is None:
+        return given
+    try:
+        version = Version.parse(text)
+    except ValueError as exc:
+        raise _version_problem(environment, str(exc)) from exc
+    if not is_supported(version):
+        known = f"{SUPPORTED[0].short} to {SUPPORTED[-1].short}"
+        raise _version_problem(environment, f"{version.short} is not supported; osml knows {known}")
+    return version
+
+
+def _version_problem(environment: Environment, message: str) -> ManifestError:
+    where = environment.locate("cluster", "version")
+    return ManifestError(
+        [Problem(message, file=where.file, line=where.line, column=where.column,
+                 path="cluster.version")]
+    )  # fmt: skip
+
+
+def summary(
+    problems: Sequence[Problem],
+    *,
+    resources: int,
+    paths: Sequence[str],
+    environments: Sequence[str] = (),
+) -> str:
+    """`3 errors, 1 warning in 5 resources.` or `manifests/ is valid: 7 resources.`
+    (`... is valid in environments dev, prod: 7 resources.` when they were checked)."""
     errors, warnings = len(_errors(problems)), len(problems) - len(_errors(problems))
     counted = _count(resources, "resource")
     if errors:
@@ -169,7 +230,9 @@ def summary(problems: Sequence[Problem], *, resources: int, paths: Sequence[str]
         return f"{_count(errors, 'error')}{warned} in {counted}."
     warned = f" ({_count(warnings, 'warning')})" if warnings else ""
     verb = "is" if len(paths) == 1 else "are"
-    return f"{', '.join(paths)} {verb} valid: {counted}{warned}."
+    label = "environment" if len(environments) == 1 else "environments"
+    where = f" in {label} {', '.join(environments)}" if environments else ""
+    return f"{', '.join(paths)} {verb} valid{where}: {counted}{warned}."
 
 
 def _as_json(problems: Sequence[Problem], *, resources: int) -> dict[str, Any]:
