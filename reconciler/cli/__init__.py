@@ -8,6 +8,7 @@ Command groups live in sibling modules; importing them here registers them on `m
 from reconciler.cli import (
     apply,  # noqa: F401  (registers apply)
     destroy,  # noqa: F401  (registers destroy)
+    export,  # noqa: F401  (registers export)
     fmt,  # noqa: F401  (registers fmt)
     plan,  # noqa: F401  (registers plan)
     sandbox,  # noqa: F401  (registers sandbox)

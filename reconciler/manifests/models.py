@@ -30,6 +30,10 @@ API_VERSION = "osml/v1"
 NAME_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$"
 """`metadata.name`: letters, digits, `.`, `_`, `-`; starts and ends alphanumeric."""
 
+ADOPT_ANNOTATION = "osml/adopt-id"
+"""`metadata.annotations` key naming the live ID a resource not yet in the state adopts
+(written by `osml export`): it pairs by ID where server names are ambiguous (§1.2)."""
+
 AccessMode = Literal["public", "private", "restricted"]
 Protocol = Literal["http", "aws_sigv4", "mcp_sse", "mcp_streamable_http"]
 RetryBackoffPolicy = Literal["constant", "exponential_equal_jitter", "exponential_full_jitter"]

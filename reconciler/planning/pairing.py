@@ -3,10 +3,11 @@
 Identity lives in the state index, not in names (DESIGN "Identity and state"): a record whose
 ID is live pairs with it; a record whose ID vanished means the resource was deleted outside
 osml and is created again. Without a record (or with only an `intent` left by a crash between
-create and record), exactly one live resource of the same server name that no record claims
-is adopted; several are an error that lists their IDs; none means create. Managed resources
-without a manifest are orphans (prune candidates), as are intent records whose manifest
-was removed after the interrupted create.
+create and record), the live resource named by the `osml/adopt-id` annotation (written by
+`osml export`) is adopted when no record claims it; otherwise exactly one live resource of
+the same server name that no record claims is adopted; several are an error that lists
+their IDs; none means create. Managed resources without a manifest are orphans (prune
+candidates), as are intent records whose manifest was removed after the interrupted create.
 
 Called by `planning.making`; pure: no I/O, no diffing, no decisions.
 """
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from reconciler.cluster.snapshots import LiveObject, Snapshot, StateRecord
 from reconciler.errors import PlanError
 from reconciler.manifests.models import (
+    ADOPT_ANNOTATION,
     ConnectorManifest,
     ModelGroupManifest,
     ModelManifest,
@@ -109,11 +111,14 @@ def pair(manifests: Sequence[DocumentManifest], snapshot: Snapshot) -> Pairing:
     claimed = {record.id for record in records.values() if record.id}
     owners = {record.id: record.key for record in records.values() if record.id}
     problems: list[str] = []
-    pairs = [
-        _pair_one(manifest, records.get(manifest.key), live[manifest.key.kind],
-                  claimed=claimed, owners=owners, problems=problems)
-        for manifest in manifests
-    ]  # fmt: skip
+    # Annotated manifests pair first, so a name match never takes an ID one of them names.
+    order = sorted(range(len(manifests)), key=lambda i: _adopt_id(manifests[i]) is None)
+    paired: dict[int, Pair] = {}
+    for i in order:
+        manifest = manifests[i]
+        paired[i] = _pair_one(manifest, records.get(manifest.key), live[manifest.key.kind],
+                              claimed=claimed, owners=owners, problems=problems)  # fmt: skip
+    pairs = [paired[i] for i in range(len(manifests))]
     if problems:
         raise PlanError(
             "cannot pair manifests with the cluster:\n" + "\n".join(f"  {p}" for p in problems)
@@ -159,7 +164,41 @@ def _pair_one(
         )
     if record is not None and record.status == "managed" and record.id:
         return Pair(manifest, None, record, reasons=(f"deleted outside osml (was {record.id})",))
+    annotated = _by_annotation(manifest, record, live, claimed=claimed, owners=owners,
+                               problems=problems)  # fmt: skip
+    if annotated is not None:
+        return annotated
     return _by_name(manifest, record, live, claimed=claimed, owners=owners, problems=problems)
+
+
+def _adopt_id(manifest: DocumentManifest) -> str | None:
+    return manifest.metadata.annotations.get(ADOPT_ANNOTATION) or None
+
+
+def _by_annotation(
+    manifest: DocumentManifest,
+    record: StateRecord | None,
+    live: _Live,
+    *,
+    claimed: set[str],
+    owners: Mapping[str, ResourceKey],
+    problems: list[str],
+) -> Pair | None:
+    """Adopt the live resource the `osml/adopt-id` annotation names; None when there is
+    no annotation or its ID is not live (then names decide, as without it)."""
+    live_id = _adopt_id(manifest)
+    if live_id is None or live_id not in live.by_id:
+        return None
+    if live_id in claimed:
+        owner = owners.get(live_id)
+        problems.append(
+            f"{manifest.key}: {ADOPT_ANNOTATION} {live_id} is "
+            + (f"managed as {owner}" if owner else "adopted by another manifest")
+        )
+        return Pair(manifest, None, record)
+    claimed.add(live_id)
+    return Pair(manifest, live.by_id[live_id], record, adopted=True,
+                reasons=(f"adopting {live_id} (its {ADOPT_ANNOTATION} annotation)",))  # fmt: skip
 
 
 def _leftover(
