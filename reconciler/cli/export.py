@@ -19,6 +19,7 @@ import click
 
 from reconciler.cli.base import main
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
+from reconciler.cli.params import OutputFolder
 from reconciler.cluster.reading import read_snapshot
 from reconciler.exporting import EXPORTABLE, Export, export_snapshot
 from reconciler.resources import Kind
@@ -48,8 +49,8 @@ def _parse_kinds(ctx: click.Context, param: click.Parameter, values: tuple[str, 
     "--out",
     default="manifests",
     show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="The folder to write the manifests to.",
+    type=OutputFolder(),
+    help="The folder to write the manifests to (created if missing).",
 )
 @click.option(
     "--kinds",

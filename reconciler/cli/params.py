@@ -216,6 +216,26 @@ class DataFile(click.Path):
         return given
 
 
+class OutputFolder(click.Path):
+    """A folder a command writes into, created (as `mkdir -p` would) if it does not exist.
+
+    Checked while parsing: an existing path must be a folder; a new one needs a place
+    where it can be created.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        given = super().convert(value, param, ctx)
+        folder = Path(os.fsdecode(given))
+        try:
+            _check_creatable(folder)
+        except OSError as exc:
+            self.fail(f"cannot use {_quoted(folder)}: {exc.strerror or exc}", param, ctx)
+        return given
+
+
 def _read_json_object(path: Path) -> None:
     """ValueError unless `path` holds a JSON object; OSError when it cannot be read."""
     if not path.is_file():

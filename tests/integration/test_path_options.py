@@ -34,7 +34,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
-from reconciler.cli.params import DataFile
+from reconciler.cli.params import DataFile, OutputFolder
 from reconciler.sandbox.server import Sandbox
 from reconciler.secrets.encrypting import SecretKey
 
@@ -91,8 +91,9 @@ def applies(param: click.Parameter, case: str) -> bool:
     assert isinstance(kind, click.Path)
     if case == "directory":
         return not kind.dir_okay  # a folder is what a manifest PATHS or --watch-dir wants
-    # The sandbox creates the folder of its data file, as `mkdir -p` would.
-    return not (case == "missing-dir" and isinstance(kind, DataFile))
+    # The sandbox creates the folder of its data file, and export its output folder,
+    # as `mkdir -p` would.
+    return not (case == "missing-dir" and isinstance(kind, DataFile | OutputFolder))
 
 
 def path_cases() -> list[tuple[tuple[str, ...], str, str]]:
