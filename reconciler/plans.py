@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import PlanError
+from reconciler.findings import Finding
 from reconciler.resources import Kind, ResourceKey
 
 FORMAT_VERSION = 2
@@ -194,6 +195,9 @@ class Plan:
     manifests: tuple[str, ...] = ()
     """The manifest paths the plan was made from, as given (relative where they were):
     where `osml apply PLANFILE` reads the secrets unless told otherwise."""
+    findings: tuple[Finding, ...] = ()
+    """What the policy rules found (`reconciler.policy`); recorded in a saved plan, whose
+    digest covers them, so `osml apply PLANFILE` refuses one with an error finding."""
 
     @property
     def has_changes(self) -> bool:
@@ -225,6 +229,7 @@ class Plan:
             "warnings": list(self.warnings),
             "changes": [_change_to_dict(c) for c in self.changes],
             "orphans": [_change_to_dict(c) for c in self.orphans],
+            "findings": [f.to_dict() for f in self.findings],
         }
 
     @classmethod
@@ -247,6 +252,7 @@ class Plan:
                 created_at=str(data.get("created_at", "")),
                 osml_version=str(data.get("osml_version", "")),
                 manifests=tuple(str(p) for p in data.get("manifests", [])),
+                findings=tuple(Finding.from_dict(f) for f in data.get("findings", [])),
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"not a valid osml plan: {exc}") from exc

@@ -9,7 +9,10 @@ key), then it is refused if the cluster has moved on; secrets are resolved now, 
 manifest paths the plan records unless `--manifests` says otherwise, and every one must
 match the plan's fingerprints before the first change. Long changes say every few
 seconds that they still run; Ctrl-C finishes what is in flight, releases the lock and
-says what was not done (`cli.interrupting`).
+says what was not done (`cli.interrupting`). A plan with policy findings of error
+severity (recorded in the plan file, or found now on the plan just made) is refused
+before the cluster is changed unless `--allow-policy` names every such rule; the
+override is printed with the findings it let through (`cli.policy`).
 """
 
 from __future__ import annotations
@@ -27,12 +30,19 @@ from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.params import InputPath, KeyFile, run_options
 from reconciler.cli.plan import no_color_option, use_color
 from reconciler.cli.plankeys import plan_key, plan_key_option
+from reconciler.cli.policy import (
+    allow_policy_option,
+    check_findings,
+    policy_file_option,
+    policy_for,
+)
 from reconciler.cli.refresh import run_refresh
 from reconciler.errors import LockError, PlanError
 from reconciler.mlcommons.versions import Version
 from reconciler.planfiles import read_document, read_plan_file
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
+from reconciler.policy import evaluate
 from reconciler.reconciling import (
     ApplyOptions,
     Review,
@@ -41,6 +51,7 @@ from reconciler.reconciling import (
     plan_against,
     read_desired,
 )
+from reconciler.rendering.findings import finding_lines
 from reconciler.rendering.progress import TextProgress, interrupted_lines
 from reconciler.rendering.text import render_text
 from reconciler.resources import ResourceKey
@@ -77,6 +88,8 @@ def _echo(line: str) -> None:
 )
 @click.option("--key-file", type=KeyFile())
 @plan_key_option
+@policy_file_option
+@allow_policy_option
 @no_color_option
 @cluster_options
 def apply(
@@ -93,11 +106,18 @@ def apply(
     refresh_only: bool,
     key_file: Path | None,
     plan_key_file: Path | None,
+    policy_file: Path | None,
+    allow_policy: frozenset[str],
     cluster: ClusterOptions,
 ) -> None:
     """Apply the manifests in PATHS (default manifests/), or a saved PLANFILE."""
-    # A plan file is verified before the cluster is even reached.
+    # A plan file is verified, and its policy findings checked, before the cluster is
+    # even reached.
     saved = _saved_plan(paths, plan_key_file=plan_key_file)
+    if saved is not None:
+        overrides = check_findings(saved.findings, allowed=allow_policy)
+    else:
+        policy = policy_for(paths or ("manifests",), policy_file)
     options = ApplyOptions(
         parallelism=parallelism,
         lock_timeout=lock_timeout,
@@ -123,9 +143,15 @@ def apply(
                 conn, desired, options=plan_options, state_index=cluster.state_index
             )
             _echo(render_text(planned.plan, color=use_color()))
+            findings = evaluate(policy, desired.manifests, plan=planned.plan)
+            for line in finding_lines(findings):
+                _echo(line)
             if not planned.plan.has_changes:
                 return
+            overrides = check_findings(findings, allowed=allow_policy)
             _confirm(auto_approve)
+        for line in overrides:
+            _echo(line)
         progress = TextProgress(_echo, every=progress_every())
         with interrupts() as stop, contextlib.closing(progress):
             try:

@@ -4,7 +4,10 @@ Registered on the root group by importing this module from `reconciler.cli`. `va
 loads the manifests and runs the semantic checks for a target version, then prints every
 problem (text or JSON) and exits 1 if any is an error. Problems are this command's output,
 so they go to stdout, and a ManifestError is reported in the same format rather than as the
-generic `Error:` line. Nothing here talks to a cluster; secret references are resolved
+generic `Error:` line. The policy rules (`reconciler.policy`) run on the valid manifests
+too: their findings are printed after the problems (or as SARIF with `--format sarif`,
+with the problems), and an error finding exits 3 when the manifests are valid.
+Nothing here talks to a cluster; secret references are resolved
 only to see that they can be (`--check-secrets`), and no value is kept or printed.
 """
 
@@ -21,12 +24,17 @@ import click
 
 from reconciler.cli.base import main
 from reconciler.cli.params import KeyFile
+from reconciler.cli.policy import EXIT_POLICY, policy_file_option, policy_for
 from reconciler.errors import ManifestError, Problem, Severity
+from reconciler.findings import Finding, FindingSeverity, errors
 from reconciler.manifests.checking import check
 from reconciler.manifests.loading import read_manifests
 from reconciler.manifests.resolving import check_secrets
 from reconciler.manifests.schema import manifest_schema
 from reconciler.mlcommons.versions import LATEST, SUPPORTED, Version, is_supported
+from reconciler.policy import Policy, evaluate
+from reconciler.rendering.findings import finding_lines
+from reconciler.rendering.sarif import render_sarif
 from reconciler.secrets.encrypting import KEY_ENV, load_key
 
 DEFAULT_PATHS = ("manifests/",)
@@ -56,10 +64,10 @@ def _parse_version(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "sarif"]),
     default="text",
     show_default=True,
-    help="How to print the problems.",
+    help="How to print the problems and policy findings (sarif: SARIF 2.1.0).",
 )
 @click.option(
     "--check-secrets",
@@ -76,29 +84,44 @@ def _parse_version(ctx: click.Context, param: click.Parameter, value: str | None
     help=f"Key for `encrypted:` credentials, with --check-secrets (default: the {KEY_ENV} "
     "variable).",
 )
+@policy_file_option
 def validate(
     paths: tuple[str, ...],
+    *,
     cluster_version: Version,
     output_format: str,
     check_secrets: bool,
     key_file: Path | None,
+    policy_file: Path | None,
 ) -> None:
     """Check manifests in PATHS (files or directories; default: manifests/).
 
     Every problem is reported with its file:line:column and resource. Exits 0 when there
-    are no errors (warnings are printed), 1 otherwise.
+    are no errors (warnings are printed), 1 otherwise, 3 when the manifests are valid but
+    a policy rule found an error.
     """
     targets = paths or DEFAULT_PATHS
     secrets = Secrets(strict=check_secrets, key_file=key_file)
-    problems, resources = run_validation(targets, version=cluster_version, secrets=secrets)
-    if output_format == "json":
-        click.echo(json.dumps(_as_json(problems, resources=resources), indent=2))
+    policy = policy_for(targets, policy_file)
+    problems, resources, findings = validate_with_policy(
+        targets, version=cluster_version, secrets=secrets, policy=policy
+    )
+    if output_format == "sarif":
+        click.echo(render_sarif([*map(problem_finding, problems), *findings]), nl=False)
+    elif output_format == "json":
+        document = _as_json(problems, resources=resources)
+        document["findings"] = [f.to_dict() for f in findings]
+        click.echo(json.dumps(document, indent=2))
     else:
         for problem in problems:
             click.echo(str(problem))
+        for line in finding_lines(findings):
+            click.echo(line)
         click.echo(summary(problems, resources=resources, paths=targets))
     if _errors(problems):
         raise SystemExit(1)
+    if errors(findings):
+        raise SystemExit(EXIT_POLICY)
 
 
 @main.command("schema")
@@ -141,7 +164,21 @@ class Secrets:
 def run_validation(
     paths: Sequence[str], *, version: Version, secrets: Secrets | None = None
 ) -> tuple[list[Problem], int]:
-    """Every problem of `paths` for `version`, and how many resources were read.
+    """Every problem of `paths` for `version`, and how many resources were read."""
+    problems, resources, _ = validate_with_policy(paths, version=version, secrets=secrets)
+    return problems, resources
+
+
+def validate_with_policy(
+    paths: Sequence[str],
+    *,
+    version: Version,
+    secrets: Secrets | None = None,
+    policy: Policy | None = None,
+    environment: str | None = None,
+) -> tuple[list[Problem], int, tuple[Finding, ...]]:
+    """Every problem of `paths` for `version`, how many resources were read, and the
+    findings of `policy` (none without one) on the valid manifests.
 
     The semantic checks run on every document whose own schema is valid, also when
     others failed theirs; a reference to a document that failed is not dangling (it is
@@ -156,8 +193,26 @@ def run_validation(
         key = load_key(key_file=secrets.key_file, env=env) if secrets.strict else None
         found += check_secrets(reading.manifests, key=key, env=env, strict=secrets.strict)
     except ManifestError as exc:
-        return list(exc.problems), 0
-    return [*reading.problems, *found], reading.documents
+        return list(exc.problems), 0, ()
+    findings = evaluate(policy, reading.manifests, environment=environment) if policy else ()
+    return [*reading.problems, *found], reading.documents, findings
+
+
+def problem_finding(problem: Problem) -> Finding:
+    """A manifest problem as a finding of rule `manifest`, for the SARIF view."""
+    warning = problem.severity is Severity.WARNING
+    return Finding(
+        rule="manifest",
+        severity=FindingSeverity.WARNING if warning else FindingSeverity.ERROR,
+        message=problem.message,
+        resource=problem.resource,
+        file=problem.file,
+        line=problem.line,
+        column=problem.column,
+        path=problem.path,
+        rationale="The manifest is not valid for the target ML Commons version.",
+        hint="See docs/manifests.md.",
+    )
 
 
 def summary(problems: Sequence[Problem], *, resources: int, paths: Sequence[str]) -> str:
