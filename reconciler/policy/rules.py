@@ -64,8 +64,6 @@ class BuiltinRule:
     check: Check = dataclasses.field(repr=False)
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     """Parameter defaults; a repository's values must have the same shape."""
-    reference: str = ""
-    """The reference section the rule comes from."""
 
 
 # --- connectors ---------------------------------------------------------------------
@@ -242,7 +240,6 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         "to any host.",
         "Trust each provider's URL prefix, e.g. ^https://api\\.openai\\.com/v1/.*$.",
         _any_host,
-        reference="§3.1",
     ),
     BuiltinRule(
         "connector-plain-http",
@@ -251,7 +248,6 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         "unencrypted.",
         "Use an https:// URL.",
         _plain_http,
-        reference="§2.3",
     ),
     BuiltinRule(
         "connector-private-address",
@@ -260,7 +256,6 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         "cluster's network (metadata services, internal APIs).",
         "Call the service by its public https name, or allow this rule for a self-hosted model.",
         _private_address,
-        reference="§3.2",
     ),
     BuiltinRule(
         "connector-host-not-allowed",
@@ -269,7 +264,6 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         "Use an allowed host, or add the host to policy.builtin.connector-host-not-allowed.hosts.",
         _host_not_allowed,
         params={"hosts": []},
-        reference="§3.1",
     ),
     BuiltinRule(
         "credential-in-header",
@@ -278,7 +272,6 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         "only credential is encrypted.",
         "Move the value to spec.credential and write the header as ${credential.NAME}.",
         _credential_header,
-        reference="§2.7, §8.2",
     ),
     BuiltinRule(
         "connector-skip-ssl-verification",
@@ -287,7 +280,6 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         "path can read and change its traffic.",
         "Remove client_config.skip_ssl_verification, or trust the server's certificate.",
         _skip_ssl,
-        reference="§2.4",
     ),
     BuiltinRule(
         "access-public",
@@ -295,7 +287,6 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         "Public access lets every user of the cluster use the resource.",
         "Use access_mode: restricted with backend_roles, or private.",
         _public,
-        reference="§1.6, §5.3",
     ),
     BuiltinRule(
         "add-all-backend-roles",
@@ -304,7 +295,6 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         "happens to have, not the roles the repository names.",
         "List the backend_roles explicitly.",
         _add_all,
-        reference="§5.3",
     ),
     BuiltinRule(
         "access-control-disabled",
@@ -312,7 +302,6 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         "With access control off every user can use every connector or model.",
         "Set connector_access_control_enabled and model_access_control_enabled to true.",
         _access_control_off,
-        reference="§1.6, §9",
     ),
     BuiltinRule(
         "private-ip-enabled",
@@ -321,7 +310,6 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         "Leave it false, or on 3.7+ restrict private endpoints with "
         "trusted_connector_private_endpoints_regex.",
         _private_ip_enabled,
-        reference="§3.2",
     ),
     BuiltinRule(
         "lifecycle-required",
@@ -331,7 +319,6 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         "Set the lifecycle field, e.g. lifecycle.prevent_destroy: true.",
         _lifecycle,
         params={"kinds": ["Model"], "fields": {"production": ["prevent_destroy"]}},
-        reference="DESIGN: lifecycle",
     ),
 )
 """Every built-in rule, in the order docs/policy.md lists them."""
