@@ -198,6 +198,9 @@ class Plan:
     findings: tuple[Finding, ...] = ()
     """What the policy rules found (`reconciler.policy`); recorded in a saved plan, whose
     digest covers them, so `osml apply PLANFILE` refuses one with an error finding."""
+    environment: str | None = None
+    """The environment file the plan was made for (`--env`), read again by `osml apply
+    PLANFILE`; None without one."""
 
     @property
     def has_changes(self) -> bool:
@@ -226,6 +229,7 @@ class Plan:
             "prune": self.prune,
             "targets": [str(t) for t in self.targets],
             "manifests": list(self.manifests),
+            **({"environment": self.environment} if self.environment else {}),
             "warnings": list(self.warnings),
             "changes": [_change_to_dict(c) for c in self.changes],
             "orphans": [_change_to_dict(c) for c in self.orphans],
@@ -253,6 +257,7 @@ class Plan:
                 osml_version=str(data.get("osml_version", "")),
                 manifests=tuple(str(p) for p in data.get("manifests", [])),
                 findings=tuple(Finding.from_dict(f) for f in data.get("findings", [])),
+                environment=str(data["environment"]) if data.get("environment") else None,
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"not a valid osml plan: {exc}") from exc

@@ -39,7 +39,9 @@ from reconciler.errors import (
     StalePlanError,
 )
 from reconciler.manifests.checking import check
+from reconciler.manifests.environments import Environment
 from reconciler.manifests.loading import ManifestSet, read_manifests
+from reconciler.manifests.overlaying import Overlay
 from reconciler.manifests.resolving import resolve_secrets
 from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyObserver, ApplyResult
@@ -78,25 +80,27 @@ def read_desired(
     version: Version,
     key_file: Path | None = None,
     env: Mapping[str, str] | None = None,
+    environment: Environment | None = None,
 ) -> Desired:
-    """Load and check the manifests for `version`, then resolve every secret."""
-    manifests, warnings = load_checked(paths, version=version)
+    """Load and check the manifests for `version` (with `environment` applied, when one
+    is given: `manifests.overlaying`), then resolve every secret."""
+    manifests, warnings = load_checked(paths, version=version, environment=environment)
     return with_secrets(manifests, warnings, key_file=key_file, env=env)
 
 
 def load_checked(
-    paths: Sequence[str | Path], *, version: Version
+    paths: Sequence[str | Path], *, version: Version, environment: Environment | None = None
 ) -> tuple[ManifestSet, tuple[Problem, ...]]:
     """The manifests and their warnings; ManifestError when any check finds an error.
 
     The semantic checks run on the valid documents even when others are invalid, so one
     run reports every problem (`osml validate` does the same).
     """
-    reading = read_manifests(paths)
-    problems = [
-        *reading.problems,
-        *check(reading.manifests, version=version, declared=reading.declared),
-    ]
+    overlay = Overlay(environment)
+    reading = read_manifests(paths, overlay=overlay)
+    problems = overlay.annotate(
+        [*reading.problems, *check(reading.manifests, version=version, declared=reading.declared)]
+    )
     if any(p.severity is Severity.ERROR for p in problems):
         raise ManifestError(problems)
     return reading.manifests, tuple(problems)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_MANIFEST_SETS = {"deploy"}
-"""examples/deploy holds systemd and Kubernetes files for running `osml watch`."""
+NOT_MANIFEST_SETS = {"deploy", "environments"}
+"""examples/deploy holds systemd and Kubernetes files for running `osml watch`;
+examples/environments holds manifests/ and environments/ (tests/integration/test_environments.py)."""
 SETS = [
     ROOT / "manifests",
     *sorted(

@@ -25,6 +25,8 @@ import click
 
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
+from reconciler.cli.environments import env_options, for_environment, loaded, selected
+from reconciler.cli.fleet import apply_all_envs
 from reconciler.cli.interrupting import INTERRUPTED, interrupts, progress_every
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.params import InputPath, KeyFile, run_options
@@ -38,13 +40,16 @@ from reconciler.cli.policy import (
 )
 from reconciler.cli.refresh import run_refresh
 from reconciler.errors import LockError, PlanError
+from reconciler.findings import Finding
+from reconciler.manifests.environments import Environment
 from reconciler.mlcommons.versions import Version
 from reconciler.planfiles import read_document, read_plan_file
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
-from reconciler.policy import evaluate
+from reconciler.policy import Policy, evaluate
 from reconciler.reconciling import (
     ApplyOptions,
+    Desired,
     Review,
     apply_checked,
     apply_current,
@@ -90,6 +95,7 @@ def _echo(line: str) -> None:
 @plan_key_option
 @policy_file_option
 @allow_policy_option
+@env_options(fleet="apply")
 @no_color_option
 @cluster_options
 def apply(
@@ -106,18 +112,41 @@ def apply(
     refresh_only: bool,
     key_file: Path | None,
     plan_key_file: Path | None,
+    env: str | None,
+    env_dir: Path | None,
+    all_envs: bool,
+    plan_dir: Path | None,
     policy_file: Path | None,
     allow_policy: frozenset[str],
     cluster: ClusterOptions,
 ) -> None:
     """Apply the manifests in PATHS (default manifests/), or a saved PLANFILE."""
+    if all_envs or plan_dir is not None:
+        apply_all_envs(
+            tuple(str(p) for p in paths) or ("manifests",), env=env, env_dir=env_dir,
+            plan_dir=plan_dir, all_envs=all_envs, refresh_only=refresh_only,
+            auto_approve=auto_approve, cluster=cluster, key_file=key_file,
+            plan_key_file=plan_key_file,
+            plan_options=PlanOptions(prune=prune, targets=_keys(targets),
+                                     allow_prune_all=allow_prune_all),
+            apply_options=ApplyOptions(parallelism=parallelism, lock_timeout=lock_timeout,
+                                       settings=Settings(deploy_timeout=deploy_timeout)),
+        )  # fmt: skip
+        return
     # A plan file is verified, and its policy findings checked, before the cluster is
     # even reached.
     saved = _saved_plan(paths, plan_key_file=plan_key_file)
-    if saved is not None:
-        overrides = check_findings(saved.findings, allowed=allow_policy)
-    else:
-        policy = policy_for(paths or ("manifests",), policy_file)
+    overrides = check_findings(saved.findings, allowed=allow_policy) if saved else []
+    policy = policy_for(paths or ("manifests",), policy_file) if saved is None else None
+    environment = selected(paths or ("manifests",), env=env, env_dir=env_dir)
+    if saved is not None and saved.environment is not None:
+        if environment is not None and environment.file != saved.environment:
+            raise PlanError(
+                f"the plan was made for the environment file {saved.environment}, "
+                f"not {environment.file}"
+            )
+        environment = loaded(saved.environment)
+    cluster = for_environment(cluster, environment)
     options = ApplyOptions(
         parallelism=parallelism,
         lock_timeout=lock_timeout,
@@ -133,9 +162,14 @@ def apply(
         version = Version.parse(conn.version)
         if saved is not None:
             sources = manifest_paths or _recorded(saved)
-            desired = read_desired(sources, version=version, key_file=key_file)
+            desired = read_desired(
+                sources, version=version, key_file=key_file, environment=environment
+            )
         else:
-            desired = read_desired(paths or ("manifests",), version=version, key_file=key_file)
+            desired = read_desired(
+                paths or ("manifests",), version=version, key_file=key_file,
+                environment=environment,
+            )  # fmt: skip
             plan_options = PlanOptions(
                 prune=prune, targets=_keys(targets), allow_prune_all=allow_prune_all
             )
@@ -143,9 +177,7 @@ def apply(
                 conn, desired, options=plan_options, state_index=cluster.state_index
             )
             _echo(render_text(planned.plan, color=use_color()))
-            findings = evaluate(policy, desired.manifests, plan=planned.plan)
-            for line in finding_lines(findings):
-                _echo(line)
+            findings = _findings(policy, desired, planned.plan, environment=environment)
             if not planned.plan.has_changes:
                 return
             overrides = check_findings(findings, allowed=allow_policy)
@@ -176,6 +208,17 @@ def apply(
         sys.exit(INTERRUPTED)
     if not result.ok:
         sys.exit(1)
+
+
+def _findings(
+    policy: Policy | None, desired: Desired, plan: Plan, *, environment: Environment | None
+) -> tuple[Finding, ...]:
+    """The policy's findings on a plan just made, printed after it."""
+    name = environment.name if environment is not None else None
+    findings = evaluate(policy or Policy(), desired.manifests, plan=plan, environment=name)
+    for line in finding_lines(findings):
+        _echo(line)
+    return findings
 
 
 def _saved_plan(paths: tuple[Path, ...], *, plan_key_file: Path | None) -> Plan | None:

@@ -20,11 +20,14 @@ import click
 
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
+from reconciler.cli.environments import env_options, for_environment, selected
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.params import InputPath, run_options
 from reconciler.cli.plan import use_color
 from reconciler.errors import PlanError
+from reconciler.manifests.environments import Environment
 from reconciler.manifests.loading import ManifestSet, load_manifests
+from reconciler.manifests.overlaying import Overlay
 from reconciler.planning import PlanOptions
 from reconciler.planning.destroying import protect
 from reconciler.reconciling import ApplyOptions, Desired, apply_checked, plan_against
@@ -63,6 +66,7 @@ def _echo(line: str) -> None:
     help="Destroy only this resource and what depends on it (repeatable).",
 )
 @run_options(waits_for="undeploy")
+@env_options()
 @cluster_options
 def destroy(
     paths: tuple[Path, ...],
@@ -72,14 +76,19 @@ def destroy(
     parallelism: int,
     deploy_timeout: float,
     lock_timeout: float,
+    env: str | None,
+    env_dir: Path | None,
     cluster: ClusterOptions,
 ) -> None:
     """Delete every resource osml manages (those in its state index).
 
     PATHS (default manifests/, if present) are read only for `lifecycle.prevent_destroy`:
-    a resource it protects there, or when it was last applied, is kept.
+    a resource it protects there (with --env: with that environment's overrides), or when
+    it was last applied, is kept.
     """
-    protected = _protected(paths)
+    environment = selected(paths or DEFAULT_PATHS, env=env, env_dir=env_dir)
+    cluster = for_environment(cluster, environment)
+    protected = _protected(paths, environment)
     options = ApplyOptions(
         parallelism=parallelism,
         lock_timeout=lock_timeout,
@@ -103,14 +112,14 @@ def destroy(
         sys.exit(1)
 
 
-def _protected(paths: tuple[Path, ...]) -> frozenset[ResourceKey]:
+def _protected(paths: tuple[Path, ...], environment: Environment | None) -> frozenset[ResourceKey]:
     """The resources whose manifest sets `lifecycle.prevent_destroy`."""
     sources = paths or tuple(Path(p) for p in DEFAULT_PATHS if Path(p).exists())
     if not sources:
         return frozenset()
     return frozenset(
         document.key
-        for document in load_manifests(sources)
+        for document in load_manifests(sources, overlay=Overlay(environment))
         if document.manifest.lifecycle.prevent_destroy
     )
 

@@ -24,6 +24,8 @@ from pathlib import Path
 import click
 
 from reconciler.cli.base import main
+from reconciler.cli.environments import env_options, every_environment, for_environment, selected
+from reconciler.cli.fleet import fleet_of, plan_fleet
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.params import KeyFile
 from reconciler.cli.plankeys import plan_key, plan_key_option
@@ -148,6 +150,7 @@ no_color_option = click.option(
     "a failed probe exits 1. The cluster is only read.",
 )
 @policy_file_option
+@env_options(fleet="plan")
 @no_color_option
 @cluster_options
 def plan(
@@ -165,6 +168,10 @@ def plan(
     probe_offline: bool,
     sarif_out: Path | None,
     policy_file: Path | None,
+    env: str | None,
+    env_dir: Path | None,
+    all_envs: bool,
+    plan_dir: Path | None,
     cluster: ClusterOptions,
 ) -> None:
     """Show what `osml apply` would change to make the cluster match PATHS.
@@ -172,6 +179,20 @@ def plan(
     PATHS are manifest files or directories (default: manifests/). Nothing is written
     to the cluster.
     """
+    paths = paths or DEFAULT_PATHS
+    if plan_dir is not None and not all_envs:
+        raise click.UsageError("--out-dir goes with --all-envs; a single plan is saved with --out")
+    if all_envs:
+        _plan_fleet(
+            paths, env=env, env_dir=env_dir, refresh_only=refresh_only, probe_offline=probe_offline,
+            cluster=cluster, key_file=key_file,
+            options=PlanOptions(prune=prune, targets=targets, allow_prune_all=allow_prune_all),
+            output_format=output_format, out=out, out_dir=plan_dir, detailed=detailed_exitcode,
+            plan_key_file=plan_key_file,
+        )  # fmt: skip
+        return
+    environment = selected(paths, env=env, env_dir=env_dir)
+    cluster = for_environment(cluster, environment)
     if refresh_only:
         _plan_refresh(cluster, output_format=output_format, out=out, detailed=detailed_exitcode)
         return
@@ -182,11 +203,16 @@ def plan(
     policy = policy_for(paths or DEFAULT_PATHS, policy_file)
     with connected(_cluster_to_plan(cluster, probe_offline=probe_offline)) as conn:
         version = Version.parse(conn.version)
-        desired = read_desired(paths or DEFAULT_PATHS, version=version, key_file=key_file)
+        desired = read_desired(paths, version=version, key_file=key_file, environment=environment)
         made = plan_against(conn, desired, options=options, state_index=cluster.state_index)
     # The paths as given, relative where they were: `apply PLANFILE` reads them again.
-    made_plan = dataclasses.replace(made.plan, manifests=tuple(paths or DEFAULT_PATHS))
-    findings = evaluate(policy, desired.manifests, plan=made_plan)
+    made_plan = dataclasses.replace(
+        made.plan,
+        manifests=tuple(paths),
+        environment=environment.file if environment is not None else None,
+    )
+    name = environment.name if environment is not None else None
+    findings = evaluate(policy, desired.manifests, plan=made_plan, environment=name)
     made_plan = dataclasses.replace(made_plan, findings=findings)
     if sarif_out is not None:
         _write(sarif_out, render_sarif(findings))
@@ -216,6 +242,25 @@ def _write(path: Path, text: str) -> None:
         path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _plan_fleet(
+    paths: Sequence[str], *, env: str | None, env_dir: Path | None, refresh_only: bool,
+    probe_offline: bool, cluster: ClusterOptions, key_file: Path | None,
+    options: PlanOptions, output_format: str, out: Path | None, out_dir: Path | None,
+    detailed: bool, plan_key_file: Path | None,
+) -> None:  # fmt: skip
+    if env is not None or refresh_only or probe_offline or out is not None:
+        raise click.UsageError(
+            "--all-envs plans every environment: drop --env, --refresh-only and "
+            "--probe-offline; save the plans with --out-dir DIR"
+        )
+    environments = every_environment(paths, env_dir=env_dir)
+    fleet = fleet_of(environments, paths=paths, cluster=cluster, key_file=key_file)
+    plan_fleet(
+        fleet, options=options, output_format=output_format, out=out_dir,
+        detailed_exitcode=detailed, plan_key_file=plan_key_file, color=use_color(),
+    )  # fmt: skip
 
 
 def _plan_refresh(

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import click
 
 from reconciler.cli.base import main
+from reconciler.cli.environments import env_cluster
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.locking import force_unlock, is_expired, lock_status
@@ -40,6 +41,7 @@ def lock() -> None:
 
 @lock.command("status")
 @cluster_options
+@env_cluster
 def lock_status_command(*, cluster: ClusterOptions) -> None:
     """Show who holds the state lock, if anyone."""
     with connected(cluster) as conn:
@@ -57,6 +59,7 @@ def lock_status_command(*, cluster: ClusterOptions) -> None:
 @click.argument("lock_id")
 @click.option("--force", is_flag=True, help="Remove the lock even if its lease is still live.")
 @cluster_options
+@env_cluster
 def force_unlock_command(lock_id: str, *, force: bool, cluster: ClusterOptions) -> None:
     """Remove the lock LOCK_ID (shown by `osml lock status`), whoever holds it.
 
@@ -106,6 +109,7 @@ def state() -> None:
     help="text: a header and one tab-separated line per resource; json: one array.",
 )
 @cluster_options
+@env_cluster
 def state_list(*, output_format: str, cluster: ClusterOptions) -> None:
     """One line per managed resource: KIND/NAME, status, live ID and last update."""
     with connected(cluster) as conn:
@@ -126,6 +130,7 @@ def state_list(*, output_format: str, cluster: ClusterOptions) -> None:
 @state.command("show")
 @click.argument("resource")
 @cluster_options
+@env_cluster
 def state_show(resource: str, *, cluster: ClusterOptions) -> None:
     """The whole record of RESOURCE (KIND/NAME) as JSON; credentials only as fingerprints.
 
@@ -155,6 +160,7 @@ def state_show(resource: str, *, cluster: ClusterOptions) -> None:
 @state.command("rm")
 @click.argument("resource")
 @cluster_options
+@env_cluster
 def state_rm(resource: str, *, cluster: ClusterOptions) -> None:
     """Forget RESOURCE (KIND/NAME) without deleting it from the cluster."""
     key = _key(resource)
@@ -170,6 +176,7 @@ def state_rm(resource: str, *, cluster: ClusterOptions) -> None:
 @click.argument("resource")
 @click.argument("live_id")
 @cluster_options
+@env_cluster
 def import_command(resource: str, live_id: str, *, cluster: ClusterOptions) -> None:
     """Manage the existing live resource LIVE_ID as RESOURCE (KIND/NAME).
 

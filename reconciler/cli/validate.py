@@ -4,10 +4,7 @@ Registered on the root group by importing this module from `reconciler.cli`. `va
 loads the manifests and runs the semantic checks for a target version, then prints every
 problem (text or JSON) and exits 1 if any is an error. Problems are this command's output,
 so they go to stdout, and a ManifestError is reported in the same format rather than as the
-generic `Error:` line. The policy rules (`reconciler.policy`) run on the valid manifests
-too: their findings are printed after the problems (or as SARIF with `--format sarif`,
-with the problems), and an error finding exits 3 when the manifests are valid.
-Nothing here talks to a cluster; secret references are resolved
+generic `Error:` line. Nothing here talks to a cluster; secret references are resolved
 only to see that they can be (`--check-secrets`), and no value is kept or printed.
 """
 
@@ -23,12 +20,15 @@ from typing import Any
 import click
 
 from reconciler.cli.base import main
+from reconciler.cli.environments import across, env_options, for_validation, given_on_command_line
 from reconciler.cli.params import KeyFile
 from reconciler.cli.policy import EXIT_POLICY, policy_file_option, policy_for
 from reconciler.errors import ManifestError, Problem, Severity
 from reconciler.findings import Finding, FindingSeverity, errors
 from reconciler.manifests.checking import check
+from reconciler.manifests.environments import Environment
 from reconciler.manifests.loading import read_manifests
+from reconciler.manifests.overlaying import Overlay
 from reconciler.manifests.resolving import check_secrets
 from reconciler.manifests.schema import manifest_schema
 from reconciler.mlcommons.versions import LATEST, SUPPORTED, Version, is_supported
@@ -84,6 +84,7 @@ def _parse_version(ctx: click.Context, param: click.Parameter, value: str | None
     help=f"Key for `encrypted:` credentials, with --check-secrets (default: the {KEY_ENV} "
     "variable).",
 )
+@env_options()
 @policy_file_option
 def validate(
     paths: tuple[str, ...],
@@ -92,20 +93,38 @@ def validate(
     output_format: str,
     check_secrets: bool,
     key_file: Path | None,
+    env: str | None,
+    env_dir: Path | None,
     policy_file: Path | None,
 ) -> None:
     """Check manifests in PATHS (files or directories; default: manifests/).
 
     Every problem is reported with its file:line:column and resource. Exits 0 when there
-    are no errors (warnings are printed), 1 otherwise, 3 when the manifests are valid but
-    a policy rule found an error.
+    are no errors (warnings are printed), 1 otherwise. With an environments folder beside
+    the manifests, every environment is checked (or only --env NAME). The policy rules
+    run too: exit 3 when the manifests are valid but a rule found an error.
     """
     targets = paths or DEFAULT_PATHS
-    secrets = Secrets(strict=check_secrets, key_file=key_file)
     policy = policy_for(targets, policy_file)
-    problems, resources, findings = validate_with_policy(
-        targets, version=cluster_version, secrets=secrets, policy=policy
-    )
+    secrets = Secrets(strict=check_secrets, key_file=key_file)
+    environments, broken = for_validation(targets, env=env, env_dir=env_dir)
+    if environments or broken:
+        pinned = "cluster_version" in given_on_command_line()
+
+        def run(environment: Environment) -> tuple[list[Problem], int]:
+            try:
+                version = _version_of(environment, cluster_version, pinned=pinned)
+            except ManifestError as exc:
+                return list(exc.problems), 0
+            return run_validation(
+                targets, version=version, secrets=secrets, environment=environment
+            )
+
+        problems, resources = across(environments, run)
+        problems = [*broken, *problems]
+    else:
+        problems, resources = run_validation(targets, version=cluster_version, secrets=secrets)
+    findings = policy_findings(targets, policy=policy, environments=environments)
     if output_format == "sarif":
         click.echo(render_sarif([*map(problem_finding, problems), *findings]), nl=False)
     elif output_format == "json":
@@ -117,11 +136,43 @@ def validate(
             click.echo(str(problem))
         for line in finding_lines(findings):
             click.echo(line)
-        click.echo(summary(problems, resources=resources, paths=targets))
+        names = [e.name for e in environments]
+        click.echo(summary(problems, resources=resources, paths=targets, environments=names))
     if _errors(problems):
         raise SystemExit(1)
     if errors(findings):
         raise SystemExit(EXIT_POLICY)
+
+
+def policy_findings(
+    paths: Sequence[str], *, policy: Policy, environments: Sequence[Environment] = ()
+) -> tuple[Finding, ...]:
+    """The findings of `policy` on the valid manifests, once per environment (each with
+    its overlay and its name), or once without one; the same finding is listed once."""
+    if not environments:
+        return evaluate(policy, read_manifests(paths).manifests)
+    found: list[Finding] = []
+    for environment in environments:
+        reading = read_manifests(paths, overlay=Overlay(environment))
+        found += evaluate(policy, reading.manifests, environment=environment.name)
+    return tuple(dict.fromkeys(found))
+
+
+def problem_finding(problem: Problem) -> Finding:
+    """A manifest problem as a finding of rule `manifest`, for the SARIF view."""
+    warning = problem.severity is Severity.WARNING
+    return Finding(
+        rule="manifest",
+        severity=FindingSeverity.WARNING if warning else FindingSeverity.ERROR,
+        message=problem.message,
+        resource=problem.resource,
+        file=problem.file,
+        line=problem.line,
+        column=problem.column,
+        path=problem.path,
+        rationale="The manifest is not valid for the target ML Commons version.",
+        hint="See docs/manifests.md.",
+    )
 
 
 @main.command("schema")
@@ -162,23 +213,13 @@ class Secrets:
 
 
 def run_validation(
-    paths: Sequence[str], *, version: Version, secrets: Secrets | None = None
-) -> tuple[list[Problem], int]:
-    """Every problem of `paths` for `version`, and how many resources were read."""
-    problems, resources, _ = validate_with_policy(paths, version=version, secrets=secrets)
-    return problems, resources
-
-
-def validate_with_policy(
     paths: Sequence[str],
     *,
     version: Version,
     secrets: Secrets | None = None,
-    policy: Policy | None = None,
-    environment: str | None = None,
-) -> tuple[list[Problem], int, tuple[Finding, ...]]:
-    """Every problem of `paths` for `version`, how many resources were read, and the
-    findings of `policy` (none without one) on the valid manifests.
+    environment: Environment | None = None,
+) -> tuple[list[Problem], int]:
+    """Every problem of `paths` for `version`, and how many resources were read.
 
     The semantic checks run on every document whose own schema is valid, also when
     others failed theirs; a reference to a document that failed is not dangling (it is
@@ -187,36 +228,50 @@ def validate_with_policy(
     """
     secrets = secrets or Secrets()
     env = os.environ if secrets.env is None else secrets.env
+    overlay = Overlay(environment)
     try:
-        reading = read_manifests(paths)
+        reading = read_manifests(paths, overlay=overlay)
         found = check(reading.manifests, version=version, declared=reading.declared)
         key = load_key(key_file=secrets.key_file, env=env) if secrets.strict else None
         found += check_secrets(reading.manifests, key=key, env=env, strict=secrets.strict)
     except ManifestError as exc:
-        return list(exc.problems), 0, ()
-    findings = evaluate(policy, reading.manifests, environment=environment) if policy else ()
-    return [*reading.problems, *found], reading.documents, findings
+        return overlay.annotate(exc.problems), 0
+    return overlay.annotate([*reading.problems, *found]), reading.documents
 
 
-def problem_finding(problem: Problem) -> Finding:
-    """A manifest problem as a finding of rule `manifest`, for the SARIF view."""
-    warning = problem.severity is Severity.WARNING
-    return Finding(
-        rule="manifest",
-        severity=FindingSeverity.WARNING if warning else FindingSeverity.ERROR,
-        message=problem.message,
-        resource=problem.resource,
-        file=problem.file,
-        line=problem.line,
-        column=problem.column,
-        path=problem.path,
-        rationale="The manifest is not valid for the target ML Commons version.",
-        hint="See docs/manifests.md.",
-    )
+def _version_of(environment: Environment, given: Version, *, pinned: bool) -> Version:
+    """The version an environment is checked for: `--cluster-version` when written on the
+    command line, else the file's `cluster.version`, else the default."""
+    text = environment.cluster.version
+    if pinned or text is None:
+        return given
+    try:
+        version = Version.parse(text)
+    except ValueError as exc:
+        raise _version_problem(environment, str(exc)) from exc
+    if not is_supported(version):
+        known = f"{SUPPORTED[0].short} to {SUPPORTED[-1].short}"
+        raise _version_problem(environment, f"{version.short} is not supported; osml knows {known}")
+    return version
 
 
-def summary(problems: Sequence[Problem], *, resources: int, paths: Sequence[str]) -> str:
-    """`3 errors, 1 warning in 5 resources.` or `manifests/ is valid: 7 resources.`"""
+def _version_problem(environment: Environment, message: str) -> ManifestError:
+    where = environment.locate("cluster", "version")
+    return ManifestError(
+        [Problem(message, file=where.file, line=where.line, column=where.column,
+                 path="cluster.version")]
+    )  # fmt: skip
+
+
+def summary(
+    problems: Sequence[Problem],
+    *,
+    resources: int,
+    paths: Sequence[str],
+    environments: Sequence[str] = (),
+) -> str:
+    """`3 errors, 1 warning in 5 resources.` or `manifests/ is valid: 7 resources.`
+    (`... is valid in environments dev, prod: 7 resources.` when they were checked)."""
     errors, warnings = len(_errors(problems)), len(problems) - len(_errors(problems))
     counted = _count(resources, "resource")
     if errors:
@@ -224,7 +279,9 @@ def summary(problems: Sequence[Problem], *, resources: int, paths: Sequence[str]
         return f"{_count(errors, 'error')}{warned} in {counted}."
     warned = f" ({_count(warnings, 'warning')})" if warnings else ""
     verb = "is" if len(paths) == 1 else "are"
-    return f"{', '.join(paths)} {verb} valid: {counted}{warned}."
+    label = "environment" if len(environments) == 1 else "environments"
+    where = f" in {label} {', '.join(environments)}" if environments else ""
+    return f"{', '.join(paths)} {verb} valid{where}: {counted}{warned}."
 
 
 def _as_json(problems: Sequence[Problem], *, resources: int) -> dict[str, Any]:

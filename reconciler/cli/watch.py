@@ -22,6 +22,7 @@ import click
 
 from reconciler.applying.executing import Settings
 from reconciler.cli.base import main
+from reconciler.cli.environments import env_options, environment_folder, for_environment, selected
 from reconciler.cli.options import ClusterOptions, cluster_options, open_cluster
 from reconciler.cli.params import DURATION_HELP, Duration, FlagFile, InputPath, KeyFile
 from reconciler.watching import CycleSettings, Mode, Watcher, WatchOptions
@@ -127,6 +128,7 @@ class Address(_ParamType):
     help=f"How long to wait for each deploy or undeploy ({DURATION_HELP}).",
 )
 @click.option("--key-file", type=KeyFile())
+@env_options()
 @cluster_options
 def watch(
     paths: tuple[Path, ...],
@@ -145,6 +147,8 @@ def watch(
     parallelism: int,
     deploy_timeout: float,
     key_file: Path | None,
+    env: str | None,
+    env_dir: Path | None,
     cluster: ClusterOptions,
 ) -> None:  # fmt: skip
     """Keep the cluster converged with the manifests in PATHS (default manifests/).
@@ -154,9 +158,12 @@ def watch(
     gives it back, so `osml apply --lock-timeout` can run between cycles. SIGUSR1
     pauses (or resumes) the watcher; stop with SIGTERM or Ctrl-C.
     """
+    environment = selected(paths or (Path("manifests"),), env=env, env_dir=env_dir)
+    cluster = for_environment(cluster, environment)
     options = WatchOptions(
         cycle=CycleSettings(
             paths=paths or (Path("manifests"),),
+            environment=environment.file if environment is not None else None,
             mode=Mode(mode),
             prune=prune,
             allow_prune_all=allow_prune_all,
@@ -170,7 +177,7 @@ def watch(
         lease_seconds=lease,
         max_backoff=max_backoff,
         watch_files=watch_files,
-        watch_dirs=watch_dirs,
+        watch_dirs=(*watch_dirs, *environment_folder(environment)),
         pause_file=pause_file,
     )
     with open_cluster(cluster) as conn:

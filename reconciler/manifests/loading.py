@@ -35,6 +35,7 @@ from reconciler.manifests.locating import (
     render_path,
 )
 from reconciler.manifests.models import MANIFEST_TYPES, Manifest
+from reconciler.manifests.overlaying import Overlay
 from reconciler.resources import Kind, ResourceKey
 
 __all__ = [
@@ -140,19 +141,24 @@ class Reading:
     invalid resource is to something that exists, not a dangling one."""
 
 
-def load_manifests(paths: Sequence[str | Path]) -> ManifestSet:
+def load_manifests(paths: Sequence[str | Path], *, overlay: Overlay | None = None) -> ManifestSet:
     """Load every manifest under `paths`; raise ManifestError listing every problem.
 
     An empty set of manifests is valid and yields an empty ManifestSet.
     """
-    reading = read_manifests(paths)
+    reading = read_manifests(paths, overlay=overlay)
     if reading.problems:
         raise ManifestError(reading.problems)
     return reading.manifests
 
 
-def read_manifests(paths: Sequence[str | Path]) -> Reading:
-    """Like `load_manifests`, but return the problems instead of raising them."""
+def read_manifests(paths: Sequence[str | Path], *, overlay: Overlay | None = None) -> Reading:
+    """Like `load_manifests`, but return the problems instead of raising them.
+
+    `overlay` applies an environment to each document before it is validated
+    (`manifests.overlaying`); without one, a `${env.NAME}` is reported as needing one.
+    """
+    overlay = overlay or Overlay(None)
     loaded: list[LoadedManifest] = []
     first_seen: dict[ResourceKey, SourceLocation] = {}
     count = 0
@@ -162,11 +168,13 @@ def read_manifests(paths: Sequence[str | Path]) -> Reading:
         documents = _read_file(file, found)
         count += len(documents)
         for document in documents:
+            document = overlay.apply(document, found)  # noqa: PLW2901
             duplicate = _check_duplicate(document, first_seen, found)
             manifest = _load_document(document, found)
             if manifest is not None and not duplicate:
                 loaded.append(manifest)
-        problems.extend(sorted(found, key=lambda p: (p.line or 0, p.column or 0)))
+        problems.extend(sorted(found, key=lambda p: (p.file != file, p.line or 0, p.column or 0)))
+    problems.extend(overlay.leftovers())
     declared = frozenset(first_seen)
     return Reading(ManifestSet(tuple(loaded)), tuple(problems), count, declared)
 

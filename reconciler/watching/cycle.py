@@ -34,6 +34,7 @@ from reconciler.errors import (
     Severity,
     StalePlanError,
 )
+from reconciler.manifests.environments import load_environment
 from reconciler.manifests.loading import ManifestSet, find_manifest_files
 from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyObserver, ApplyResult, Outcome
@@ -117,6 +118,9 @@ class CycleSettings:
     key_file: Path | None = None
     env: Mapping[str, str] | None = None
     """Where `fromEnv` secrets come from; None means the process environment."""
+    environment: str | None = None
+    """The environment file applied to the manifests (`--env`), read again when it
+    changes; None without one."""
 
 
 class ManifestCache:
@@ -128,17 +132,20 @@ class ManifestCache:
     ran for; a stat per file costs far less than a parse.
     """
 
-    def __init__(self, paths: Sequence[str | Path]) -> None:
+    def __init__(self, paths: Sequence[str | Path], *, environment: str | None = None) -> None:
         self._paths = paths
+        self._environment = environment
         self._key: tuple[object, ...] | None = None
         self._value: tuple[ManifestSet, tuple[Problem, ...]] | None = None
 
     def get(self, version: Version) -> tuple[ManifestSet, tuple[Problem, ...]]:
         """The manifests for `version`; ManifestError as `load_checked` raises it."""
-        key = (str(version), *_signature(self._paths))
+        watched = [*self._paths, *([self._environment] if self._environment else [])]
+        key = (str(version), *_signature(watched))
         if key != self._key or self._value is None:
             self._value = None
-            self._value = load_checked(self._paths, version=version)
+            environment = load_environment(self._environment) if self._environment else None
+            self._value = load_checked(self._paths, version=version, environment=environment)
             self._key = key
         return self._value
 
@@ -179,7 +186,7 @@ class Cycle:
         self._clock = clock
         self._observer = WatchObserver(log, metrics)
         self._noted: frozenset[str] = frozenset()
-        self._manifests = ManifestCache(settings.paths)
+        self._manifests = ManifestCache(settings.paths, environment=settings.environment)
 
     def run(self, *, lease: Lease | None, report: bool = False) -> CycleReport:
         """One cycle; `lease` is required in heal mode (the lock we hold). `report`
@@ -199,9 +206,7 @@ class Cycle:
             return self._invalid(exc)
         except ClusterError as exc:
             return self._error("cluster_error", exc)
-        return self._act(
-            planned.plan, desired, lease=lease, seen=planned.snapshot, report=report
-        )
+        return self._act(planned.plan, desired, lease=lease, seen=planned.snapshot, report=report)
 
     def _desired(self) -> Desired:
         manifests, warnings = self._manifests.get(Version.parse(self.conn.version))
