@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from reconciler.errors import PlanError
+from reconciler.findings import Finding
 from reconciler.resources import Kind, ResourceKey
 
 FORMAT_VERSION = 2
@@ -194,6 +195,9 @@ class Plan:
     manifests: tuple[str, ...] = ()
     """The manifest paths the plan was made from, as given (relative where they were):
     where `osml apply PLANFILE` reads the secrets unless told otherwise."""
+    findings: tuple[Finding, ...] = ()
+    """What the policy rules found (`reconciler.policy`); recorded in a saved plan, whose
+    digest covers them, so `osml apply PLANFILE` refuses one with an error finding."""
     environment: str | None = None
     """The environment file the plan was made for (`--env`), read again by `osml apply
     PLANFILE`; None without one."""
@@ -229,6 +233,7 @@ class Plan:
             "warnings": list(self.warnings),
             "changes": [_change_to_dict(c) for c in self.changes],
             "orphans": [_change_to_dict(c) for c in self.orphans],
+            "findings": [f.to_dict() for f in self.findings],
         }
 
     @classmethod
@@ -251,6 +256,7 @@ class Plan:
                 created_at=str(data.get("created_at", "")),
                 osml_version=str(data.get("osml_version", "")),
                 manifests=tuple(str(p) for p in data.get("manifests", [])),
+                findings=tuple(Finding.from_dict(f) for f in data.get("findings", [])),
                 environment=str(data["environment"]) if data.get("environment") else None,
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:

@@ -9,7 +9,10 @@ key), then it is refused if the cluster has moved on; secrets are resolved now, 
 manifest paths the plan records unless `--manifests` says otherwise, and every one must
 match the plan's fingerprints before the first change. Long changes say every few
 seconds that they still run; Ctrl-C finishes what is in flight, releases the lock and
-says what was not done (`cli.interrupting`).
+says what was not done (`cli.interrupting`). A plan with policy findings of error
+severity (recorded in the plan file, or found now on the plan just made) is refused
+before the cluster is changed unless `--allow-policy` names every such rule; the
+override is printed with the findings it let through (`cli.policy`).
 """
 
 from __future__ import annotations
@@ -29,20 +32,31 @@ from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.params import InputPath, KeyFile, run_options
 from reconciler.cli.plan import no_color_option, use_color
 from reconciler.cli.plankeys import plan_key, plan_key_option
+from reconciler.cli.policy import (
+    allow_policy_option,
+    check_findings,
+    policy_file_option,
+    policy_for,
+)
 from reconciler.cli.refresh import run_refresh
 from reconciler.errors import LockError, PlanError
+from reconciler.findings import Finding
+from reconciler.manifests.environments import Environment
 from reconciler.mlcommons.versions import Version
 from reconciler.planfiles import read_document, read_plan_file
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
+from reconciler.policy import Policy, evaluate
 from reconciler.reconciling import (
     ApplyOptions,
+    Desired,
     Review,
     apply_checked,
     apply_current,
     plan_against,
     read_desired,
 )
+from reconciler.rendering.findings import finding_lines
 from reconciler.rendering.progress import TextProgress, interrupted_lines
 from reconciler.rendering.text import render_text
 from reconciler.resources import ResourceKey
@@ -79,6 +93,8 @@ def _echo(line: str) -> None:
 )
 @click.option("--key-file", type=KeyFile())
 @plan_key_option
+@policy_file_option
+@allow_policy_option
 @env_options(fleet="apply")
 @no_color_option
 @cluster_options
@@ -100,6 +116,8 @@ def apply(
     env_dir: Path | None,
     all_envs: bool,
     plan_dir: Path | None,
+    policy_file: Path | None,
+    allow_policy: frozenset[str],
     cluster: ClusterOptions,
 ) -> None:
     """Apply the manifests in PATHS (default manifests/), or a saved PLANFILE."""
@@ -115,8 +133,11 @@ def apply(
                                        settings=Settings(deploy_timeout=deploy_timeout)),
         )  # fmt: skip
         return
-    # A plan file is verified before the cluster is even reached.
+    # A plan file is verified, and its policy findings checked, before the cluster is
+    # even reached.
     saved = _saved_plan(paths, plan_key_file=plan_key_file)
+    overrides = check_findings(saved.findings, allowed=allow_policy) if saved else []
+    policy = policy_for(paths or ("manifests",), policy_file) if saved is None else None
     environment = selected(paths or ("manifests",), env=env, env_dir=env_dir)
     if saved is not None and saved.environment is not None:
         if environment is not None and environment.file != saved.environment:
@@ -156,9 +177,13 @@ def apply(
                 conn, desired, options=plan_options, state_index=cluster.state_index
             )
             _echo(render_text(planned.plan, color=use_color()))
+            findings = _findings(policy, desired, planned.plan, environment=environment)
             if not planned.plan.has_changes:
                 return
+            overrides = check_findings(findings, allowed=allow_policy)
             _confirm(auto_approve)
+        for line in overrides:
+            _echo(line)
         progress = TextProgress(_echo, every=progress_every())
         with interrupts() as stop, contextlib.closing(progress):
             try:
@@ -183,6 +208,17 @@ def apply(
         sys.exit(INTERRUPTED)
     if not result.ok:
         sys.exit(1)
+
+
+def _findings(
+    policy: Policy | None, desired: Desired, plan: Plan, *, environment: Environment | None
+) -> tuple[Finding, ...]:
+    """The policy's findings on a plan just made, printed after it."""
+    name = environment.name if environment is not None else None
+    findings = evaluate(policy or Policy(), desired.manifests, plan=plan, environment=name)
+    for line in finding_lines(findings):
+        _echo(line)
+    return findings
 
 
 def _saved_plan(paths: tuple[Path, ...], *, plan_key_file: Path | None) -> Plan | None:

@@ -6,8 +6,11 @@ the cluster's version, resolve secrets, read one snapshot, plan; then render the
 view to stdout (`--out` also saves the plan file for `osml apply FILE`, with its digest,
 signed with the plan key when one is set). Warnings go to stderr. `--probe-offline` then
 runs every probe in a throwaway offline sandbox (`reconciler.rehearsing`) and reports
-them. Exit codes: 0 done, 1 error (a failed offline probe too), 2 changes present with
-`--detailed-exitcode`. Nothing here writes to the cluster.
+them. The policy rules run on the manifests and the plan (`reconciler.policy`); the plan
+carries their findings (a saved plan records them), and `--format sarif` or `--sarif FILE`
+gives them as SARIF. Exit codes: 0 done, 1 error (a failed offline probe too), 3 a policy
+finding of error severity, 2 changes present with `--detailed-exitcode`. Nothing here
+writes to the cluster.
 """
 
 from __future__ import annotations
@@ -26,23 +29,28 @@ from reconciler.cli.fleet import fleet_of, plan_fleet
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.params import KeyFile
 from reconciler.cli.plankeys import plan_key, plan_key_option
+from reconciler.cli.policy import EXIT_POLICY, policy_file_option, policy_for
 from reconciler.cli.refresh import show_refresh
 from reconciler.errors import PlanError
+from reconciler.findings import errors
 from reconciler.mlcommons.versions import Version
 from reconciler.planfiles import write_plan_file
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
+from reconciler.policy import evaluate
 from reconciler.reconciling import Desired, plan_against, read_desired
 from reconciler.rehearsing import rehearse
 from reconciler.rendering import render_json, render_markdown, render_text
+from reconciler.rendering.findings import finding_lines
 from reconciler.rendering.probes import render_probe_runs
+from reconciler.rendering.sarif import render_sarif
 from reconciler.resources import ResourceKey
 from reconciler.secrets.encrypting import KEY_ENV
 
 DEFAULT_PATHS = ("manifests/",)
 EXIT_CHANGES = 2
 """`--detailed-exitcode`: the plan has changes (Terraform's convention)."""
-FORMATS = ("text", "json", "markdown")
+FORMATS = ("text", "json", "markdown", "sarif")
 
 
 def _parse_targets(
@@ -82,7 +90,14 @@ no_color_option = click.option(
     type=click.Choice(FORMATS),
     default="text",
     show_default=True,
-    help="text for a terminal, json for policy tools, markdown for a pull request.",
+    help="text for a terminal, json for policy tools, markdown for a pull request, sarif "
+    "for the policy findings only (SARIF 2.1.0, for code scanning).",
+)
+@click.option(
+    "--sarif",
+    "sarif_out",
+    type=click.Path(dir_okay=False, writable=True, readable=False, path_type=Path),
+    help="Also write the policy findings to FILE as SARIF 2.1.0 (beside any --format).",
 )
 @click.option(
     "--out",
@@ -134,6 +149,7 @@ no_color_option = click.option(
     "version (dummy secrets, provider emulators, no network) and run every probe there; "
     "a failed probe exits 1. The cluster is only read.",
 )
+@policy_file_option
 @env_options(fleet="plan")
 @no_color_option
 @cluster_options
@@ -150,6 +166,8 @@ def plan(
     key_file: Path | None,
     plan_key_file: Path | None,
     probe_offline: bool,
+    sarif_out: Path | None,
+    policy_file: Path | None,
     env: str | None,
     env_dir: Path | None,
     all_envs: bool,
@@ -178,8 +196,11 @@ def plan(
     if refresh_only:
         _plan_refresh(cluster, output_format=output_format, out=out, detailed=detailed_exitcode)
         return
+    if output_format == "sarif" and probe_offline:
+        raise click.UsageError("--format sarif prints only the findings; use --sarif FILE")
     options = PlanOptions(prune=prune, targets=targets, allow_prune_all=allow_prune_all)
     key = plan_key(plan_key_file) if out is not None else None
+    policy = policy_for(paths or DEFAULT_PATHS, policy_file)
     with connected(_cluster_to_plan(cluster, probe_offline=probe_offline)) as conn:
         version = Version.parse(conn.version)
         desired = read_desired(paths, version=version, key_file=key_file, environment=environment)
@@ -190,6 +211,11 @@ def plan(
         manifests=tuple(paths),
         environment=environment.file if environment is not None else None,
     )
+    name = environment.name if environment is not None else None
+    findings = evaluate(policy, desired.manifests, plan=made_plan, environment=name)
+    made_plan = dataclasses.replace(made_plan, findings=findings)
+    if sarif_out is not None:
+        _write(sarif_out, render_sarif(findings))
     if out is not None:
         try:
             integrity = write_plan_file(made_plan, out, key=key)
@@ -205,8 +231,17 @@ def plan(
             output_format=output_format,
             emulate_hosts=dict(cluster.sandbox_emulate),
         )
+    if errors(findings):
+        raise SystemExit(EXIT_POLICY)
     if detailed_exitcode and made_plan.has_changes:
         raise SystemExit(EXIT_CHANGES)
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _plan_fleet(
@@ -231,7 +266,7 @@ def _plan_fleet(
 def _plan_refresh(
     cluster: ClusterOptions, *, output_format: str, out: Path | None, detailed: bool
 ) -> None:
-    if out is not None or output_format == "markdown":
+    if out is not None or output_format in ("markdown", "sarif"):
         raise click.UsageError("--refresh-only prints text or json and saves no plan file")
     with connected(cluster) as conn:
         show_refresh(
@@ -265,12 +300,17 @@ def _probe_offline(
 
 
 def render(plan: Plan, *, output_format: str, color: bool = False) -> str:
-    """The chosen view of a plan (`text`, `json` or `markdown`)."""
+    """The chosen view of a plan (`text`, `json`, `markdown`, or `sarif`: its findings);
+    the text view ends with the policy findings, when there are any."""
+    if output_format == "sarif":
+        return render_sarif(plan.findings)
     if output_format == "json":
         return render_json(plan)
     if output_format == "markdown":
         return render_markdown(plan)
-    return render_text(plan, color=color)
+    text = render_text(plan, color=color)
+    lines = finding_lines(plan.findings)
+    return text + "".join(f"\n{line}" for line in lines) + ("\n" if lines else "")
 
 
 def use_color() -> bool:

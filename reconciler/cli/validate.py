@@ -22,7 +22,9 @@ import click
 from reconciler.cli.base import main
 from reconciler.cli.environments import across, env_options, for_validation, given_on_command_line
 from reconciler.cli.params import KeyFile
+from reconciler.cli.policy import EXIT_POLICY, policy_file_option, policy_for
 from reconciler.errors import ManifestError, Problem, Severity
+from reconciler.findings import Finding, FindingSeverity, errors
 from reconciler.manifests.checking import check
 from reconciler.manifests.environments import Environment
 from reconciler.manifests.loading import read_manifests
@@ -30,6 +32,9 @@ from reconciler.manifests.overlaying import Overlay
 from reconciler.manifests.resolving import check_secrets
 from reconciler.manifests.schema import manifest_schema
 from reconciler.mlcommons.versions import LATEST, SUPPORTED, Version, is_supported
+from reconciler.policy import Policy, evaluate
+from reconciler.rendering.findings import finding_lines
+from reconciler.rendering.sarif import render_sarif
 from reconciler.secrets.encrypting import KEY_ENV, load_key
 
 DEFAULT_PATHS = ("manifests/",)
@@ -59,10 +64,10 @@ def _parse_version(ctx: click.Context, param: click.Parameter, value: str | None
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "sarif"]),
     default="text",
     show_default=True,
-    help="How to print the problems.",
+    help="How to print the problems and policy findings (sarif: SARIF 2.1.0).",
 )
 @click.option(
     "--check-secrets",
@@ -80,6 +85,7 @@ def _parse_version(ctx: click.Context, param: click.Parameter, value: str | None
     "variable).",
 )
 @env_options()
+@policy_file_option
 def validate(
     paths: tuple[str, ...],
     *,
@@ -89,14 +95,17 @@ def validate(
     key_file: Path | None,
     env: str | None,
     env_dir: Path | None,
+    policy_file: Path | None,
 ) -> None:
     """Check manifests in PATHS (files or directories; default: manifests/).
 
     Every problem is reported with its file:line:column and resource. Exits 0 when there
     are no errors (warnings are printed), 1 otherwise. With an environments folder beside
-    the manifests, every environment is checked (or only --env NAME).
+    the manifests, every environment is checked (or only --env NAME). The policy rules
+    run too: exit 3 when the manifests are valid but a rule found an error.
     """
     targets = paths or DEFAULT_PATHS
+    policy = policy_for(targets, policy_file)
     secrets = Secrets(strict=check_secrets, key_file=key_file)
     environments, broken = for_validation(targets, env=env, env_dir=env_dir)
     if environments or broken:
@@ -115,15 +124,55 @@ def validate(
         problems = [*broken, *problems]
     else:
         problems, resources = run_validation(targets, version=cluster_version, secrets=secrets)
-    if output_format == "json":
-        click.echo(json.dumps(_as_json(problems, resources=resources), indent=2))
+    findings = policy_findings(targets, policy=policy, environments=environments)
+    if output_format == "sarif":
+        click.echo(render_sarif([*map(problem_finding, problems), *findings]), nl=False)
+    elif output_format == "json":
+        document = _as_json(problems, resources=resources)
+        document["findings"] = [f.to_dict() for f in findings]
+        click.echo(json.dumps(document, indent=2))
     else:
         for problem in problems:
             click.echo(str(problem))
+        for line in finding_lines(findings):
+            click.echo(line)
         names = [e.name for e in environments]
         click.echo(summary(problems, resources=resources, paths=targets, environments=names))
     if _errors(problems):
         raise SystemExit(1)
+    if errors(findings):
+        raise SystemExit(EXIT_POLICY)
+
+
+def policy_findings(
+    paths: Sequence[str], *, policy: Policy, environments: Sequence[Environment] = ()
+) -> tuple[Finding, ...]:
+    """The findings of `policy` on the valid manifests, once per environment (each with
+    its overlay and its name), or once without one; the same finding is listed once."""
+    if not environments:
+        return evaluate(policy, read_manifests(paths).manifests)
+    found: list[Finding] = []
+    for environment in environments:
+        reading = read_manifests(paths, overlay=Overlay(environment))
+        found += evaluate(policy, reading.manifests, environment=environment.name)
+    return tuple(dict.fromkeys(found))
+
+
+def problem_finding(problem: Problem) -> Finding:
+    """A manifest problem as a finding of rule `manifest`, for the SARIF view."""
+    warning = problem.severity is Severity.WARNING
+    return Finding(
+        rule="manifest",
+        severity=FindingSeverity.WARNING if warning else FindingSeverity.ERROR,
+        message=problem.message,
+        resource=problem.resource,
+        file=problem.file,
+        line=problem.line,
+        column=problem.column,
+        path=problem.path,
+        rationale="The manifest is not valid for the target ML Commons version.",
+        hint="See docs/manifests.md.",
+    )
 
 
 @main.command("schema")

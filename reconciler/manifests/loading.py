@@ -40,6 +40,7 @@ from reconciler.resources import Kind, ResourceKey
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "PROJECT_FILE",
     "LoadedManifest",
     "ManifestSet",
     "Reading",
@@ -54,6 +55,8 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 """Larger manifest files are refused unread."""
 
 _SUFFIXES = (".yaml", ".yml")
+PROJECT_FILE = "osml.yaml"
+"""The project file (`reconciler.policy`), not a manifest: skipped in a directory."""
 _KINDS = [kind.value for kind in Kind]
 
 
@@ -183,8 +186,9 @@ def find_manifest_files(paths: Sequence[str | Path]) -> tuple[list[str], list[Pr
     """The manifest files under `paths`, as displayable paths, each real file once; and a
     Problem for each path that does not exist.
 
-    Directories are searched recursively for `*.yaml` and `*.yml` (hidden entries
-    skipped, sorted); a file named explicitly is taken whatever its suffix.
+    Directories are searched recursively for `*.yaml` and `*.yml` (hidden entries and
+    the project file `osml.yaml` skipped, sorted); a file named explicitly is taken
+    whatever its suffix.
     """
     files: list[str] = []
     problems: list[Problem] = []
@@ -219,7 +223,7 @@ def _files_in(directory: Path) -> list[str]:
         found.extend(
             Path(root, name)
             for name in names
-            if name.endswith(_SUFFIXES) and not name.startswith(".")
+            if name.endswith(_SUFFIXES) and not name.startswith(".") and name != PROJECT_FILE
         )
     return [str(path) for path in sorted(found, key=lambda p: p.relative_to(directory).parts)]
 

@@ -2,7 +2,8 @@
 
 Layout: a hidden `<!-- osml-plan -->` marker (so a CI job can find and update its own
 comment), a title with the cluster and its version, the summary line and an
-action | count table, a "Review carefully" list of every security-relevant note, one
+action | count table, a "Review carefully" list of every security-relevant note, the
+"Policy" table of the policy findings (`rendering.findings`), one
 collapsible `<details>` per change with a ```diff block, then orphans and warnings.
 The comment stays under GitHub's 65,536-character limit: change details are dropped,
 last first, into a one-line list, with a note saying so. Called by the CLI for
@@ -18,6 +19,7 @@ import re
 from reconciler.outcomes import PARTICIPLES
 from reconciler.plans import Action, Change, FieldChange, Plan
 from reconciler.rendering import formatting
+from reconciler.rendering.findings import markdown_section
 from reconciler.rendering.redacting import redact_plan
 
 MARKER = "<!-- osml-plan -->"
@@ -37,7 +39,8 @@ def render_markdown(plan: Plan, *, limit: int = GITHUB_LIMIT) -> str:
     """The plan as a Markdown comment of at most `limit` characters."""
     plan = redact_plan(plan)
     shown = [c for c in plan.changes if c.is_change]
-    head = "\n".join([MARKER, _title(plan), "", _summary(plan), *_review(shown)])
+    policy = markdown_section(plan.findings, md=_md)
+    head = "\n".join([MARKER, _title(plan), "", _summary(plan), *_review(shown), *policy])
     tail = "\n".join([*_orphans(plan), *_warnings(plan)])
     budget = limit - len(head) - len(tail) - len(_TRUNCATED) - 64
     body = _changes(shown, plan, budget=budget)

@@ -156,6 +156,7 @@ def test_json_output(repo: Path) -> None:
                 "message": "unknown kind 'ModelGroops'; did you mean 'ModelGroup'?",
             }
         ],
+        "findings": [],
     }
 
 
