@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
@@ -194,8 +195,12 @@ def apply(
                 else:
                     result = apply_current(
                         conn, planned, desired, plan_options=plan_options, observer=progress,
-                        options=options, review=_review(planned.plan, auto_approve=auto_approve),
-                        stop=stop,
+                        options=options, stop=stop,
+                        review=_policed(
+                            _review(planned.plan, auto_approve=auto_approve),
+                            lambda plan: _findings(policy, desired, plan, environment=environment),
+                            allowed=allow_policy,
+                        ),
                     )  # fmt: skip
             except LockError:
                 if not stop.is_set():
@@ -256,6 +261,21 @@ def _review(shown: Plan, *, auto_approve: bool) -> Review:
             _confirm(auto_approve)
 
     return review
+
+
+def _policed(
+    review: Review, findings: Callable[[Plan], Sequence[Finding]], *, allowed: frozenset[str]
+) -> Review:
+    """`review`, after the policy has judged the plan made again under the lock: a plan
+    that gained an error finding `--allow-policy` does not name is refused, unapplied."""
+
+    def policed(plan: Plan) -> None:
+        if plan.has_changes:
+            for line in check_findings(findings(plan), allowed=allowed):
+                _echo(line)
+        review(plan)
+
+    return policed
 
 
 def _changes(plan: Plan) -> list[object]:

@@ -167,3 +167,50 @@ def test_a_refused_review_applies_nothing(sandbox_factory: Any, tmp_path: Path) 
         client.count(index="osml-state", body={"query": {"term": {"doc_type": "lock"}}})["count"]
         == 0
     )
+
+
+def test_a_plan_made_again_under_the_lock_is_judged_by_the_policy(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    """The policy of `osml apply PATHS` judges the plan that runs, not only the one shown:
+    a re-plan that gained an error finding is refused unless `--allow-policy` names it."""
+    from reconciler.cli.apply import _policed
+    from reconciler.cli.policy import policy_for
+    from reconciler.policy import evaluate
+
+    sandbox = sandbox_factory("3.x")
+    paths = write(tmp_path / "m", DOCS)
+    (tmp_path / "osml.yaml").write_text(
+        "policy:\n  rules:\n    - id: no-adoption\n      deny: change.action == 'adopt'\n"
+        "      message: adopt nothing unreviewed\n      severity: error\n"
+    )
+    policy = policy_for([paths], tmp_path / "osml.yaml")
+    conn, desired, planned = _made(str(sandbox.url), paths)
+    assert not evaluate(policy, desired.manifests, plan=planned.plan)  # the plan shown is clean
+    OpenSearch(str(sandbox.url)).plugins.ml.register_model_group(body={"name": "team group"})
+
+    def judged(allowed: frozenset[str], seen: list[Plan]) -> Any:
+        return _policed(
+            seen.append, lambda plan: evaluate(policy, desired.manifests, plan=plan),
+            allowed=allowed,
+        )  # fmt: skip
+
+    seen: list[Plan] = []
+    with conn, pytest.raises(PlanError, match="no-adoption"):
+        apply_current(
+            conn, planned, desired, plan_options=PlanOptions(), review=judged(frozenset(), seen),
+            observer=support.Recorder(), options=ApplyOptions(settings=support.fast_settings()),
+        )  # fmt: skip
+    assert seen == []
+    assert _count(OpenSearch(str(sandbox.url))) == {"connector": 0, "group": 1, "model": 0}
+
+    conn = support.open_connection(str(sandbox.url))
+    with conn:  # the plan shown before the hand edit, applied again with the override
+        result = apply_current(
+            conn, planned, desired, plan_options=PlanOptions(),
+            review=judged(frozenset({"no-adoption"}), seen),
+            observer=support.Recorder(), options=ApplyOptions(settings=support.fast_settings()),
+        )  # fmt: skip
+    assert result.ok
+    assert len(seen) == 1
+    assert _count(OpenSearch(str(sandbox.url))) == {"connector": 1, "group": 1, "model": 1}
