@@ -27,7 +27,7 @@ from reconciler.applying.recording import Intents, restore
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.locking import Lease, acquire_lock
-from reconciler.cluster.reading import read_snapshot
+from reconciler.cluster.reading import SnapshotReader, read_snapshot
 from reconciler.cluster.snapshots import Snapshot, StateRecord
 from reconciler.errors import (
     ClusterError,
@@ -126,11 +126,18 @@ def plan_against(
     *,
     options: PlanOptions,
     state_index: str,
+    reader: SnapshotReader | None = None,
 ) -> Planned:
-    """Read the cluster once and plan the desired state against it."""
+    """Read the cluster once and plan the desired state against it.
+
+    `reader` keeps what earlier reads found (`osml watch`); without it the read is full.
+    """
     # Server reasons are scrubbed where they are kept, not only where they are printed:
     # the exceptions travel on to observers, logs and metrics.
-    snapshot = read_snapshot(conn, state_index=state_index, scrub=scrub)
+    if reader is None:
+        snapshot = read_snapshot(conn, state_index=state_index, scrub=scrub)
+    else:
+        snapshot = reader.read(conn, state_index=state_index, scrub=scrub)
     plan = make_plan(
         desired.manifests,
         snapshot,

@@ -61,6 +61,13 @@ class Address(_ParamType):
     help=f"How often to check for drift ({DURATION_HELP}).",
 )
 @click.option(
+    "--full-read-every",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Read the whole cluster every N cycles; in between only what changed (docs/watch.md).",
+)
+@click.option(
     "--mode",
     type=click.Choice([m.value for m in Mode]),
     default="heal",
@@ -134,6 +141,7 @@ def watch(
     paths: tuple[Path, ...],
     *,
     interval: float,
+    full_read_every: int,
     mode: str,
     listen: tuple[str, int] | None,
     debounce: float,
@@ -154,8 +162,8 @@ def watch(
     """Keep the cluster converged with the manifests in PATHS (default manifests/).
 
     Runs a cycle at start, when the manifests change and every --interval; logs one
-    JSON object per line on stdout. In heal mode each cycle takes the state lock and
-    gives it back, so `osml apply --lock-timeout` can run between cycles. SIGUSR1
+    JSON object per line on stdout. In heal mode a cycle that finds drift takes the
+    state lock and gives it back, so `osml apply --lock-timeout` can run between cycles. SIGUSR1
     pauses (or resumes) the watcher; stop with SIGTERM or Ctrl-C.
     """
     environment = selected(paths or (Path("manifests"),), env=env, env_dir=env_dir)
@@ -170,6 +178,7 @@ def watch(
             parallelism=parallelism,
             apply=Settings(deploy_timeout=deploy_timeout, state_index=cluster.state_index),
             key_file=key_file,
+            full_read_every=full_read_every,
         ),
         interval=interval,
         debounce=debounce,

@@ -1,10 +1,16 @@
 """Read the live cluster into a Snapshot, in a handful of requests whatever its size.
 
 `read_snapshot(conn)` is what `osml plan`, `apply` and `watch` call before planning:
-`GET /_cluster/settings` (defaults included), one search of the state index, and one
-paginated search per kind (connectors, model groups, remote models). Below `page_size`
-objects per kind (1000 by default) that is 5 requests; the count grows only by one per
-extra page. It reads and never writes, and it never asks for or keeps a credential.
+`GET /_cluster/settings` (defaults included), a search of the state index, and a
+paginated search per kind (connectors, model groups, remote models), all side by side.
+Below `page_size` objects per kind (10,000 by default) that is 5 requests; the count
+grows only by one per extra page of a kind. It reads and never writes, and it never asks
+for or keeps a credential. `SnapshotReader` reads one snapshot after another (`osml
+watch`): a full read every `full_read_every` reads, and in between only the documents
+written since the reads before (`cluster.paging`, by `_seq_no`), one search per kind.
+
+A kind is an entry of `LIVE_KINDS`: the Snapshot field it fills, its search and a parser
+of its hits. Reading, paging and following changes are the same for every kind.
 
 Pagination: `search_after` needs a sort with a total, stable order. `_id` is what most
 tools use, but OpenSearch logs a deprecation (a `Warning` header, raised by opensearch-py
@@ -18,26 +24,43 @@ as transient). A concurrent create or delete thus never yields a torn snapshot.
 
 from __future__ import annotations
 
-import functools
+import dataclasses
+import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Generic, TypeVar
 
 from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.failures import Scrub, keep
-from reconciler.cluster.snapshots import LiveObject, Snapshot
-from reconciler.cluster.state import STATE_INDEX, read_state
-from reconciler.errors import TransientClusterError
-from reconciler.retrying import Backoff, Timing, retry
+from reconciler.cluster.paging import (
+    PAGE_SIZE,
+    READ_RETRY,
+    REAL_TIME,
+    Found,
+    Pager,
+    Search,
+)
+from reconciler.cluster.snapshots import LiveObject, Snapshot, StateSnapshot
+from reconciler.cluster.state import (
+    STATE_INDEX,
+    StateIndexMissingError,
+    search_state,
+    state_from_hits,
+    state_hit,
+)
+from reconciler.retrying import Backoff, Timing
 
-PAGE_SIZE = 10_000
-"""Hits per search page: the default `index.max_result_window`, so below 10,000 objects of
-a kind a snapshot costs one search per kind (§2.8), whatever the fleet size."""
-SORT: list[Any] = ["_doc"]
-"""The pagination order; see the module docstring for why not `_id`."""
-ATTEMPTS = 3
-"""Reads of one kind before an inconsistent pagination is reported."""
+__all__ = [
+    "LIVE_KINDS",
+    "PAGE_SIZE",
+    "LiveKind",
+    "SnapshotReader",
+    "effective_settings",
+    "live_object",
+    "read_snapshot",
+]
+
 SETTINGS_PREFIX = "plugins.ml_commons."
 
 CONNECTOR_QUERY: Mapping[str, Any] = {"match_all": {}}
@@ -51,14 +74,62 @@ MODEL_QUERY: Mapping[str, Any] = {
     }
 }
 
-READ_RETRY = Backoff(initial=0.1, maximum=2.0, attempts=6)
-"""Every read is idempotent: a transient failure is retried with this backoff."""
-
-REAL_TIME = Timing()
-"""Real sleeping and clock; tests pass their own Timing."""
-
-Search = Callable[[Mapping[str, Any]], dict[str, Any]]
 T = TypeVar("T")
+
+
+def live_object(hit: Mapping[str, Any]) -> LiveObject:
+    """A search hit as a LiveObject, any credential field dropped (defence in depth).
+
+    The hit's `_source` is kept as it is, not copied: the answer it came from is dropped
+    once its hits are parsed, so each document is held once.
+    """
+    source = hit.get("_source") or {}
+    if "credential" in source:  # §2.8: the server excludes it; never keep it anyway
+        source = {k: v for k, v in source.items() if k != "credential"}
+    connector = source.get("connector")
+    if isinstance(connector, Mapping) and "credential" in connector:
+        source = {**source, "connector": {k: v for k, v in connector.items() if k != "credential"}}
+    return LiveObject(
+        id=str(hit["_id"]),
+        source=source,
+        seq_no=hit.get("_seq_no"),
+        primary_term=hit.get("_primary_term"),
+    )
+
+
+def remote_model(hit: Mapping[str, Any]) -> LiveObject | None:
+    """A model hit as a LiveObject; None for local or hidden models."""
+    model = live_object(hit)
+    # The query already filters; this guards servers that ignore part of it.
+    visible = (
+        model.source.get("algorithm") == "REMOTE" and model.source.get("is_hidden") is not True
+    )
+    return model if visible else None
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveKind:
+    """One kind of live object a Snapshot holds: where it is searched, how hits parse."""
+
+    field: str
+    """The Snapshot field it fills (a tuple of LiveObject)."""
+    what: str
+    """Its name in messages."""
+    search: Callable[[MlCalls], Search]
+    """The search endpoint, given the calls of one read."""
+    query: Mapping[str, Any]
+    parse: Callable[[Mapping[str, Any]], LiveObject | None] = live_object
+    """A hit as a LiveObject; None leaves it out of the snapshot."""
+
+
+LIVE_KINDS: tuple[LiveKind, ...] = (
+    LiveKind("connectors", "connectors", lambda calls: calls.search_connectors, CONNECTOR_QUERY),
+    LiveKind("model_groups", "model groups", lambda calls: calls.search_model_groups, GROUP_QUERY),
+    LiveKind(
+        "models", "models", lambda calls: calls.search_models, MODEL_QUERY, parse=remote_model
+    ),
+)
+"""Every searched kind of the snapshot, read side by side."""
 
 
 def read_snapshot(
@@ -74,39 +145,198 @@ def read_snapshot(
 
     Each request is retried on transient failures; `Snapshot.requests` counts attempts.
     """
-    calls = MlCalls(conn, scrub=scrub)
-    readers = [_Reader(page_size=page_size, backoff=backoff, timing=timing) for _ in range(5)]
-    # The five reads are independent: side by side they cost one round trip, not five
-    # (the connection pool holds more than five connections).
-    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="osml-read") as pool:
-        settings_answer = pool.submit(readers[0].fetch, calls.get_cluster_settings)
-        state_answer = pool.submit(readers[1].fetch, lambda: read_state(conn, index=state_index))
-        kinds = [
-            pool.submit(reader.read_all, search, query, what=what)
-            for reader, (search, query, what) in zip(
-                readers[2:],
-                (
-                    (calls.search_connectors, CONNECTOR_QUERY, "connectors"),
-                    (calls.search_model_groups, GROUP_QUERY, "model groups"),
-                    (calls.search_models, MODEL_QUERY, "models"),
-                ),
-                strict=True,
+    reader = SnapshotReader(page_size=page_size, backoff=backoff, timing=timing)
+    return reader.read(conn, state_index=state_index, scrub=scrub)
+
+
+@dataclasses.dataclass(slots=True)
+class _Known(Generic[T]):
+    """What the reads so far found of one kind, and up to where they saw its writes."""
+
+    found: Found[T]
+    since: int
+    """Change reads ask for writes after this `_seq_no`: the largest one seen by the read
+    before the last. One read of overlap: a write whose `_seq_no` is below another
+    already visible one may become searchable a little later (refreshes are not in
+    `_seq_no` order), and is still caught by the next read."""
+    latest: int
+    """The largest `_seq_no` the last read saw."""
+
+
+STATE = "state"
+"""The key of the state index among the kinds a SnapshotReader follows."""
+
+
+class SnapshotReader:
+    """Reads snapshots one after another: in full every `full_read_every` reads, and in
+    between only the documents of each kind written since (by `_seq_no`).
+
+    A change read costs one search per kind while fewer than 100 documents of it were
+    written since the read before last, and gives the same snapshot a full read would: a
+    kind whose total does not add up (a delete), whose answer came from more than one
+    shard, or whose writes moved to another primary term is read in full at once. The
+    settings are read in full every time (nothing says what changed in them). One
+    reader serves one cluster and state index; another one starts again with a full read.
+    """
+
+    def __init__(
+        self,
+        *,
+        full_read_every: int = 1,
+        page_size: int = PAGE_SIZE,
+        backoff: Backoff = READ_RETRY,
+        timing: Timing = REAL_TIME,
+        kinds: tuple[LiveKind, ...] = LIVE_KINDS,
+    ) -> None:
+        if full_read_every < 1:
+            raise ValueError("full_read_every must be at least 1")
+        self.full_read_every = full_read_every
+        self.page_size = page_size
+        self.kinds = kinds
+        self.last_full: bool | None = None
+        """Whether the last read was a full one (None before the first)."""
+        self._backoff = backoff
+        self._timing = timing
+        self._known: dict[str, _Known[Any]] = {}
+        self._target: tuple[str, str, str] | None = None
+        self._reads = 0
+        self._lock = threading.Lock()
+
+    def forget(self) -> None:
+        """Make the next read a full one."""
+        with self._lock:
+            self._known.clear()
+            self._reads = 0
+
+    def read(
+        self, conn: Connection, *, state_index: str = STATE_INDEX, scrub: Scrub = keep
+    ) -> Snapshot:
+        """The live cluster now; in full or from the changes, as the count says."""
+        with self._lock:
+            target = (conn.url, conn.cluster_uuid, state_index)
+            if target != self._target:
+                self._known.clear()
+                self._target, self._reads = target, 0
+            full = self._reads % self.full_read_every == 0
+            self._reads += 1
+            try:
+                snapshot = self._read(conn, state_index=state_index, scrub=scrub, full=full)
+            except BaseException:
+                self._known.clear()  # a half-updated memory must not be followed
+                self._reads = 0
+                raise
+            self.last_full = full
+            return snapshot
+
+    def _read(self, conn: Connection, *, state_index: str, scrub: Scrub, full: bool) -> Snapshot:
+        calls = MlCalls(conn, scrub=scrub)
+        pagers = [self._pager() for _ in range(len(self.kinds) + 2)]
+        settings_pager, state_pager, kind_pagers = pagers[0], pagers[1], pagers[2:]
+
+        def search_states(body: Mapping[str, Any]) -> dict[str, Any]:
+            return search_state(conn, body, index=state_index)
+
+        # The reads are independent: side by side they cost one round trip per page of
+        # the longest kind, not one per kind (the connection pool holds enough sockets).
+        with ThreadPoolExecutor(max_workers=len(pagers), thread_name_prefix="osml-read") as pool:
+            settings_answer = pool.submit(settings_pager.fetch, calls.get_cluster_settings)
+            state_answer: Future[Found[dict[str, Any]] | None] = pool.submit(
+                self._state, state_pager, search_states, full=full
             )
-        ]
-        settings, explicit = effective_settings(settings_answer.result())
-        state = state_answer.result()
-        connectors, groups, models = (future.result() for future in kinds)
-    return Snapshot(
-        version=conn.version,
-        cluster_name=conn.cluster_name,
-        cluster_uuid=conn.cluster_uuid,
-        settings=settings,
-        explicit_settings=explicit,
-        connectors=connectors,
-        model_groups=groups,
-        models=tuple(m for m in models if _is_remote_visible(m)),
-        state=state,
-        requests=sum(reader.requests for reader in readers),
+            kinds = [
+                pool.submit(
+                    self._follow,
+                    pager,
+                    kind.field,
+                    kind.search(calls),
+                    kind.query,
+                    what=kind.what,
+                    parse=kind.parse,
+                    full=full,
+                )
+                for pager, kind in zip(kind_pagers, self.kinds, strict=True)
+            ]
+            settings, explicit = effective_settings(settings_answer.result())
+            found_state = state_answer.result()
+            objects: dict[str, Any] = {kind.field: future.result().values() for kind, future in zip(
+                self.kinds, kinds, strict=True
+            )}  # fmt: skip
+        state = (
+            StateSnapshot(exists=False)
+            if found_state is None
+            else state_from_hits(found_state.values())
+        )
+        snapshot = Snapshot(
+            version=conn.version,
+            cluster_name=conn.cluster_name,
+            cluster_uuid=conn.cluster_uuid,
+            settings=settings,
+            explicit_settings=explicit,
+            state=state,
+            requests=sum(pager.requests for pager in pagers),
+        )
+        return dataclasses.replace(snapshot, **objects)
+
+    def _pager(self) -> Pager:
+        return Pager(page_size=self.page_size, backoff=self._backoff, timing=self._timing)
+
+    def _state(self, pager: Pager, search: Search, *, full: bool) -> Found[dict[str, Any]] | None:
+        """The state index's documents; None when it does not exist."""
+        try:
+            return self._follow(
+                pager, STATE, search, {"match_all": {}}, what="the state index",
+                parse=state_hit, full=full,
+            )  # fmt: skip
+        except StateIndexMissingError:
+            self._known.pop(STATE, None)
+            return None
+
+    def _follow(
+        self,
+        pager: Pager,
+        key: str,
+        search: Search,
+        query: Mapping[str, Any],
+        *,
+        what: str,
+        parse: Callable[[Mapping[str, Any]], T | None],
+        full: bool,
+    ) -> Found[T]:
+        """One kind: its changes merged into what is known, or a full read."""
+        known: _Known[T] | None = self._known.get(key)
+        if not full and known is not None:
+            changes = pager.changes_since(search, query, seq_no=known.since, parse=parse)
+            if _mergeable(known.found, changes):
+                known.found.items.update(changes.items)
+                if len(known.found.items) == changes.total:
+                    known.found.total = changes.total
+                    known.found.primary_term = known.found.primary_term or changes.primary_term
+                    latest = (
+                        known.latest
+                        if changes.seq_no is None
+                        else max(known.latest, changes.seq_no)
+                    )
+                    known.since, known.latest = known.latest, latest
+                    return known.found
+            # A delete, another shard layout or primary term: only a full read can tell.
+        found = pager.read_all(search, query, what=what, parse=parse)
+        if found.seq_no is None or not found.single_shard:
+            self._known.pop(key, None)  # no `_seq_no` order here: read in full each time
+        else:
+            self._known[key] = _Known(found, since=found.seq_no, latest=found.seq_no)
+        return found
+
+
+def _mergeable(known: Found[Any], changes: Found[Any]) -> bool:
+    return (
+        changes.seq_no is not None
+        and changes.single_shard
+        # A new primary term (a failover) may have reused `_seq_no`s: read in full.
+        and (
+            changes.primary_term is None
+            or known.primary_term is None
+            or changes.primary_term == known.primary_term
+        )
     )
 
 
@@ -121,93 +351,6 @@ def effective_settings(
     layers = {name: _ml_only(answer.get(name)) for name in ("defaults", "persistent", "transient")}
     explicit = {**layers["persistent"], **layers["transient"]}
     return {**layers["defaults"], **explicit}, explicit
-
-
-class _Reader:
-    """Retries, paginates and counts the requests it makes."""
-
-    def __init__(
-        self, *, page_size: int, backoff: Backoff = READ_RETRY, timing: Timing = REAL_TIME
-    ) -> None:
-        self.page_size = page_size
-        self.requests = 0
-        self._backoff = backoff
-        self._timing = timing
-
-    def fetch(self, call: Callable[[], T]) -> T:
-        """`call()`, retried on transient failures, every attempt counted."""
-
-        def counted() -> T:
-            self.requests += 1
-            return call()
-
-        return retry(counted, backoff=self._backoff, timing=self._timing)
-
-    def read_all(
-        self, search: Search, query: Mapping[str, Any], *, what: str
-    ) -> tuple[LiveObject, ...]:
-        for _ in range(ATTEMPTS):
-            found = self._paginate(search, query)
-            if found is not None:
-                return found
-        raise TransientClusterError(
-            f"reading {what}: the index changed during pagination {ATTEMPTS} times; retry"
-        )
-
-    def _paginate(self, search: Search, query: Mapping[str, Any]) -> tuple[LiveObject, ...] | None:
-        """Every hit, or None when the pages do not add up to the first page's total."""
-        objects: dict[str, LiveObject] = {}
-        expected: int | None = None
-        after: list[Any] | None = None
-        while True:
-            body = self._body(query, after)
-            answer = self.fetch(functools.partial(search, body))
-            hits = answer["hits"]["hits"]
-            # Only the first page's total counts: it is the whole result; later pages'
-            # totals are not comparable across servers (the sandbox counts what remains).
-            expected = _total(answer) if expected is None else expected
-            objects.update((hit["_id"], live_object(hit)) for hit in hits)
-            if len(hits) < self.page_size or len(objects) >= expected:
-                break
-            after = hits[-1]["sort"]
-        return tuple(objects.values()) if len(objects) == expected else None
-
-    def _body(self, query: Mapping[str, Any], after: list[Any] | None) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "query": query,
-            "size": self.page_size,
-            "sort": SORT,
-            "seq_no_primary_term": True,
-            "track_total_hits": True,
-        }
-        if after is not None:
-            body["search_after"] = after
-        return body
-
-
-def live_object(hit: Mapping[str, Any]) -> LiveObject:
-    """A search hit as a LiveObject, any credential field dropped (defence in depth)."""
-    source = dict(hit.get("_source") or {})
-    source.pop("credential", None)  # §2.8: the server excludes it; never keep it anyway
-    connector = source.get("connector")
-    if isinstance(connector, Mapping) and "credential" in connector:
-        source["connector"] = {k: v for k, v in connector.items() if k != "credential"}
-    return LiveObject(
-        id=str(hit["_id"]),
-        source=source,
-        seq_no=hit.get("_seq_no"),
-        primary_term=hit.get("_primary_term"),
-    )
-
-
-def _is_remote_visible(model: LiveObject) -> bool:
-    # The query already filters; this guards servers that ignore part of it.
-    return model.source.get("algorithm") == "REMOTE" and model.source.get("is_hidden") is not True
-
-
-def _total(answer: Mapping[str, Any]) -> int:
-    total = answer["hits"].get("total", 0)
-    return int(total["value"]) if isinstance(total, Mapping) else int(total)
 
 
 def _ml_only(layer: Any) -> dict[str, Any]:

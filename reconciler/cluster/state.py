@@ -20,7 +20,7 @@ import base64
 import dataclasses
 import datetime as dt
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -29,6 +29,7 @@ from opensearchpy import exceptions as os_exc
 from reconciler import __version__
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.failures import cluster_error
+from reconciler.cluster.paging import PAGE_SIZE, Pager
 from reconciler.cluster.snapshots import (
     LockInfo,
     ProbeResult,
@@ -141,25 +142,48 @@ def _ensure_once(conn: Connection, *, index: str, check: bool) -> bool:
     return True
 
 
-def read_state(conn: Connection, *, index: str = STATE_INDEX) -> StateSnapshot:
-    """Every record, the fingerprint key and the lock, in one search (not retried here:
-    the snapshot reader retries and counts its requests)."""
-    body = {"size": 10_000, "seq_no_primary_term": True, "query": {"match_all": {}}}
+class StateIndexMissingError(Exception):
+    """The state index does not exist (yet): no apply has run against this cluster."""
+
+
+def search_state(conn: Connection, body: Mapping[str, Any], *, index: str) -> dict[str, Any]:
+    """One search of the state index (not retried here: the pager retries and counts).
+
+    StateIndexMissingError when there is no state index.
+    """
     try:
-        answer = conn.client.search(index=index, body=body)
-    except os_exc.NotFoundError:
-        return StateSnapshot(exists=False)
+        answer: dict[str, Any] = conn.client.search(index=index, body=body)
+    except os_exc.NotFoundError as exc:
+        raise StateIndexMissingError(index) from exc
     except os_exc.TransportError as exc:
         raise cluster_error(exc, subject=f"State index {index}", action="read") from exc
-    hits = answer["hits"]["hits"]
-    if len(hits) < _total(answer):
-        raise ClusterError(
-            f"State index {index}: more than {len(hits)} documents; osml reads at most 10,000"
+    return answer
+
+
+def state_hit(hit: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a state-index hit that `state_from_hits` reads (the page goes)."""
+    return {k: hit[k] for k in ("_id", "_seq_no", "_primary_term", "_source") if k in hit}
+
+
+def read_state(
+    conn: Connection, *, index: str = STATE_INDEX, page_size: int = PAGE_SIZE
+) -> StateSnapshot:
+    """Every record, the fingerprint key and the lock: one search per `page_size`
+    documents, each retried on transient failures."""
+    pager = Pager(page_size=page_size)
+    try:
+        found = pager.read_all(
+            lambda body: search_state(conn, body, index=index),
+            {"match_all": {}},
+            what=f"state index {index}",
+            parse=state_hit,
         )
-    return state_from_hits(hits)
+    except StateIndexMissingError:
+        return StateSnapshot(exists=False)
+    return state_from_hits(found.values())
 
 
-def state_from_hits(hits: list[Mapping[str, Any]]) -> StateSnapshot:
+def state_from_hits(hits: Iterable[Mapping[str, Any]]) -> StateSnapshot:
     """Assemble a StateSnapshot from the hits of a state-index search."""
     records: dict[ResourceKey, StateRecord] = {}
     key: bytes | None = None
@@ -432,11 +456,6 @@ def _version(record: StateRecord | None) -> tuple[int, int] | None:
 def _get_source(conn: Connection, doc_id: str, *, index: str) -> Mapping[str, Any] | None:
     answer = get_document(conn, doc_id, index=index)
     return answer["_source"] if answer is not None else None
-
-
-def _total(answer: Mapping[str, Any]) -> int:
-    total = answer["hits"].get("total", 0)
-    return int(total["value"]) if isinstance(total, Mapping) else int(total)
 
 
 def _decode_key(source: Mapping[str, Any]) -> bytes | None:

@@ -102,7 +102,7 @@ class FieldTypes:
 
     def check_sortable(self, field: str, docs: Iterable[Any]) -> None:
         """Refuse a sort on a text field, with OpenSearch's fielddata message."""
-        if field in ("_score", "_doc", "_id"):
+        if field in ("_score", "_doc", "_id", "_seq_no"):
             return
         mode, path = self.mode(field)
         if mode == "text" or (

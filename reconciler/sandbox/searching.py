@@ -150,6 +150,9 @@ def _sort_value(hit: _Hit, key: _SortKey) -> Any:
         return hit.order
     if key.field == "_id":
         return hit.doc.id
+    if key.field == "_seq_no":
+        # A metadata field with doc values: sortable, as on OpenSearch (one shard here).
+        return hit.doc.seq_no
     values = [
         v for v in values_at(hit.doc.source, key.field.removesuffix(".keyword")) if v is not None
     ]

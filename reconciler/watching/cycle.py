@@ -23,6 +23,7 @@ from pathlib import Path
 from reconciler.applying.executing import Settings
 from reconciler.cluster.connecting import Connection
 from reconciler.cluster.locking import Lease
+from reconciler.cluster.reading import SnapshotReader
 from reconciler.cluster.snapshots import Snapshot
 from reconciler.errors import (
     ClusterError,
@@ -43,6 +44,7 @@ from reconciler.plans import Change, Plan
 from reconciler.reconciling import (
     ApplyOptions,
     Desired,
+    Planned,
     apply_under,
     load_checked,
     plan_against,
@@ -121,6 +123,9 @@ class CycleSettings:
     environment: str | None = None
     """The environment file applied to the manifests (`--env`), read again when it
     changes; None without one."""
+    full_read_every: int = 10
+    """Read the whole cluster every this many cycles; in between only what changed
+    (`cluster.reading.SnapshotReader`). 1 reads everything every cycle."""
 
 
 class ManifestCache:
@@ -187,26 +192,48 @@ class Cycle:
         self._observer = WatchObserver(log, metrics)
         self._noted: frozenset[str] = frozenset()
         self._manifests = ManifestCache(settings.paths, environment=settings.environment)
+        self.reader = SnapshotReader(full_read_every=settings.full_read_every)
+        """Follows the cluster from cycle to cycle: a full read every N, changes between."""
 
-    def run(self, *, lease: Lease | None, report: bool = False) -> CycleReport:
-        """One cycle; `lease` is required in heal mode (the lock we hold). `report`
-        plans and logs only, whatever the mode (a paused watcher)."""
+    def run(
+        self,
+        *,
+        lease: Lease | None = None,
+        report: bool = False,
+        take_lease: Callable[[], Lease | None] | None = None,
+    ) -> CycleReport:
+        """One cycle; heal mode needs the lock: `lease` (held already) or `take_lease`,
+        called only when the plan holds changes (None: someone else holds the lock; the
+        plan is then made again under it). `report` plans and logs only, whatever the
+        mode (a paused watcher). ClusterError of `take_lease` goes to the caller."""
         try:
             desired = self._desired()
-            planned = plan_against(
-                self.conn,
-                desired,
-                options=PlanOptions(
-                    prune=self.settings.prune, allow_prune_all=self.settings.allow_prune_all
-                ),
-                state_index=self.settings.apply.state_index,
-            )
+            planned = self._plan(desired)
+            heals = not report and self.settings.mode is Mode.HEAL
+            if heals and lease is None and take_lease is not None and _has_drift(planned.plan):
+                lease = take_lease()
+                if lease is None:
+                    return CycleReport(Status.STANDBY, message="the lock is not ours")
+                # Planned without the lock: plan again under it, as a locked cycle would.
+                planned = self._plan(desired)
         except (ManifestError, SecretError, PlanError) as exc:
             # Fixed by editing the manifests (or the cluster by hand), not by retrying.
             return self._invalid(exc)
         except ClusterError as exc:
+            self.reader.forget()
             return self._error("cluster_error", exc)
         return self._act(planned.plan, desired, lease=lease, seen=planned.snapshot, report=report)
+
+    def _plan(self, desired: Desired) -> Planned:
+        return plan_against(
+            self.conn,
+            desired,
+            options=PlanOptions(
+                prune=self.settings.prune, allow_prune_all=self.settings.allow_prune_all
+            ),
+            state_index=self.settings.apply.state_index,
+            reader=self.reader,
+        )
 
     def _desired(self) -> Desired:
         manifests, warnings = self._manifests.get(Version.parse(self.conn.version))
@@ -343,6 +370,10 @@ class Cycle:
         message = scrub(str(exc))
         self._log.event(event, level="error", message=message)
         return CycleReport(status, message=message)
+
+
+def _has_drift(plan: Plan) -> bool:
+    return any(c.is_change for c in plan.changes)
 
 
 def apply_held(

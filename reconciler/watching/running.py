@@ -3,10 +3,11 @@
 `Watcher(conn, options, sink=..., stop=...)` wires the parts of this package for one
 cluster; `start()` opens the HTTP listener and the file watch, `run()` runs the loop on
 the calling thread until the stop event is set, and `close()` gives the lock back and
-stops the threads. `run_watch` does all three. In heal mode each cycle takes the state
-lock and gives it back at its end (`leading`), so a manual `osml apply` can run between
-cycles; report mode never changes the cluster and so takes no lock. A paused watcher
-(`toggle_pause()`, or while `pause_file` exists) runs its cycles as report mode does.
+stops the threads. `run_watch` does all three. In heal mode a cycle whose plan holds
+changes takes the state lock and gives it back at its end (`leading`), so a manual
+`osml apply` can run between cycles and an idle cycle only reads; report mode never
+changes the cluster and so takes no lock. A paused watcher (`toggle_pause()`, or while
+`pause_file` exists) runs its cycles as report mode does.
 Called by `cli.watch`, which owns signals and printing; this module installs no signal
 handler and writes only to the sink it is given.
 """
@@ -124,22 +125,19 @@ class Watcher:
         )
 
     def run_cycle(self) -> CycleReport:
-        """One cycle. In heal mode under the lock, taken for this cycle and given back at
-        its end; standby while someone else holds it. Paused: plan and log only."""
+        """One cycle. In heal mode the state lock is taken once the plan holds changes
+        and given back at the cycle's end, so an idle cycle only reads; standby while
+        someone else holds it. Paused: plan and log only."""
         if self._paused():
             return self.cycle.run(lease=None, report=True)
         if self.leadership is None:
             return self.cycle.run(lease=None)
         try:
-            lease = self.leadership.hold()
-        except ClusterError as exc:
+            return self.cycle.run(take_lease=self.leadership.hold)
+        except ClusterError as exc:  # taking the lock failed on the cluster
             message = scrub(str(exc))
             self.log.event("cluster_error", level="error", message=message)
             return CycleReport(Status.ERROR, message=message)
-        if lease is None:
-            return CycleReport(Status.STANDBY)
-        try:
-            return self.cycle.run(lease=lease)
         finally:
             # Free between cycles: an apply by hand waits for this cycle, not for ever.
             self.leadership.release()

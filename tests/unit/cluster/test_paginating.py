@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.cluster.reading import _Reader
+from reconciler.cluster.paging import Pager
+from reconciler.cluster.reading import live_object
 from reconciler.errors import ClusterError, TransientClusterError
 from reconciler.retrying import Timing
 
@@ -41,8 +42,8 @@ def index_search(
 )
 def test_pages(count: int, page_size: int, requests: int) -> None:
     docs = [f"d{n}" for n in range(count)]
-    reader = _Reader(page_size=page_size)
-    found = reader.read_all(index_search(docs), QUERY, what="things")
+    reader = Pager(page_size=page_size)
+    found = reader.read_all(index_search(docs), QUERY, what="things", parse=live_object).values()
     assert [o.id for o in found] == docs
     assert reader.requests == requests
 
@@ -53,8 +54,10 @@ def test_a_delete_between_pages_is_read_again() -> None:
             del docs[0]  # shifts every later document one place down
 
     docs = [f"d{n}" for n in range(12)]
-    reader = _Reader(page_size=5)
-    found = reader.read_all(index_search(docs, between_pages=delete_once), QUERY, what="x")
+    reader = Pager(page_size=5)
+    found = reader.read_all(
+        index_search(docs, between_pages=delete_once), QUERY, what="x", parse=live_object
+    ).values()
     assert sorted(o.id for o in found) == sorted(docs)
     assert len(found) == 11
 
@@ -64,10 +67,13 @@ def test_an_index_that_keeps_changing_fails_as_transient() -> None:
         if call % 3:  # two pages in three see a document vanish before them
             del docs[0]
 
-    reader = _Reader(page_size=5)
+    reader = Pager(page_size=5)
     with pytest.raises(TransientClusterError, match="changed during pagination"):
         reader.read_all(
-            index_search([f"d{n}" for n in range(40)], between_pages=shrink), QUERY, what="x"
+            index_search([f"d{n}" for n in range(40)], between_pages=shrink),
+            QUERY,
+            what="x",
+            parse=live_object,
         )
 
 
@@ -82,8 +88,8 @@ def test_transient_failures_are_retried_and_counted() -> None:
             raise failure
         return search(body)
 
-    reader = _Reader(page_size=5, timing=Timing(sleep=slept.append))
-    found = reader.read_all(flaky, QUERY, what="x")
+    reader = Pager(page_size=5, timing=Timing(sleep=slept.append))
+    found = reader.read_all(flaky, QUERY, what="x", parse=live_object).values()
     assert len(found) == 3
     assert reader.requests == 3
     assert len(slept) == 2
@@ -93,7 +99,7 @@ def test_permanent_failures_are_not_retried() -> None:
     def broken(body: Mapping[str, Any]) -> dict[str, Any]:
         raise ClusterError("403")
 
-    reader = _Reader(page_size=5, timing=Timing(sleep=lambda _: None))
+    reader = Pager(page_size=5, timing=Timing(sleep=lambda _: None))
     with pytest.raises(ClusterError, match="403"):
-        reader.read_all(broken, QUERY, what="x")
+        reader.read_all(broken, QUERY, what="x", parse=live_object).values()
     assert reader.requests == 1
