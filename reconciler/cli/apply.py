@@ -132,6 +132,8 @@ def apply(
                                      allow_prune_all=allow_prune_all),
             apply_options=ApplyOptions(parallelism=parallelism, lock_timeout=lock_timeout,
                                        settings=Settings(deploy_timeout=deploy_timeout)),
+            policy=policy_for(tuple(str(p) for p in paths) or ("manifests",), policy_file),
+            allow_policy=allow_policy,
         )  # fmt: skip
         return
     # A plan file is verified, and its policy findings checked, before the cluster is

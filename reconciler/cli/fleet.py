@@ -6,7 +6,15 @@ own lock and state: connect, read the manifests with the environment applied, pl
 a failed change) is recorded as that environment's outcome and never stops, waits for or
 rolls back another. The views (`rendering.fleets`) print one section per environment and
 one summary; the exit code is 1 when any environment failed (the summary names them),
-else, for `plan --detailed-exitcode`, 2 when any has changes, else 0.
+else 3 when any plan has a policy finding of error severity, else, for `plan
+--detailed-exitcode`, 2 when any has changes, else 0.
+
+The policy (the project file's, the same for every environment) judges each
+environment's plan with that environment's name, as `osml plan --env NAME` does; each
+plan carries its findings (in its saved file too) and `--sarif FILE` writes them all,
+each message prefixed with its environment. `apply --all-envs` refuses, in that
+environment only, a plan with error findings `--allow-policy` does not name (also one
+made again under the lock), and prints the override when it does.
 
 `plan --all-envs --out-dir DIR` writes one plan file per environment, `DIR/NAME.json`;
 `apply --all-envs --plan-dir DIR` applies each of them exactly, as `apply PLANFILE` does.
@@ -28,12 +36,16 @@ from reconciler.cli.environments import every_environment, for_environment, give
 from reconciler.cli.interrupting import INTERRUPTED, interrupts, progress_every
 from reconciler.cli.options import ClusterOptions, open_cluster
 from reconciler.cli.plankeys import plan_key
+from reconciler.cli.policy import EXIT_POLICY, check_findings
 from reconciler.cluster.connecting import Connection
 from reconciler.errors import PlanError, ReconcilerError
+from reconciler.findings import Finding, errors
 from reconciler.manifests.environments import Environment
 from reconciler.mlcommons.versions import Version
 from reconciler.planfiles import read_plan_file, write_plan_file
 from reconciler.planning import PlanOptions
+from reconciler.plans import Plan
+from reconciler.policy import Policy, evaluate
 from reconciler.reconciling import (
     ApplyOptions,
     Desired,
@@ -43,6 +55,7 @@ from reconciler.reconciling import (
     plan_against,
     read_desired,
 )
+from reconciler.rendering.findings import finding_lines
 from reconciler.rendering.fleets import (
     Member,
     failed_names,
@@ -52,6 +65,7 @@ from reconciler.rendering.fleets import (
     render_fleet_text,
 )
 from reconciler.rendering.progress import TextProgress
+from reconciler.rendering.sarif import render_sarif
 from reconciler.rendering.text import render_text
 from reconciler.secrets import scrub
 from reconciler.secrets.encrypting import SecretKey
@@ -71,6 +85,10 @@ class Fleet:
     given: frozenset[str]
     """The options written on the command line (they win over every file)."""
     key_file: Path | None = None
+    policy: Policy = dataclasses.field(default_factory=Policy)
+    """The rules every environment's plan is judged by."""
+    allow_policy: frozenset[str] = frozenset()
+    """`apply --allow-policy`: the rules whose error findings do not stop an apply."""
 
     def cluster_for(self, environment: Environment) -> ClusterOptions:
         """The connection options of one environment."""
@@ -83,6 +101,8 @@ def fleet_of(
     paths: Sequence[str],
     cluster: ClusterOptions,
     key_file: Path | None,
+    policy: Policy | None = None,
+    allow_policy: frozenset[str] = frozenset(),
 ) -> Fleet:
     """The fleet of a command; UsageError for options that name one cluster."""
     given = given_on_command_line()
@@ -90,7 +110,10 @@ def fleet_of(
     if single:
         names = ", ".join("--" + n.replace("_url", "").replace("_", "-") for n in single)
         raise click.UsageError(f"--all-envs: each environment names its own cluster; drop {names}")
-    return Fleet(tuple(environments), tuple(paths), cluster, given, key_file)
+    return Fleet(
+        tuple(environments), tuple(paths), cluster, given, key_file,
+        policy=policy or Policy(), allow_policy=allow_policy,
+    )  # fmt: skip
 
 
 def run_parallel(fleet: Fleet, task: Callable[[Environment], Member]) -> list[Member]:
@@ -131,6 +154,7 @@ def plan_fleet(
     detailed_exitcode: bool,
     plan_key_file: Path | None,
     color: bool,
+    sarif_out: Path | None = None,
 ) -> None:
     """Plan every environment, print one view of them all, exit as the module says."""
     key = plan_key(plan_key_file) if out is not None else None
@@ -149,15 +173,35 @@ def plan_fleet(
     if out is not None:
         saved = [m.name for m in members if m.plan is not None]
         click.echo(f"Saved {len(saved)} plan(s) to {out}/: {', '.join(saved)}", err=True)
-    if output_format == "json":
+    if sarif_out is not None:
+        _write(sarif_out, render_sarif(fleet_findings(members)))
+    if output_format == "sarif":
+        click.echo(render_sarif(fleet_findings(members)), nl=False)
+    elif output_format == "json":
         click.echo(render_fleet_json(members), nl=False)
     elif output_format == "markdown":
         click.echo(render_fleet_markdown(members), nl=False)
     else:
         click.echo(render_fleet_text(members, color=color), nl=False)
-    _exit(
-        members, changes=detailed_exitcode and any(m.plan and m.plan.has_changes for m in members)
-    )
+    changes = detailed_exitcode and any(m.plan and m.plan.has_changes for m in members)
+    _exit(members, changes=changes, policy=True)
+
+
+def fleet_findings(members: Sequence[Member]) -> list[Finding]:
+    """Every environment's findings, each message prefixed with `[NAME] `."""
+    return [
+        dataclasses.replace(finding, message=f"[{member.name}] {finding.message}")
+        for member in members
+        if member.plan is not None
+        for finding in member.plan.findings
+    ]
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _plan(
@@ -173,7 +217,14 @@ def _plan(
         conn, desired, options=options, state_index=fleet.cluster_for(environment).state_index
     )
     plan = dataclasses.replace(made.plan, manifests=fleet.paths, environment=environment.file)
+    plan = dataclasses.replace(plan, findings=_judge(fleet, desired, plan, environment))
     return dataclasses.replace(made, plan=plan), desired
+
+
+def _judge(
+    fleet: Fleet, desired: Desired, plan: Plan, environment: Environment
+) -> tuple[Finding, ...]:
+    return evaluate(fleet.policy, desired.manifests, plan=plan, environment=environment.name)
 
 
 # --- apply --all-envs ------------------------------------------------------------------
@@ -193,6 +244,8 @@ def apply_all_envs(
     plan_key_file: Path | None,
     plan_options: PlanOptions,
     apply_options: ApplyOptions,
+    policy: Policy | None = None,
+    allow_policy: frozenset[str] = frozenset(),
 ) -> None:
     """`osml apply --all-envs [--plan-dir DIR]`, its options checked."""
     if not all_envs:
@@ -202,7 +255,10 @@ def apply_all_envs(
             "--all-envs applies every environment: drop --env and --refresh-only"
         )
     environments = every_environment(paths, env_dir=env_dir)
-    fleet = fleet_of(environments, paths=paths, cluster=cluster, key_file=key_file)
+    fleet = fleet_of(
+        environments, paths=paths, cluster=cluster, key_file=key_file, policy=policy,
+        allow_policy=allow_policy,
+    )  # fmt: skip
     apply_fleet(
         fleet,
         plan_options=plan_options,
@@ -259,16 +315,23 @@ def apply_fleet(
                     if plan_dir is not None:
                         return _apply_saved(conn, fleet, environment, plan_dir=plan_dir,
                                             key=key, progress=progress, options=options,
-                                            stop=stop)  # fmt: skip
+                                            stop=stop, echo=echo)  # fmt: skip
                     planned, desired = _plan(conn, fleet, environment, options=plan_options)
-                    echo(render_text(planned.plan))
+                    echo(_text(planned.plan))
                     member = Member(environment.name, environment.file, plan=planned.plan)
                     if not planned.plan.has_changes:
                         return member
+                    _allowed(planned.plan.findings, fleet, echo)
+
+                    def review(plan: Plan) -> None:
+                        # The plan made again under the lock is judged as the first was.
+                        if plan.has_changes:
+                            _allowed(_judge(fleet, desired, plan, environment), fleet, echo)
+                        echo(render_text(plan))
+
                     result = apply_current(
-                        conn, planned, desired, plan_options=plan_options,
-                        review=lambda plan: echo(render_text(plan)), observer=progress,
-                        options=options, stop=stop,
+                        conn, planned, desired, plan_options=plan_options, review=review,
+                        observer=progress, options=options, stop=stop,
                     )  # fmt: skip
                     return dataclasses.replace(member, result=result)
             finally:
@@ -292,6 +355,7 @@ def _apply_saved(
     progress: TextProgress,
     options: ApplyOptions,
     stop: threading.Event,
+    echo: Callable[[str], None],
 ) -> Member:
     path = plan_dir / f"{environment.name}.json"
     if not path.is_file():
@@ -301,12 +365,28 @@ def _apply_saved(
         raise PlanError(
             f"{path} was made for the environment file {plan.environment}, not {environment.file}"
         )
+    _allowed(plan.findings, fleet, echo)
     desired = read_desired(
         plan.manifests or fleet.paths, version=Version.parse(conn.version),
         key_file=fleet.key_file, environment=environment,
     )  # fmt: skip
     result = apply_checked(conn, plan, desired, observer=progress, options=options, stop=stop)
     return Member(environment.name, environment.file, plan=plan, result=result)
+
+
+def _allowed(findings: Sequence[Finding], fleet: Fleet, echo: Callable[[str], None]) -> None:
+    """PlanError (this environment fails) for error findings `--allow-policy` does not
+    name; otherwise the findings are printed, with the override when one was used."""
+    for line in finding_lines(findings):
+        echo(line)
+    for line in check_findings(findings, allowed=fleet.allow_policy):
+        echo(line)
+
+
+def _text(plan: Plan) -> str:
+    """The text view of one environment's plan, its findings after it."""
+    lines = finding_lines(plan.findings)
+    return render_text(plan) + "".join(f"{line}\n" for line in lines)
 
 
 def _make_folder(out: Path) -> None:
@@ -318,10 +398,17 @@ def _make_folder(out: Path) -> None:
         raise click.ClickException(f"cannot create {out}: {exc.strerror or exc}") from exc
 
 
-def _exit(members: Sequence[Member], *, changes: bool) -> None:
+def _exit(members: Sequence[Member], *, changes: bool, policy: bool = False) -> None:
     failed = failed_names(members)
     if failed:
         click.echo(f"Error: {len(failed)} environment(s) failed: {', '.join(failed)}", err=True)
         sys.exit(1)
+    policed = [m.name for m in members if policy and m.plan and errors(m.plan.findings)]
+    if policed:
+        click.echo(
+            f"Error: policy error findings in {len(policed)} environment(s): {', '.join(policed)}",
+            err=True,
+        )
+        sys.exit(EXIT_POLICY)
     if changes:
         sys.exit(EXIT_CHANGES)

@@ -37,7 +37,7 @@ from reconciler.mlcommons.versions import Version
 from reconciler.planfiles import write_plan_file
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
-from reconciler.policy import evaluate
+from reconciler.policy import Policy, evaluate
 from reconciler.reconciling import Desired, plan_against, read_desired
 from reconciler.rehearsing import rehearse
 from reconciler.rendering import render_json, render_markdown, render_text
@@ -188,7 +188,7 @@ def plan(
             cluster=cluster, key_file=key_file,
             options=PlanOptions(prune=prune, targets=targets, allow_prune_all=allow_prune_all),
             output_format=output_format, out=out, out_dir=plan_dir, detailed=detailed_exitcode,
-            plan_key_file=plan_key_file,
+            plan_key_file=plan_key_file, policy=policy_for(paths, policy_file), sarif_out=sarif_out,
         )  # fmt: skip
         return
     environment = selected(paths, env=env, env_dir=env_dir)
@@ -248,7 +248,7 @@ def _plan_fleet(
     paths: Sequence[str], *, env: str | None, env_dir: Path | None, refresh_only: bool,
     probe_offline: bool, cluster: ClusterOptions, key_file: Path | None,
     options: PlanOptions, output_format: str, out: Path | None, out_dir: Path | None,
-    detailed: bool, plan_key_file: Path | None,
+    detailed: bool, plan_key_file: Path | None, policy: Policy, sarif_out: Path | None,
 ) -> None:  # fmt: skip
     if env is not None or refresh_only or probe_offline or out is not None:
         raise click.UsageError(
@@ -256,10 +256,11 @@ def _plan_fleet(
             "--probe-offline; save the plans with --out-dir DIR"
         )
     environments = every_environment(paths, env_dir=env_dir)
-    fleet = fleet_of(environments, paths=paths, cluster=cluster, key_file=key_file)
+    fleet = fleet_of(environments, paths=paths, cluster=cluster, key_file=key_file, policy=policy)
     plan_fleet(
         fleet, options=options, output_format=output_format, out=out_dir,
         detailed_exitcode=detailed, plan_key_file=plan_key_file, color=use_color(),
+        sarif_out=sarif_out,
     )  # fmt: skip
 
 

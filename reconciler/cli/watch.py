@@ -4,7 +4,9 @@ Maps the options to one `watching.Watcher` and runs it on the main thread. This 
 owns what is process-wide: the JSON event lines on stdout, osml's Python loggers routed
 into them, the SIGTERM / SIGINT handlers (the first signal stops after the running
 changes finish, a second one acts as usual and ends the process at once) and SIGUSR1,
-which pauses the watcher or resumes it.
+which pauses the watcher or resumes it. The project file's policy judges every cycle's
+plan (`--policy-file`, as for `osml plan`): a change with an error finding is held back
+unless `--allow-policy` names its rule.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from reconciler.cli.base import main
 from reconciler.cli.environments import env_options, environment_folder, for_environment, selected
 from reconciler.cli.options import ClusterOptions, cluster_options, open_cluster
 from reconciler.cli.params import DURATION_HELP, Duration, FlagFile, InputPath, KeyFile
+from reconciler.cli.policy import allow_policy_option, policy_file_option
+from reconciler.policy import find_project_file, load_policy
 from reconciler.watching import CycleSettings, Mode, Watcher, WatchOptions
 from reconciler.watching.logs import EventLog, JsonLogHandler
 from reconciler.watching.serving import parse_address
@@ -135,6 +139,8 @@ class Address(_ParamType):
     help=f"How long to wait for each deploy or undeploy ({DURATION_HELP}).",
 )
 @click.option("--key-file", type=KeyFile())
+@policy_file_option
+@allow_policy_option
 @env_options()
 @cluster_options
 def watch(
@@ -155,6 +161,8 @@ def watch(
     parallelism: int,
     deploy_timeout: float,
     key_file: Path | None,
+    policy_file: Path | None,
+    allow_policy: frozenset[str],
     env: str | None,
     env_dir: Path | None,
     cluster: ClusterOptions,
@@ -168,6 +176,8 @@ def watch(
     """
     environment = selected(paths or (Path("manifests"),), env=env, env_dir=env_dir)
     cluster = for_environment(cluster, environment)
+    policy_file = policy_file or find_project_file(paths or (Path("manifests"),))
+    load_policy(policy_file)  # a broken project file stops the watcher before it starts
     options = WatchOptions(
         cycle=CycleSettings(
             paths=paths or (Path("manifests"),),
@@ -179,6 +189,8 @@ def watch(
             apply=Settings(deploy_timeout=deploy_timeout, state_index=cluster.state_index),
             key_file=key_file,
             full_read_every=full_read_every,
+            policy_file=policy_file,
+            allow_policy=allow_policy,
         ),
         interval=interval,
         debounce=debounce,

@@ -187,14 +187,15 @@ class _Reader:
                              key=True)  # fmt: skip
                 continue
             setting = self._setting(value, (*at, rule_id), defaults=rule.params,
-                                    severity=rule.severity)  # fmt: skip
+                                    severity=rule.severity, choices=rule.choices)  # fmt: skip
             if setting is not None:
                 settings[rule_id] = setting
         return settings
 
     def _setting(
-        self, value: Any, at: FieldPath, *, defaults: Mapping[str, Any], severity: FindingSeverity
-    ) -> RuleSetting | None:
+        self, value: Any, at: FieldPath, *, defaults: Mapping[str, Any], severity: FindingSeverity,
+        choices: Mapping[str, frozenset[str]],
+    ) -> RuleSetting | None:  # fmt: skip
         if not isinstance(value, dict):
             ok, level = self._severity(value, at, default=severity, allow_off=True)
             return RuleSetting(level, dict(defaults)) if ok else None
@@ -207,7 +208,12 @@ class _Reader:
             return None
         params = dict(defaults)
         for name, default in defaults.items():
-            if name in value and self._same_shape(value[name], default, (*at, name)):
+            place = (*at, name)
+            if (
+                name in value
+                and self._same_shape(value[name], default, place)
+                and self._chosen(value[name], choices.get(name), place)
+            ):
                 params[name] = value[name]
         environments = self._strings(value.get("environments"), (*at, "environments"))
         return RuleSetting(level, params, environments)
@@ -235,6 +241,22 @@ class _Reader:
                 return False
             return all(self._strings(v, (*at, k)) is not None for k, v in value.items())
         return True
+
+    def _chosen(self, value: Any, choices: frozenset[str] | None, at: FieldPath) -> bool:
+        """Whether every string of a parameter is one it may hold; each other one is
+        reported at its place."""
+        if choices is None:
+            return True
+        places = (
+            [((*at, key, i), item) for key, items in value.items() for i, item in enumerate(items)]
+            if isinstance(value, dict)
+            else [((*at, i), item) for i, item in enumerate(value)]
+        )
+        wrong = [(place, item) for place, item in places if item not in choices]
+        for place, item in wrong:
+            known = ", ".join(sorted(choices))
+            self.problem(f"unknown value {item!r}; known: {known}", place)
+        return not wrong
 
     # --- user rules -------------------------------------------------------------------
 

@@ -22,8 +22,11 @@ from reconciler.findings import FindingSeverity
 from reconciler.manifests.locating import FieldPath
 from reconciler.manifests.models import (
     AccessControlManifest,
+    ConnectorLifecycle,
     ConnectorManifest,
+    Lifecycle,
     ModelGroupManifest,
+    ModelLifecycle,
     ModelManifest,
     TrustedEndpointsManifest,
 )
@@ -31,6 +34,7 @@ from reconciler.mlcommons.endpoints import is_catch_all
 from reconciler.planning.reviewing import is_broad
 from reconciler.plans import Action
 from reconciler.policy.subjects import Subject, connector_bodies, endpoints, headers
+from reconciler.resources import Kind
 from reconciler.secrets.headers import is_literal_credential
 
 _PRIVATE_IP_SETTING = "connector.private_ip_enabled"
@@ -64,6 +68,9 @@ class BuiltinRule:
     check: Check = dataclasses.field(repr=False)
     params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     """Parameter defaults; a repository's values must have the same shape."""
+    choices: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
+    """The strings a parameter may hold (in a list, or in the lists of a mapping);
+    a parameter not named here takes any string."""
 
 
 # --- connectors ---------------------------------------------------------------------
@@ -321,6 +328,14 @@ BUILTIN_RULES: tuple[BuiltinRule, ...] = (
         "Set the lifecycle field, e.g. lifecycle.prevent_destroy: true.",
         _lifecycle,
         params={"kinds": ["Model"], "fields": {"production": ["prevent_destroy"]}},
+        choices={
+            "kinds": frozenset(kind.value for kind in Kind),
+            "fields": frozenset(
+                name
+                for model in (Lifecycle, ConnectorLifecycle, ModelLifecycle)
+                for name in model.model_fields
+            ),
+        },
     ),
 )
 """Every built-in rule, in the order docs/policy.md lists them."""

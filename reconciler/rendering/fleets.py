@@ -16,9 +16,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from reconciler.findings import errors
 from reconciler.outcomes import ApplyResult
 from reconciler.plans import Plan
 from reconciler.rendering import formatting
+from reconciler.rendering.findings import count_text, finding_lines
 from reconciler.rendering.jsonview import plan_document
 from reconciler.rendering.markdown import GITHUB_LIMIT, MARKER, render_markdown
 from reconciler.rendering.progress import summary_line as apply_summary_line
@@ -55,7 +57,9 @@ class Member:
         if self.result is not None:
             return apply_summary_line(self.result)
         if self.plan is not None:
-            return formatting.summary_line(self.plan)
+            blocking = errors(self.plan.findings)
+            policy = f" Policy: {count_text(self.plan.findings)}." if blocking else ""
+            return formatting.summary_line(self.plan) + policy
         return "nothing was done"
 
 
@@ -81,6 +85,7 @@ def render_fleet_text(members: Sequence[Member], *, color: bool = False) -> str:
         parts.append(f"=== Environment {member.name} ({member.file})\n")
         if member.plan is not None:
             parts.append(render_text(member.plan, color=color))
+            parts.extend(f"{line}\n" for line in finding_lines(member.plan.findings))
         if member.error is not None:
             parts.append(f"Error: {formatting.printable(member.error)}\n")
         parts.append("\n")

@@ -4,7 +4,11 @@
 every change found (drift). In `report` mode, or for a paused watcher, that is all. In
 `heal` mode it removes the changes of resources in backoff (and their dependents) and
 applies the rest under the lease the watcher holds for this cycle (`apply_held`), then
-counts each failure into the per-resource backoff. Every outcome comes back as a
+counts each failure into the per-resource backoff. The policy (`reconciler.policy`,
+the project file read again when it changes) judges every plan: its findings are
+logged when they change, and in heal mode a change with an error finding that
+`allow_policy` does not name is held back with its dependents, as a review would refuse
+it (an error finding on no one resource holds back the whole cycle). Every outcome comes back as a
 `CycleReport`; only errors that are bugs escape. Called by `watching.loop`; it never
 waits between cycles, never takes the lock itself, and never prints: events go to the
 EventLog and the metrics.
@@ -35,12 +39,14 @@ from reconciler.errors import (
     Severity,
     StalePlanError,
 )
+from reconciler.findings import Finding, errors
 from reconciler.manifests.environments import load_environment
 from reconciler.manifests.loading import ManifestSet, find_manifest_files
 from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyObserver, ApplyResult, Outcome
 from reconciler.planning import PlanOptions
 from reconciler.plans import Change, Plan
+from reconciler.policy import Policy, evaluate, load_policy
 from reconciler.reconciling import (
     ApplyOptions,
     Desired,
@@ -50,6 +56,7 @@ from reconciler.reconciling import (
     plan_against,
     with_secrets,
 )
+from reconciler.resources import ResourceKey
 from reconciler.secrets import scrub
 from reconciler.watching.backoffs import ResourceBackoff, hold_back
 from reconciler.watching.logs import EventLog
@@ -126,6 +133,10 @@ class CycleSettings:
     full_read_every: int = 10
     """Read the whole cluster every this many cycles; in between only what changed
     (`cluster.reading.SnapshotReader`). 1 reads everything every cycle."""
+    policy_file: Path | None = None
+    """The project file whose `policy:` judges each plan; None: the built-in defaults."""
+    allow_policy: frozenset[str] = frozenset()
+    """Rules whose error findings do not hold a change back (`--allow-policy`)."""
 
 
 class ManifestCache:
@@ -155,8 +166,31 @@ class ManifestCache:
         return self._value
 
 
+class PolicyCache:
+    """The policy of the project file, read again when the file changed."""
+
+    def __init__(self, file: Path | None) -> None:
+        self._file = file
+        self._key: list[tuple[str, int, int]] | None = None
+        self._policy = Policy()
+
+    def get(self) -> Policy:
+        """The policy; ManifestError (the cycle is invalid) for a broken file."""
+        if self._file is None:
+            return self._policy
+        key = _stats([str(self._file)])
+        if key != self._key:
+            self._policy = load_policy(self._file)
+            self._key = key
+        return self._policy
+
+
 def _signature(paths: Sequence[str | Path]) -> list[tuple[str, int, int]]:
     files, _ = find_manifest_files(paths)
+    return _stats(files)
+
+
+def _stats(files: Sequence[str]) -> list[tuple[str, int, int]]:
     signature = []
     for file in files:
         try:
@@ -191,6 +225,9 @@ class Cycle:
         self._clock = clock
         self._observer = WatchObserver(log, metrics)
         self._noted: frozenset[str] = frozenset()
+        self._found: frozenset[Finding] = frozenset()
+        self._policy = PolicyCache(settings.policy_file)
+        self._environment = Path(settings.environment).stem if settings.environment else None
         self._manifests = ManifestCache(settings.paths, environment=settings.environment)
         self.reader = SnapshotReader(full_read_every=settings.full_read_every)
         """Follows the cluster from cycle to cycle: a full read every N, changes between."""
@@ -207,6 +244,7 @@ class Cycle:
         plan is then made again under it). `report` plans and logs only, whatever the
         mode (a paused watcher). ClusterError of `take_lease` goes to the caller."""
         try:
+            policy = self._policy.get()
             desired = self._desired()
             planned = self._plan(desired)
             heals = not report and self.settings.mode is Mode.HEAL
@@ -222,7 +260,14 @@ class Cycle:
         except ClusterError as exc:
             self.reader.forget()
             return self._error("cluster_error", exc)
-        return self._act(planned.plan, desired, lease=lease, seen=planned.snapshot, report=report)
+        findings = evaluate(
+            policy, desired.manifests, plan=planned.plan, environment=self._environment
+        )
+        self._judged(findings)
+        return self._act(
+            planned.plan, desired, lease=lease, seen=planned.snapshot, report=report,
+            findings=findings,
+        )  # fmt: skip
 
     def _plan(self, desired: Desired) -> Planned:
         return plan_against(
@@ -243,8 +288,9 @@ class Cycle:
         )
 
     def _act(
-        self, plan: Plan, desired: Desired, *, lease: Lease | None, seen: Snapshot, report: bool
-    ) -> CycleReport:
+        self, plan: Plan, desired: Desired, *, lease: Lease | None, seen: Snapshot, report: bool,
+        findings: Sequence[Finding],
+    ) -> CycleReport:  # fmt: skip
         drift = [c for c in plan.changes if c.is_change]
         for change in drift:
             self._report_drift(change)
@@ -256,12 +302,31 @@ class Cycle:
             return CycleReport(status, drift=len(drift))
         if lease is None:
             return CycleReport(Status.STANDBY, drift=len(drift), message="the lock is not ours")
-        return self._heal(plan, desired, lease=lease, drift=len(drift), seen=seen)
+        refused = [f for f in errors(findings) if f.rule not in self.settings.allow_policy]
+        if any(f.resource is None for f in refused):
+            message = "; ".join(str(f) for f in refused if f.resource is None)
+            self._log.event("policy_refused", level="error", message=message)
+            return CycleReport(Status.INVALID, drift=len(drift), problems=1, message=message)
+        policed = {ResourceKey.parse(f.resource): f for f in refused if f.resource is not None}
+        return self._heal(plan, desired, lease=lease, drift=len(drift), seen=seen, policed=policed)
 
     def _heal(
-        self, plan: Plan, desired: Desired, *, lease: Lease, drift: int, seen: Snapshot
-    ) -> CycleReport:
+        self, plan: Plan, desired: Desired, *, lease: Lease, drift: int, seen: Snapshot,
+        policed: Mapping[ResourceKey, Finding],
+    ) -> CycleReport:  # fmt: skip
+        plan, refused = hold_back(plan, policed.keys())
+        for change in refused:
+            finding = policed.get(change.key)
+            self._log.event(
+                "policy_held",
+                level="warning",
+                key=change.key,
+                action=change.action.value,
+                rule=finding.rule if finding else None,
+                reason=None if finding else "depends on a change the policy holds back",
+            )
         runnable, dropped = self._hold_back(plan)
+        dropped = (*refused, *dropped)
         try:
             result = self._apply(runnable, desired, lease=lease, seen=seen)
         except StalePlanError as exc:
@@ -337,6 +402,20 @@ class Cycle:
             fields=[f.path for f in change.fields] or None,
             reasons=list(change.reasons) or None,
         )
+
+    def _judged(self, findings: Sequence[Finding]) -> None:
+        """Log the policy's findings when they change, not at every tick."""
+        for finding in sorted(set(findings) - self._found, key=str):
+            self._log.event(
+                "policy_finding",
+                level="error" if finding.is_error else finding.severity.value,
+                rule=finding.rule,
+                resource=finding.resource,
+                file=finding.file,
+                line=finding.line,
+                message=finding.message,
+            )
+        self._found = frozenset(findings)
 
     def _note(self, plan: Plan) -> None:
         """Log plan warnings and prune candidates when they change, not at every tick:

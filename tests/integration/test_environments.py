@@ -153,3 +153,64 @@ def test_state_commands_take_the_environments_cluster(repo: dict[str, Any]) -> N
     assert "Model/chat" in prod.stdout
     assert dev.exit_code == 0, dev.output
     assert "Model/chat" not in dev.stdout
+
+
+POLICY = """\
+policy:
+  builtin:
+    lifecycle-required:
+      severity: error
+      fields:
+        dev: [prevent_destroy]
+"""
+"""Only dev must protect its models; prod's override sets prevent_destroy, dev has none."""
+
+
+def test_fleet_plans_are_judged_per_environment(
+    repo: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (repo["site"] / "osml.yaml").write_text(POLICY)  # the project file at the top
+    monkeypatch.chdir(repo["site"])
+    sarif = tmp_path / "fleet.sarif"
+
+    result = osml("plan", repo["manifests"], "--all-envs", "--sarif", str(sarif))
+
+    assert result.exit_code == 3, result.output
+    assert "policy error findings in 1 environment(s): dev" in result.stderr
+    dev_part, prod_part = result.stdout.split("=== Environment prod", 1)
+    assert "error [lifecycle-required]: Model/chat" in dev_part
+    assert "[lifecycle-required]" not in prod_part.split("Fleet:")[0]
+    results = json.loads(sarif.read_text())["runs"][0]["results"]
+    assert len(results) == 1
+    assert "[dev] " in results[0]["message"]["text"]
+    markdown = osml("plan", repo["manifests"], "--all-envs", "--format", "markdown")
+    dev_section = markdown.stdout.split("### Environment `prod`")[0]
+    assert "### Policy" in dev_section
+    assert "### Policy" not in markdown.stdout.split("### Environment `prod`")[1]
+
+
+def test_fleet_apply_refuses_only_the_environment_with_error_findings(
+    repo: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (repo["site"] / "osml.yaml").write_text(POLICY)
+    monkeypatch.chdir(repo["site"])
+    plans = tmp_path / "plans"
+    assert osml("plan", repo["manifests"], "--all-envs", "--out-dir", str(plans)).exit_code == 3
+
+    saved = osml("apply", "--all-envs", "--plan-dir", str(plans), repo["manifests"])
+
+    assert saved.exit_code == 1, saved.output
+    assert "Fleet: 2 environments, 1 failed (dev)." in saved.stdout
+    assert "[prod] Apply complete: 3 created" in saved.stdout
+    assert "it is not applied" in saved.stdout
+    dev = osml("plan", repo["manifests"], "--env", "dev", "--format", "json")
+    assert json.loads(dev.stdout)["has_changes"] is True  # refused: nothing was made
+
+    allowed = osml("apply", repo["manifests"], "--all-envs", "--auto-approve",
+                   "--allow-policy", "lifecycle-required")  # fmt: skip
+
+    assert allowed.exit_code == 0, allowed.output
+    assert "[dev] Policy override: applying despite 1 error finding(s) of lifecycle-required" in (
+        allowed.stdout
+    )
+    assert "[dev] Apply complete: 3 created" in allowed.stdout

@@ -138,10 +138,14 @@ def start_watcher() -> Iterator[StartWatcher]:
         *,
         mode: Mode = Mode.HEAL,
         interval: float = 0.2,
+        cycle_options: dict[str, Any] | None = None,
         **options: Any,
     ) -> Running:
         conn = connect(ConnectionSettings(url=sandbox.url, timeout=10))
-        cycle = CycleSettings(paths=(path,), mode=mode, env=ENV, apply=Settings(deploy_timeout=5.0))
+        cycle = CycleSettings(
+            paths=(path,), mode=mode, env=ENV, apply=Settings(deploy_timeout=5.0),
+            **(cycle_options or {}),
+        )  # fmt: skip
         defaults: dict[str, Any] = {
             "listen": ("127.0.0.1", 0),
             "watch_files": False,
@@ -477,3 +481,56 @@ def test_a_resource_that_left_the_manifests_is_reported_once_and_kept(
     [orphan] = running.events("plan_orphan")
     assert orphan["message"].startswith("Connector/spare")
     assert connector_description(client, spare_id) == "Spare connector"  # not pruned
+
+
+# --- policy ---------------------------------------------------------------------------
+
+SPARE_DENIED = """\
+policy:
+  rules:
+    - id: no-spare
+      deny: resource.kind == "Connector" && resource.spec.name == "Spare"
+      message: the spare connector needs a review first
+      severity: {severity}
+"""
+
+
+def test_the_policy_holds_back_a_change_with_an_error_finding(
+    sandbox: Sandbox, client: OpenSearch, manifest_file: Path, start_watcher: StartWatcher,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    project = tmp_path / "osml.yaml"
+    project.write_text(SPARE_DENIED.format(severity="error"), "utf-8")
+    running = start_watcher(
+        sandbox, manifest_file.parent, cycle_options={"policy_file": project}
+    )
+    wait_until(lambda: running.cycles(status="partial") >= 2, what="two held cycles")
+
+    created = {e["resource"] for e in running.events("change_finished", outcome="done")}
+    assert created == {"Connector/chat", "ModelGroup/team", "Model/chat"}
+    held = running.events("policy_held", resource="Connector/spare")
+    assert held and all(e["rule"] == "no-spare" for e in held)
+    [finding] = running.events("policy_finding")  # logged once, not every cycle
+    assert finding["rule"] == "no-spare" and finding["resource"] == "Connector/spare"
+    assert finding["line"] is not None
+
+    project.write_text(SPARE_DENIED.format(severity="warning"), "utf-8")  # read again
+    wait_until(
+        lambda: bool(running.events("change_finished", resource="Connector/spare", outcome="done")),
+        what="the spare connector once the rule is a warning",
+    )
+    wait_until(converged(running), what="a converged cycle")
+
+
+def test_allow_policy_lets_the_watcher_apply_the_change(
+    sandbox: Sandbox, manifest_file: Path, start_watcher: StartWatcher, tmp_path: Path
+) -> None:
+    project = tmp_path / "osml.yaml"
+    project.write_text(SPARE_DENIED.format(severity="error"), "utf-8")
+    running = start_watcher(
+        sandbox, manifest_file.parent,
+        cycle_options={"policy_file": project, "allow_policy": frozenset({"no-spare"})},
+    )  # fmt: skip
+    wait_until(converged(running), what="a converged cycle")
+    assert running.events("policy_held") == []
+    assert running.events("change_finished", resource="Connector/spare", outcome="done")

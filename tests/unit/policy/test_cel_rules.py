@@ -155,6 +155,9 @@ def test_the_change_is_redacted(tmp_path: Path) -> None:
         ("policy:\n  rules:\n    - {id: a, deny: 'true', message: m, when: {kinds: [Pipeline]}}\n", "unknown kinds: Pipeline", 3),
         ("policy:\n  rules:\n    - {id: a, deny: 'true', message: m}\n    - {id: a, deny: 'true', message: m}\n", "duplicate rule id", 4),
         ("policy:\n  extra: 1\n", "unknown key 'extra'", 2),
+        ("policy:\n  builtin:\n    lifecycle-required:\n      fields:\n        prod: [prevent_destroy,\n"
+         "               prevent_destory]\n", "unknown value 'prevent_destory'", 6),
+        ("policy:\n  builtin:\n    lifecycle-required: {kinds: [Models]}\n", "unknown value 'Models'", 3),
     ],
 )
 def test_project_file_mistakes_are_located(tmp_path: Path, text: str, message: str, line: int) -> None:
