@@ -125,7 +125,7 @@ class Pager:
         `Found.seq_no` is None when a hit had no `_seq_no` (the caller reads in full).
         """
         found: Found[T] = Found({}, total=0, seq_no=seq_no, primary_term=None)
-        size, after, first = CHANGES_FIRST_PAGE, None, True
+        size, after, first = min(CHANGES_FIRST_PAGE, self.page_size), None, True
         while True:
             body = self._body(query, after, size=size, sort=CHANGES_SORT)
             answer = self.fetch(functools.partial(search, body))

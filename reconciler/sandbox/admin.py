@@ -96,15 +96,15 @@ class RequestLog:
 
 def register(router: Router) -> None:
     """Add the `/_sandbox/` routes."""
-    router.add("GET", "/_sandbox/requests", _admin_only(_get_requests))
-    router.add("DELETE", "/_sandbox/requests", _admin_only(_clear_requests))
-    router.add("GET", "/_sandbox/faults", _admin_only(_get_faults))
-    router.add("PUT", "/_sandbox/faults", _admin_only(_put_faults))
-    router.add("DELETE", "/_sandbox/faults", _admin_only(_clear_faults))
-    router.add("GET", "/_sandbox/state", _admin_only(_state))
+    router.add("GET", "/_sandbox/requests", admin_only(_get_requests))
+    router.add("DELETE", "/_sandbox/requests", admin_only(_clear_requests))
+    router.add("GET", "/_sandbox/faults", admin_only(_get_faults))
+    router.add("PUT", "/_sandbox/faults", admin_only(_put_faults))
+    router.add("DELETE", "/_sandbox/faults", admin_only(_clear_faults))
+    router.add("GET", "/_sandbox/state", admin_only(_state))
 
 
-def _admin_only(handler: Handler) -> Handler:
+def admin_only(handler: Handler) -> Handler:
     """`handler`, refused with 403 to an authenticated user who is not an admin.
 
     The server has already answered 401 to a request without valid credentials when

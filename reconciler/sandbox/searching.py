@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["filter_source", "search"]
 
 MAX_RESULT_WINDOW = 10_000
-"""`index.max_result_window` default; `from + size` above it is refused."""
+"""`index.max_result_window` default; `from + size` above it is refused (a dynamic index
+setting: `PUT /{index}/_settings {"index.max_result_window": n}` lowers or raises it)."""
 _TOTAL_HITS_DEFAULT = 10_000
 
 
@@ -51,10 +52,13 @@ class _SortKey:
 Target = tuple[str, Mapping[str, "Doc"], FieldTypes]
 
 
-def search(targets: Sequence[Target], body: Mapping[str, Any]) -> dict[str, Any]:
-    """Run `body` over the documents of `targets` and answer like OpenSearch's _search."""
+def search(
+    targets: Sequence[Target], body: Mapping[str, Any], *, window: int = MAX_RESULT_WINDOW
+) -> dict[str, Any]:
+    """Run `body` over the documents of `targets` and answer like OpenSearch's _search;
+    `window` is the smallest `index.max_result_window` of the targets."""
     started = time.perf_counter()
-    size, offset = _window(body)
+    size, offset = _window(body, limit=window)
     hits = _matching(targets, body.get("query"))
     sort = _sort_keys(body.get("sort"), targets, hits)
     _order(hits, sort)
@@ -72,14 +76,14 @@ def search(targets: Sequence[Target], body: Mapping[str, Any]) -> dict[str, Any]
     return response
 
 
-def _window(body: Mapping[str, Any]) -> tuple[int, int]:
+def _window(body: Mapping[str, Any], *, limit: int) -> tuple[int, int]:
     size = _int_param(body.get("size", 10), "size")
     offset = _int_param(body.get("from", 0), "from")
-    if offset + size > MAX_RESULT_WINDOW:
+    if offset + size > limit:
         raise ApiError(
             400,
             "Result window is too large, from + size must be less than or equal to: "
-            f"[{MAX_RESULT_WINDOW}] but was [{offset + size}]. See the scroll api for a more "
+            f"[{limit}] but was [{offset + size}]. See the scroll api for a more "
             "efficient way to request large data sets. This limit can be set by changing the "
             "[index.max_result_window] index level setting.",
             error_type="illegal_argument_exception",

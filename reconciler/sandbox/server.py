@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from reconciler.sandbox import admin, clustersettings, documents, faults, security
+from reconciler.sandbox import admin, clustersettings, documents, faults, replaying, security
 from reconciler.sandbox.http import (
     ApiError,
     Context,
@@ -248,6 +248,7 @@ def build_router() -> Router:
     clustersettings.register(router)
     security.register(router)
     admin.register(router)
+    replaying.register(router)
     register_ml(router)
     return router
 

@@ -283,8 +283,11 @@ class Store:
         """
         with self._lock:
             targets = self._resolve(index)
+            window = min(map(_result_window, targets), default=searching.MAX_RESULT_WINDOW)
             return searching.search(
-                [(idx.name, idx.docs, idx.field_types()) for idx in targets], body or {}
+                [(idx.name, idx.docs, idx.field_types()) for idx in targets],
+                body or {},
+                window=window,
             )
 
     # -- persistence -----------------------------------------------------------------
@@ -341,6 +344,15 @@ class Store:
         if current is not None:
             return current.version + 1
         return idx.tombstones.get(doc_id, 0) + 1
+
+
+def _result_window(idx: Index) -> int:
+    """The index's `index.max_result_window` (OpenSearch's default when unset)."""
+    value = idx.settings.get("index", {}).get("max_result_window")
+    try:
+        return int(value) if value is not None else searching.MAX_RESULT_WINDOW
+    except (TypeError, ValueError):
+        return searching.MAX_RESULT_WINDOW
 
 
 def _shown_settings(idx: Index) -> dict[str, Any]:

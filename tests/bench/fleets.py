@@ -85,13 +85,20 @@ class RemoteSandbox:
         self.process = process
         self.url = url
 
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
+    def admin(self, method: str, path: str, body: Any = None, *, timeout: float = 60) -> Any:
+        return self._call(method, ADMIN + path, body, timeout=timeout)
+
+    def search(self, index: str, body: Any) -> Any:
+        """A search of `index` (counted in the request log like any other request)."""
+        return self._call("POST", f"/{index}/_search", body, timeout=60)
+
+    def _call(self, method: str, path: str, body: Any, *, timeout: float) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            self.url + ADMIN + path, data=data, method=method,
+            self.url + path, data=data, method=method,
             headers={"Content-Type": "application/json"},
         )  # fmt: skip
-        with urllib.request.urlopen(request, timeout=60) as answer:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
             return json.loads(answer.read())
 
     def set_latency(self, seconds: float) -> None:

@@ -39,11 +39,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def watcher_command(url: str, paths: Path, *, interval: float) -> list[str]:
+    """`osml watch` of `paths` against `url`: heal mode, timer `interval`, no listener."""
+    command = [sys.executable, "-m", "reconciler", "watch", str(paths), "--cluster", url]
+    return [*command, "--interval", f"{interval:g}s", "--listen", "off"]
+
+
 @contextmanager
 def watcher(url: str, paths: Path) -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str]]]:
     """`osml watch` in a child process; its JSON log lines arrive on the queue."""
-    command = [sys.executable, "-m", "reconciler", "watch", str(paths), "--cluster", url]
-    command += ["--interval", f"{INTERVAL:g}s", "--listen", "off"]
+    command = watcher_command(url, paths, interval=INTERVAL)
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         env={**os.environ, **support.ENV}, cwd=Path(__file__).parents[2],

@@ -341,3 +341,19 @@ def test_search_after_pages_visit_every_doc_once_in_order(
         after = hits[-1]["sort"]
     assert seen == everything
     assert sorted(seen) == sorted(f"{n:03d}" for n in range(len(values)))
+
+
+def test_the_result_window_is_the_index_setting() -> None:
+    store = Store()
+    store.create_index("small")
+    for n in range(5):
+        store.index("small", {"n": n}, id=f"d{n}")
+    store.put_settings("small", {"index": {"max_result_window": 3}})
+    assert len(store.search("small", {"size": 3})["hits"]["hits"]) == 3
+    with pytest.raises(ApiError) as caught:
+        store.search("small", {"size": 2, "from": 2})
+    assert caught.value.reason.startswith(
+        "Result window is too large, from + size must be less than or equal to: [3] but was [4]."
+    )
+    store.put_settings("small", {"index.max_result_window": 10})
+    assert len(store.search("small", {"size": 10})["hits"]["hits"]) == 5
