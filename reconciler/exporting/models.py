@@ -52,8 +52,10 @@ class ModelExporter:
 
     def export(self, ctx: Context) -> list[Exported]:
         """Every remote model of the snapshot, in name order."""
-        found = [self._one(obj, ctx) for obj in ctx.snapshot.models]
-        return sorted(found, key=lambda e: e.key)
+        names = ctx.names[Kind.MODEL]
+        # In name order, so credential variables are named (and listed) the same each run.
+        ordered = sorted(ctx.snapshot.models, key=lambda obj: names[obj.id])
+        return [self._one(obj, ctx) for obj in ordered]
 
     def _one(self, obj: LiveObject, ctx: Context) -> Exported:
         name = ctx.names[Kind.MODEL][obj.id]
