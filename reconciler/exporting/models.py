@@ -101,6 +101,9 @@ def _passed(field: str, value: Any, *, ctx: Context, resource: ResourceKey) -> A
             if not (k == "model_ttl_minutes" and v == MODEL_TTL_MINUTES_DEFAULT)
         }  # fmt: skip
         return kept or None
+    if field == "rate_limiter" and isinstance(value, Mapping):
+        # Stored as text (§6.2); the manifest writes the number.
+        return {k: _number(v) if k == "limit" else v for k, v in value.items()}
     if field == "interface" and isinstance(value, Mapping):
         return {k: _json(v) for k, v in value.items() if v is not None} or None
     if field == "model_config" and isinstance(value, Mapping):
@@ -109,6 +112,17 @@ def _passed(field: str, value: Any, *, ctx: Context, resource: ResourceKey) -> A
             ctx.notes.append(f"{resource}: model_config fields left out: {', '.join(left)}")
         return {k: v for k, v in value.items() if k in CONFIG_FIELDS} or None
     return value
+
+
+def _number(value: Any) -> Any:
+    """`"10"` as 10 and `"2.5"` as 2.5; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() else number
 
 
 def _json(value: Any) -> Any:

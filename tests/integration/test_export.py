@@ -53,7 +53,8 @@ def test_export_plan_adopts_then_apply_converges(
     brownfield: tuple[Sandbox, Filled], tmp_path: Path
 ) -> None:
     sandbox, filled = brownfield
-    assert filled.protocols == {"http", "aws_sigv4"}
+    mcp = {"mcp_sse", "mcp_streamable_http"} if sandbox.profile.release >= (3, 3) else set()
+    assert filled.protocols == {"http", "aws_sigv4", *mcp}
     out = tmp_path / "manifests"
     outputs = [_export(sandbox, out).output]
     files = _files(out)
@@ -90,7 +91,8 @@ def test_export_plan_adopts_then_apply_converges(
     assert set(actions.values()) == {"adopt", "noop"}, actions
     assert sum(action == "adopt" for action in actions.values()) == len(live)
     for change in changes:
-        assert all(field["sensitive"] for field in change["fields"]), change
+        plain = [field for field in change["fields"] if not field["sensitive"]]
+        assert not plain, (change["key"], plain)
         assert not (change["deploy_after"] or change["undeploy_first"]), change
 
     applied = _run("apply", str(out), *cluster, "--auto-approve", env=env)

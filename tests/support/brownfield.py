@@ -153,9 +153,79 @@ def fill(sandbox: Sandbox, *, secret: str) -> Filled:
     filled.internal.append(model_id)
     filled.models.append(model_id)
     filled.deployed.append(model_id)
+    release = get_profile(profile).release
+    if release >= (2, 19):
+        _rich(admin, filled, secret=secret, group=groups["public"]["model_group_id"])
+    if release >= (3, 3):
+        _mcp(admin, filled, secret=secret)
     admin.close()
     analyst.close()
     return filled
+
+
+def _rich(admin: OpenSearch, filled: Filled, *, secret: str, group: str) -> None:
+    """A connector with a tuned `client_config` (2.13+), and a model on it with the
+    optional fields of 2.12-2.14: disabled, rate-limited, guarded, with an interface."""
+    connector = {
+        "name": "Tuned chat",
+        "version": "3",
+        "protocol": "http",
+        "parameters": {"endpoint": "api.openai.com", "model": "gpt-4o", "max_tokens": 256},
+        "credential": {"openAI_key": secret, "organization": secret},
+        "client_config": {"max_connection": 50, "read_timeout": 60000, "max_retry_times": 2},
+        "access_mode": "public",
+        "actions": [
+            {
+                "action_type": "predict",
+                "method": "POST",
+                "url": "https://${parameters.endpoint}/v1/chat/completions",
+                "headers": {
+                    "Authorization": "Bearer ${credential.openAI_key}",
+                    "OpenAI-Organization": "${credential.organization}",
+                },
+                "request_body": '{"model": "${parameters.model}", "messages": ${parameters.messages}}',
+            }
+        ],
+    }
+    connector_id = _ok(admin, "POST", f"{ML}/connectors/_create", connector)["connector_id"]
+    filled.connectors.append(connector_id)
+    schema = '{"type": "object", "properties": {"parameters": {"type": "object"}}}'
+    model = {
+        "name": "Tuned chat model",
+        "function_name": "remote",
+        "description": "Rate-limited and guarded",
+        "connector_id": connector_id,
+        "model_group_id": group,
+        "is_enabled": False,
+        "rate_limiter": {"limit": 10, "unit": "MINUTES"},
+        "deploy_setting": {"is_auto_deploy_enabled": False, "model_ttl_minutes": 30},
+        "guardrails": {
+            "type": "local_regex",
+            "input_guardrail": {"stop_words": [], "regex": ["(?i)password"]},
+            "output_guardrail": {"stop_words": [], "regex": ["(?i)secret"]},
+        },
+        "interface": {"input": schema, "output": schema},
+    }
+    filled.models.append(_register(admin, model))
+
+
+def _mcp(admin: OpenSearch, filled: Filled, *, secret: str) -> None:
+    """An MCP connector of each protocol (3.0 `mcp_sse`, 3.3 `mcp_streamable_http`),
+    with the setting that allows them (§2.5)."""
+    settings = {"persistent": {"plugins.ml_commons.mcp_connector_enabled": True}}
+    _ok(admin, "PUT", "/_cluster/settings", settings)
+    for protocol in ("mcp_sse", "mcp_streamable_http"):
+        body = {
+            "name": f"Tools over {protocol}",
+            "version": 1,
+            "protocol": protocol,
+            "url": "https://llm.example.internal/mcp",
+            "headers": {"Authorization": "Bearer ${credential.mcp_token}"},
+            "credential": {"mcp_token": secret},
+        }
+        connector_id = _ok(admin, "POST", f"{ML}/connectors/_create", body)["connector_id"]
+        filled.connectors.append(connector_id)
+        filled.protocols.add(protocol)
 
 
 def usable(profile: str) -> list[blueprints.Blueprint]:
