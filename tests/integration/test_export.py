@@ -17,7 +17,9 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import main
 from reconciler.sandbox.server import Sandbox
-from tests.support.brownfield import USERS, Filled, fill
+from reconciler.sandbox.testing import client_for
+from tests.support.blueprints import load_all
+from tests.support.brownfield import USERS, Filled, fill, with_secret
 
 SECRET = "sk-export-known-secret-0123456789"
 ADMIN = ["--username", "admin", "--password", "admin"]
@@ -108,3 +110,42 @@ def test_export_plan_adopts_then_apply_converges(
     assert _files(after) == files, "the names come from the state now, and are the same"
     for text in [*outputs, *texts.values()]:
         assert SECRET not in text
+
+
+def test_export_with_env_reads_that_environments_cluster(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    """`--env prod` exports prod's cluster (the file beside --out gives its URL and user,
+    the password from the variable it names), as plain manifests that plan only
+    adoptions for that environment."""
+    site = tmp_path / "site"
+    (site / "environments").mkdir(parents=True)
+    sandboxes = {}
+    for name in ("dev", "prod"):
+        sandboxes[name] = sandbox_factory("2.19", security=True, users=USERS)
+        (site / "environments" / f"{name}.yaml").write_text(
+            f"cluster:\n  url: {sandboxes[name].url}\n  username: admin\n"
+            "  password_env: CLUSTER_PASSWORD\nvalues:\n  stage: " + name + "\n"
+        )
+    client = client_for(sandboxes["prod"])
+    openai = next(b for b in load_all() if b.name == "open_ai_connector_chat_blueprint")
+    body = with_secret(openai.data["body"], SECRET)  # a host trusted by default
+    body["name"] = "Only in prod"
+    client.transport.perform_request("POST", "/_plugins/_ml/connectors/_create", body=body)
+    client.close()
+    out = site / "manifests"
+    env = {"CLUSTER_PASSWORD": "admin"}
+    result = _run("export", "--out", str(out), "--env", "prod", env=env)
+    assert result.exit_code == 0, result.output
+    assert "cluster osml-sandbox (version 2.19" in (out / "README.md").read_text()
+    text = (out / "connectors" / "only-in-prod.yaml").read_text()
+    assert "${env." not in text
+    variables = _VARIABLE.findall((out / "README.md").read_text())
+    env.update({name: SECRET for name in variables})
+    for name, action in (("prod", "adopt"), ("dev", "create")):
+        plan = _run("plan", str(out), "--env", name, "--format", "json", env=env)
+        assert plan.exit_code == 0, plan.output
+        changes = json.loads(plan.output[plan.output.index("{") :])["changes"]
+        assert {c["action"] for c in changes if c["kind"] == "Connector"} == {action}, name
+    missing = _run("export", "--out", str(tmp_path / "x"), "--env", "stage", env=env)
+    assert missing.exit_code != 0 and "stage" in missing.output
