@@ -5,8 +5,10 @@ snapshot (`cluster.reading`), turns it into files (`reconciler.exporting`) and w
 under `--out` (default `manifests/`), one file per resource and a folder per kind, plus a
 README.md listing the credential variables. A folder that already holds files is refused
 unless `--force`, which replaces the export's own folders (`connectors/`, `model-groups/`,
-`models/`, `settings/`) and README.md and leaves everything else alone. Nothing is written
-to the cluster, and no secret is ever read: the server does not return credentials.
+`models/`, `settings/`) and README.md and leaves everything else alone. `--env NAME` reads
+the cluster of that environment (its file beside `--out`, or in `--env-dir`) and writes
+plain manifests: live values, no `${env.*}` values and no overrides put back. Nothing is
+written to the cluster, and no secret is ever read: the server does not return credentials.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import click
 
 from reconciler.cli.base import main
+from reconciler.cli.environments import env_options, for_environment, selected
 from reconciler.cli.options import ClusterOptions, cluster_options, connected
 from reconciler.cli.params import OutputFolder
 from reconciler.cluster.reading import read_snapshot
@@ -65,12 +68,23 @@ def _parse_kinds(ctx: click.Context, param: click.Parameter, values: tuple[str, 
     is_flag=True,
     help="Write into a folder that is not empty, replacing a previous export's folders.",
 )
+@env_options()
 @cluster_options
 def export_command(
-    *, out: Path, kinds: tuple[Kind, ...], force: bool, cluster: ClusterOptions
+    *,
+    out: Path,
+    kinds: tuple[Kind, ...],
+    force: bool,
+    env: str | None,
+    env_dir: Path | None,
+    cluster: ClusterOptions,
 ) -> None:
     """Write manifests for the connectors, model groups, models and settings of the
-    cluster, so that `osml plan` on them adopts what exists (docs/export.md)."""
+    cluster, so that `osml plan` on them adopts what exists (docs/export.md). With
+    --env NAME, the cluster is that environment's (environments/NAME.yaml beside --out);
+    the manifests are written plain, with the live values and no overrides."""
+    environment = selected((out,), env=env, env_dir=env_dir)
+    cluster = for_environment(cluster, environment)
     _check_target(out, force=force)
     with connected(cluster) as conn:
         snapshot = read_snapshot(conn, state_index=cluster.state_index)

@@ -63,14 +63,16 @@ class ConnectorExporter:
     def export(self, ctx: Context) -> list[Exported]:
         """Every connector of the snapshot, in name order."""
         found = []
-        for obj in ctx.snapshot.connectors:
-            name = ctx.names[Kind.CONNECTOR][obj.id]
+        names = ctx.names[Kind.CONNECTOR]
+        # In name order, so credential variables are named (and listed) the same each run.
+        for obj in sorted(ctx.snapshot.connectors, key=lambda o: names[o.id]):
+            name = names[obj.id]
             key = ResourceKey(Kind.CONNECTOR, name)
             document = envelope(Kind.CONNECTOR, name, live_id=obj.id)
             document["spec"] = connector_spec(obj.source, ctx=ctx, resource=key)
             header = f"Connector {quoted(obj.name)} ({obj.id})"
             found.append(Exported(key, document, header, FOLDER))
-        return sorted(found, key=lambda e: e.key)
+        return found
 
 
 def connector_spec(

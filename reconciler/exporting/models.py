@@ -52,8 +52,10 @@ class ModelExporter:
 
     def export(self, ctx: Context) -> list[Exported]:
         """Every remote model of the snapshot, in name order."""
-        found = [self._one(obj, ctx) for obj in ctx.snapshot.models]
-        return sorted(found, key=lambda e: e.key)
+        names = ctx.names[Kind.MODEL]
+        # In name order, so credential variables are named (and listed) the same each run.
+        ordered = sorted(ctx.snapshot.models, key=lambda obj: names[obj.id])
+        return [self._one(obj, ctx) for obj in ordered]
 
     def _one(self, obj: LiveObject, ctx: Context) -> Exported:
         name = ctx.names[Kind.MODEL][obj.id]
@@ -99,6 +101,9 @@ def _passed(field: str, value: Any, *, ctx: Context, resource: ResourceKey) -> A
             if not (k == "model_ttl_minutes" and v == MODEL_TTL_MINUTES_DEFAULT)
         }  # fmt: skip
         return kept or None
+    if field == "rate_limiter" and isinstance(value, Mapping):
+        # Stored as text (§6.2); the manifest writes the number.
+        return {k: _number(v) if k == "limit" else v for k, v in value.items()}
     if field == "interface" and isinstance(value, Mapping):
         return {k: _json(v) for k, v in value.items() if v is not None} or None
     if field == "model_config" and isinstance(value, Mapping):
@@ -107,6 +112,17 @@ def _passed(field: str, value: Any, *, ctx: Context, resource: ResourceKey) -> A
             ctx.notes.append(f"{resource}: model_config fields left out: {', '.join(left)}")
         return {k: v for k, v in value.items() if k in CONFIG_FIELDS} or None
     return value
+
+
+def _number(value: Any) -> Any:
+    """`"10"` as 10 and `"2.5"` as 2.5; anything else as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() else number
 
 
 def _json(value: Any) -> Any:

@@ -1,8 +1,9 @@
 """Manifest names and variable names for exported resources: valid, unique, stable.
 
 A live resource's `metadata.name` is the name osml's state records it under when it is
-already managed; otherwise it is derived from its server name (lower-cased, every run of
-characters outside the manifest name rules replaced by `-`, cut to 128 characters) and
+already managed; otherwise it is derived from its server name (accents dropped, lower-cased,
+every run of characters outside the manifest name rules replaced by `-`, cut to 128
+characters; a name with no usable character becomes the kind's fallback) and
 made unique per kind with `-2`, `-3`, ... in a fixed order: records first, then by
 creation time, then by ID. The same cluster therefore always yields the same names.
 Credential variables are `KIND_NAME_KEY` in upper case, unique across the export.
@@ -13,6 +14,7 @@ Called by the kind exporters; pure: no I/O.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 
 from reconciler.cluster.snapshots import LiveObject, StateRecord
@@ -27,13 +29,25 @@ FALLBACK = {Kind.CONNECTOR: "connector", Kind.MODEL_GROUP: "model-group", Kind.M
 _INVALID = re.compile(r"[^a-z0-9._-]+")
 _EDGES = re.compile(r"^[^a-z0-9]+|[^a-z0-9]+$")
 _NOT_VARIABLE = re.compile(r"[^A-Z0-9]+")
+_LETTERS = str.maketrans({
+    "ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "œ": "oe", "Œ": "OE",
+    "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "TH",
+})  # fmt: skip
+"""Latin letters that Unicode does not decompose into a base letter and an accent."""
 
 
 def base_name(server_name: str | None, *, kind: Kind) -> str:
     """A valid `metadata.name` close to `server_name`, not yet made unique."""
-    text = _INVALID.sub("-", (server_name or "").lower())
+    text = _INVALID.sub("-", ascii_text(server_name or "").lower())
     text = _EDGES.sub("", text[:MAX_NAME])
     return _EDGES.sub("", text) or FALLBACK[kind]
+
+
+def ascii_text(text: str) -> str:
+    """`text` with accents dropped (`Modèle` -> `Modele`, `Straße` -> `Strasse`) and other
+    non-ASCII removed."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LETTERS))
+    return decomposed.encode("ascii", "ignore").decode("ascii")
 
 
 def creation_order(obj: LiveObject) -> tuple[int, str]:
@@ -79,7 +93,8 @@ def unique(base: str, taken: set[str]) -> str:
 
 def variable_name(*parts: str, taken: set[str]) -> str:
     """An environment variable name of `parts`, upper case, unique within `taken`."""
-    joined = "_".join(_NOT_VARIABLE.sub("_", part.upper()).strip("_") for part in parts)
+    cleaned = (_NOT_VARIABLE.sub("_", ascii_text(part).upper()).strip("_") for part in parts)
+    joined = "_".join(filter(None, cleaned))
     base = joined if not joined[:1].isdigit() else "_" + joined
     candidate, number = base, 1
     while candidate in taken:

@@ -78,6 +78,10 @@ def decide_document(
         change = _model_group(case, situation=situation, findings=findings)
         return _with_lifecycle(change, pair), NO_SWAP
     culprit = reregister.get(pair.key)
+    if pair.adopted and not situation.caps.update_model:
+        # An inline connector's credential could only be re-sent by a replace (no Update
+        # Model before 2.12, §6.8): assumed current, as for a standalone connector.
+        case = dataclasses.replace(case, found=_assume_unknown_credentials(found, pair, findings))
     change = _model(case, manifest, situation=situation, culprit=culprit)
     _guard(pair, change.action, list(change.reasons), findings)
     return change, NO_SWAP

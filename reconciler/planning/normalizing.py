@@ -176,7 +176,24 @@ def _model_defaults(body: Body) -> Body:
         body["deploy_setting"] = {k: v for k, v in deploy.items() if k != "model_ttl_minutes"}
     if isinstance(body.get("interface"), dict):
         body["interface"] = {k: canonical_json(v) for k, v in body["interface"].items()}
+    limiter = body.get("rate_limiter")
+    if isinstance(limiter, dict) and "limit" in limiter:
+        body["rate_limiter"] = {**limiter, "limit": rate_limit(limiter["limit"])}
     return body
+
+
+def rate_limit(value: Any) -> Any:
+    """`rate_limiter.limit` as the server keeps it, text (§6.2: read with `parser.text()`),
+    written the shortest way: `10`, `10.0` and `"10"` are one limit, `"10"`."""
+    if isinstance(value, bool):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return value
+    if number.is_integer() and abs(number) < 2**53:
+        return str(int(number))
+    return repr(number)
 
 
 def canonical_json(value: Any) -> Any:

@@ -56,6 +56,7 @@ from reconciler.sandbox.server import Sandbox
 from reconciler.secrets import Secret, scrub
 from reconciler.secrets.encrypting import SecretKey, decrypt, encrypt
 from tests.integration.support import connector, group, loopback_access, model
+from tests.support import brownfield
 from tests.support.model_server import ModelServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -271,7 +272,8 @@ def known() -> Known:
 @pytest.fixture
 def sandbox(sandbox_factory: Any, known: Known) -> Sandbox:
     user = {"password": known["password"], "backend_roles": ["admin"], "roles": ["all_access"]}
-    return sandbox_factory("3.x", security=True, users={USER: user})  # type: ignore[no-any-return]
+    users = {USER: user, **brownfield.USERS}  # the analyst, for `brownfield.fill`
+    return sandbox_factory("3.x", security=True, users=users)  # type: ignore[no-any-return]
 
 
 @pytest.fixture
@@ -456,6 +458,31 @@ def test_refresh_only_fmt_and_destroy_print_no_secret(
     result = run("destroy", str(manifests), "--auto-approve")
     assert result.exit_code == 0 and "deleted" in result.stdout, run.transcript[-1]
     run.assert_clean(documents)
+
+
+def test_export_and_its_round_trip_print_and_write_no_secret(
+    run: Run, manifests: Path, tmp_path: Path, known: Known, sandbox: Sandbox
+) -> None:
+    """What osml applied and what scripts made (every credential the known value) is
+    exported; the files, the README and all export says hold no value, nor do the plan
+    and apply of the export with its variables set, nor a second export over it."""
+    brownfield.fill(sandbox, secret=known["env"])
+    run.caplog.clear()  # what the scripts sent (opensearch-py logs it), not osml
+    assert run("apply", str(manifests), "--auto-approve").exit_code == 0, run.transcript[-1]
+    out = tmp_path / "exported"
+    result = run("export", "--out", str(out))
+    assert result.exit_code == 0, run.transcript[-1]
+    readme = (out / "README.md").read_text()
+    variables = re.findall(r"^\| `([A-Z0-9_]+)` \|", readme, re.MULTILINE)
+    assert "CONNECTOR_ENV_CHAT_OPENAI_KEY" in variables and len(variables) > 10, readme
+    run.env.update({name: known["env"] for name in variables})
+    plan = run("plan", str(out), "--format", "json")
+    assert plan.exit_code == 0, run.transcript[-1]
+    assert run("apply", str(out), "--auto-approve").exit_code == 0, run.transcript[-1]
+    assert run("export", "--out", str(out), "--force").exit_code == 0, run.transcript[-1]
+    written = [path.read_text() for path in sorted(out.rglob("*")) if path.is_file()]
+    assert len(written) > 30
+    run.assert_clean(*written, stored_documents(sandbox, known))
 
 
 @pytest.mark.parametrize(

@@ -562,6 +562,28 @@ def test_update_connector(cluster: Any, world: World, row: Row) -> None:
     row.expect(rel).check(status, body)
 
 
+@pytest.mark.gates("3.3")
+def test_update_an_mcp_connector_credential(cluster: Any) -> None:
+    """An MCP connector has a `url` and no actions: an update re-sending its credential
+    is not refused for want of actions (§2.9; `McpConnector` checks its own url)."""
+    if release(cluster.version) < (3, 3):
+        pytest.skip("mcp_streamable_http is 3.3+")
+    enable = {"persistent": {"plugins.ml_commons.mcp_connector_enabled": True}}
+    cluster.client.cluster.put_settings(body=enable)
+    body = {
+        "name": "mcp tools",
+        "version": "1",
+        "protocol": "mcp_streamable_http",
+        "url": "https://mcp.example/mcp",
+        "headers": {"Authorization": "Bearer ${credential.token}"},
+        "credential": {"token": "first"},
+    }
+    status, created = call(cluster.client, "POST", CREATE, body)
+    assert status == 200, created
+    status, answer = _update(cluster, created["connector_id"], {"credential": {"token": "second"}})
+    assert status == 200 and answer["result"] == "updated", answer
+
+
 def test_update_refused_while_a_model_is_deployed(cluster: Any, world: World) -> None:
     rel = release(cluster.version)
     if rel < (2, 12):

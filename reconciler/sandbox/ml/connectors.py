@@ -196,7 +196,8 @@ def update(ctx: Context, request: Request, *, connector_id: str) -> Response:
         _refuse_if_deployed(ctx, connector_id)
         partial, merged = merge_update(ctx, doc.source, body)
         parsing.check_header_placeholders(ctx.profile, merged.get("actions") or [])
-        parsing.check_trusted(ctx, merged)
+        if not parsing.is_mcp(merged.get("protocol")):  # as at create: MCP has no actions
+            parsing.check_trusted(ctx, merged)
         partial["credential"] = crypto.encrypt_map(ctx, partial.get("credential") or {})
         if not partial["credential"]:
             del partial["credential"]

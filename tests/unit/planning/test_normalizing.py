@@ -163,6 +163,19 @@ def test_default_model_ttl_is_dropped(deploy_setting: dict[str, Any], expected: 
     assert body["deploy_setting"] == expected
 
 
+@pytest.mark.parametrize(("written", "stored"), [(10, "10"), (10.0, "10.0"), (2.5, "2.5")])
+def test_a_rate_limit_compares_as_the_number_it_is(written: float, stored: str) -> None:
+    """The server keeps `limit` as text (§6.2): `10` sent, `"10"` or `"10.0"` read back."""
+    limiter = {"limit": written, "unit": "MINUTES"}
+    desired = desired_body(
+        model(connector="c", rate_limiter=limiter), version=Version(2, 19), fingerprints=NO_SECRETS
+    )
+    live = live_model(
+        {"name": "m", "rate_limiter": {"limit": stored, "unit": "MINUTES"}}, ids=LiveIds({})
+    )
+    assert desired["rate_limiter"] == live["rate_limiter"]
+
+
 def test_group_body_defaults_its_name() -> None:
     group = ModelGroupManifest.model_validate(
         {"apiVersion": "osml/v1", "kind": "ModelGroup", "metadata": {"name": "g"}}
