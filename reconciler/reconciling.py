@@ -38,17 +38,22 @@ from reconciler.errors import (
     Severity,
     StalePlanError,
 )
+from reconciler.manifests import flavoring
 from reconciler.manifests.checking import check
 from reconciler.manifests.environments import Environment
+from reconciler.manifests.flavoring import Detected
 from reconciler.manifests.loading import ManifestSet, read_manifests
 from reconciler.manifests.overlaying import Overlay
 from reconciler.manifests.resolving import resolve_secrets
+from reconciler.mlcommons import flavors
+from reconciler.mlcommons.flavors import Flavor, unsettable
 from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyObserver, ApplyResult
 from reconciler.planning import PlanOptions, make_plan
 from reconciler.plans import Change, ClusterIdentity, Plan, secret_marker
+from reconciler.policy import find_project_file
 from reconciler.rendering.redacting import safe_url
-from reconciler.resources import ResourceKey
+from reconciler.resources import Kind, ResourceKey
 from reconciler.retrying import Backoff, Timing
 from reconciler.secrets import Secret, scrub
 from reconciler.secrets.encrypting import load_key
@@ -64,6 +69,8 @@ class Desired:
     manifests: ManifestSet
     warnings: tuple[Problem, ...]
     secrets: Mapping[SecretPath, Secret]
+    flavor: Flavor = flavors.DEFAULT
+    """The flavor the manifests were checked for (`manifests.flavoring`)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,15 +88,43 @@ def read_desired(
     key_file: Path | None = None,
     env: Mapping[str, str] | None = None,
     environment: Environment | None = None,
+    detected: Detected | None = None,
 ) -> Desired:
-    """Load and check the manifests for `version` (with `environment` applied, when one
-    is given: `manifests.overlaying`), then resolve every secret."""
-    manifests, warnings = load_checked(paths, version=version, environment=environment)
-    return with_secrets(manifests, warnings, key_file=key_file, env=env)
+    """Load and check the manifests for `version` and the flavor of the run (with
+    `environment` applied, when one is given: `manifests.overlaying`), then resolve every
+    secret. `detected` is the flavor the cluster shows; a declaration must agree."""
+    flavor = target_flavor(paths, environment=environment, detected=detected)
+    manifests, warnings = load_checked(
+        paths, version=version, environment=environment, flavor=flavor
+    )
+    desired = with_secrets(manifests, warnings, key_file=key_file, env=env)
+    return dataclasses.replace(desired, flavor=flavor)
+
+
+def detected_flavor(conn: Connection) -> Detected:
+    """The flavor the connected cluster shows, and how."""
+    return Detected(conn.flavor, conn.flavor_shown_by)
+
+
+def target_flavor(
+    paths: Sequence[str | Path],
+    *,
+    environment: Environment | None = None,
+    detected: Detected | None = None,
+) -> Flavor:
+    """The flavor of a run: the cluster's, which the environment's `cluster.flavor` or
+    the project file's `flavor:` must match when they declare one (ManifestError)."""
+    project = find_project_file(paths)
+    declaration = flavoring.declared(environment=environment, project_file=project)
+    return flavoring.agree(declaration, detected)
 
 
 def load_checked(
-    paths: Sequence[str | Path], *, version: Version, environment: Environment | None = None
+    paths: Sequence[str | Path],
+    *,
+    version: Version,
+    environment: Environment | None = None,
+    flavor: Flavor = flavors.DEFAULT,
 ) -> tuple[ManifestSet, tuple[Problem, ...]]:
     """The manifests and their warnings; ManifestError when any check finds an error.
 
@@ -98,9 +133,8 @@ def load_checked(
     """
     overlay = Overlay(environment)
     reading = read_manifests(paths, overlay=overlay)
-    problems = overlay.annotate(
-        [*reading.problems, *check(reading.manifests, version=version, declared=reading.declared)]
-    )
+    found = check(reading.manifests, version=version, declared=reading.declared, flavor=flavor)
+    problems = overlay.annotate([*reading.problems, *found])
     if any(p.severity is Severity.ERROR for p in problems):
         raise ManifestError(problems)
     return reading.manifests, tuple(problems)
@@ -142,7 +176,7 @@ def plan_against(
         desired.manifests,
         snapshot,
         secrets=desired.secrets,
-        options=dataclasses.replace(options, cluster_url=safe_url(conn.url)),
+        options=dataclasses.replace(options, cluster_url=safe_url(conn.url), flavor=desired.flavor),
         now=_now(),
     )
     plan = dataclasses.replace(
@@ -154,12 +188,23 @@ def plan_against(
             cluster_uuid=snapshot.cluster_uuid,
         ),
         osml_version=__version__,
-        warnings=(*plan.warnings, *(str(w) for w in desired.warnings)),
+        warnings=(*plan.warnings, *(str(w) for w in desired.warnings), *_flavor_notes(desired)),
     )
     plan = seal_literal_headers(
         plan, secrets=desired.secrets, fingerprint_key=snapshot.state.fingerprint_key
     )
     return Planned(plan, snapshot)
+
+
+def _flavor_notes(desired: Desired) -> list[str]:
+    """What the plan does differently for the flavor, said once."""
+    if not unsettable("trusted_connector_endpoints_regex", desired.flavor):
+        return []
+    return [
+        f"{doc.key}: not written: Amazon OpenSearch Service manages the trusted endpoint "
+        "list; the connector URLs were checked against these patterns instead"
+        for doc in desired.manifests.of_kind(Kind.TRUSTED_ENDPOINTS)
+    ]
 
 
 def seal_literal_headers(

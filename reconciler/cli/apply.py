@@ -54,6 +54,7 @@ from reconciler.reconciling import (
     Review,
     apply_checked,
     apply_current,
+    detected_flavor,
     plan_against,
     read_desired,
 )
@@ -166,12 +167,13 @@ def apply(
         if saved is not None:
             sources = manifest_paths or _recorded(saved)
             desired = read_desired(
-                sources, version=version, key_file=key_file, environment=environment
-            )
+                sources, version=version, key_file=key_file, environment=environment,
+                detected=detected_flavor(conn),
+            )  # fmt: skip
         else:
             desired = read_desired(
                 paths or ("manifests",), version=version, key_file=key_file,
-                environment=environment,
+                environment=environment, detected=detected_flavor(conn),
             )  # fmt: skip
             plan_options = PlanOptions(
                 prune=prune, targets=_keys(targets), allow_prune_all=allow_prune_all

@@ -52,6 +52,7 @@ from reconciler.reconciling import (
     Planned,
     apply_checked,
     apply_current,
+    detected_flavor,
     plan_against,
     read_desired,
 )
@@ -211,8 +212,9 @@ def _plan(
         click.echo(f"Warning: [{environment.name}] {warning}", err=True)
     version = Version.parse(conn.version)
     desired = read_desired(
-        fleet.paths, version=version, key_file=fleet.key_file, environment=environment
-    )
+        fleet.paths, version=version, key_file=fleet.key_file, environment=environment,
+        detected=detected_flavor(conn),
+    )  # fmt: skip
     made = plan_against(
         conn, desired, options=options, state_index=fleet.cluster_for(environment).state_index
     )
@@ -368,7 +370,7 @@ def _apply_saved(
     _allowed(plan.findings, fleet, echo)
     desired = read_desired(
         plan.manifests or fleet.paths, version=Version.parse(conn.version),
-        key_file=fleet.key_file, environment=environment,
+        key_file=fleet.key_file, environment=environment, detected=detected_flavor(conn),
     )  # fmt: skip
     result = apply_checked(conn, plan, desired, observer=progress, options=options, stop=stop)
     return Member(environment.name, environment.file, plan=plan, result=result)

@@ -38,7 +38,7 @@ from reconciler.planfiles import write_plan_file
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
 from reconciler.policy import Policy, evaluate
-from reconciler.reconciling import Desired, plan_against, read_desired
+from reconciler.reconciling import Desired, detected_flavor, plan_against, read_desired
 from reconciler.rehearsing import rehearse
 from reconciler.rendering import render_json, render_markdown, render_text
 from reconciler.rendering.findings import finding_lines
@@ -203,7 +203,10 @@ def plan(
     policy = policy_for(paths or DEFAULT_PATHS, policy_file)
     with connected(_cluster_to_plan(cluster, probe_offline=probe_offline)) as conn:
         version = Version.parse(conn.version)
-        desired = read_desired(paths, version=version, key_file=key_file, environment=environment)
+        desired = read_desired(
+            paths, version=version, key_file=key_file, environment=environment,
+            detected=detected_flavor(conn),
+        )  # fmt: skip
         made = plan_against(conn, desired, options=options, state_index=cluster.state_index)
     # The paths as given, relative where they were: `apply PLANFILE` reads them again.
     made_plan = dataclasses.replace(

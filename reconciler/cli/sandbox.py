@@ -20,6 +20,7 @@ import click
 from reconciler.cli.base import main
 from reconciler.cli.options import EmulateType
 from reconciler.cli.params import DURATION_HELP, DataFile, Duration, InputPath
+from reconciler.sandbox.managed import FLAVORS, OPENSEARCH
 from reconciler.sandbox.ml.profiles import get_profile
 from reconciler.sandbox.server import Sandbox
 
@@ -80,6 +81,14 @@ def _check_version(ctx: click.Context, param: click.Parameter, value: str) -> st
     help="Answer predicts to this host (e.g. a self-hosted server) with the emulator of "
     "FAMILY: openai or ollama (repeatable).",
 )
+@click.option(
+    "--flavor",
+    type=click.Choice(list(FLAVORS)),
+    default=OPENSEARCH,
+    show_default=True,
+    help="opensearch, or aws-managed to behave as an Amazon OpenSearch Service domain "
+    "(roleArn/secretArn connectors; service-managed settings refused).",
+)
 def sandbox_command(
     *,
     host: str,
@@ -94,6 +103,7 @@ def sandbox_command(
     seed: int,
     emulators: bool,
     emulate: tuple[tuple[str, str], ...],
+    flavor: str,
 ) -> None:
     """Run a local ML Commons-compatible cluster until Ctrl-C."""
     try:
@@ -110,6 +120,7 @@ def sandbox_command(
             seed=seed,
             emulators=emulators,
             emulate_hosts=dict(emulate),
+            flavor=flavor,
         ).start()
     except (OSError, ValueError) as exc:
         raise click.ClickException(f"sandbox: cannot start: {exc}") from exc

@@ -25,14 +25,17 @@ from reconciler.cli.params import KeyFile
 from reconciler.cli.policy import EXIT_POLICY, policy_file_option, policy_for
 from reconciler.errors import ManifestError, Problem, Severity
 from reconciler.findings import Finding, FindingSeverity, errors
+from reconciler.manifests import flavoring
 from reconciler.manifests.checking import check
 from reconciler.manifests.environments import Environment
 from reconciler.manifests.loading import read_manifests
 from reconciler.manifests.overlaying import Overlay
 from reconciler.manifests.resolving import check_secrets
 from reconciler.manifests.schema import manifest_schema
+from reconciler.mlcommons import flavors
+from reconciler.mlcommons.flavors import Flavor
 from reconciler.mlcommons.versions import LATEST, SUPPORTED, Version, is_supported
-from reconciler.policy import Policy, evaluate
+from reconciler.policy import Policy, evaluate, find_project_file
 from reconciler.rendering.findings import finding_lines
 from reconciler.rendering.sarif import render_sarif
 from reconciler.secrets.encrypting import KEY_ENV, load_key
@@ -84,6 +87,15 @@ def _parse_version(ctx: click.Context, param: click.Parameter, value: str | None
     help=f"Key for `encrypted:` credentials, with --check-secrets (default: the {KEY_ENV} "
     "variable).",
 )
+@click.option(
+    "--flavor",
+    envvar="OSML_FLAVOR",
+    type=click.Choice([f.value for f in Flavor]),
+    callback=lambda _ctx, _param, value: Flavor(value) if value else None,
+    help="The target's flavor: opensearch (self-managed) or aws-managed (Amazon OpenSearch "
+    "Service).  [default: cluster.flavor of the environment, flavor: of osml.yaml, else "
+    "opensearch]",
+)
 @env_options()
 @policy_file_option
 def validate(
@@ -93,6 +105,7 @@ def validate(
     output_format: str,
     check_secrets: bool,
     key_file: Path | None,
+    flavor: Flavor | None,
     env: str | None,
     env_dir: Path | None,
     policy_file: Path | None,
@@ -107,6 +120,7 @@ def validate(
     targets = paths or DEFAULT_PATHS
     policy = policy_for(targets, policy_file)
     secrets = Secrets(strict=check_secrets, key_file=key_file)
+    project = policy_file or find_project_file(targets)
     environments, broken = for_validation(targets, env=env, env_dir=env_dir)
     if environments or broken:
         pinned = "cluster_version" in given_on_command_line()
@@ -114,16 +128,28 @@ def validate(
         def run(environment: Environment) -> tuple[list[Problem], int]:
             try:
                 version = _version_of(environment, cluster_version, pinned=pinned)
+                target = flavoring.agree(
+                    flavoring.declared(given=flavor, environment=environment, project_file=project),
+                    None,
+                )
             except ManifestError as exc:
                 return list(exc.problems), 0
             return run_validation(
-                targets, version=version, secrets=secrets, environment=environment
-            )
+                targets, version=version, secrets=secrets, environment=environment,
+                flavor=target,
+            )  # fmt: skip
 
         problems, resources = across(environments, run)
         problems = [*broken, *problems]
     else:
-        problems, resources = run_validation(targets, version=cluster_version, secrets=secrets)
+        try:
+            target = flavoring.agree(flavoring.declared(given=flavor, project_file=project), None)
+        except ManifestError as exc:
+            target, broken = flavors.DEFAULT, list(exc.problems)
+        problems, resources = run_validation(
+            targets, version=cluster_version, secrets=secrets, flavor=target
+        )
+        problems = [*broken, *problems]
     findings = policy_findings(targets, policy=policy, environments=environments)
     if output_format == "sarif":
         click.echo(render_sarif([*map(problem_finding, problems), *findings]), nl=False)
@@ -218,8 +244,9 @@ def run_validation(
     version: Version,
     secrets: Secrets | None = None,
     environment: Environment | None = None,
+    flavor: Flavor = flavors.DEFAULT,
 ) -> tuple[list[Problem], int]:
-    """Every problem of `paths` for `version`, and how many resources were read.
+    """Every problem of `paths` for `version` and `flavor`, and how many resources were read.
 
     The semantic checks run on every document whose own schema is valid, also when
     others failed theirs; a reference to a document that failed is not dangling (it is
@@ -231,7 +258,7 @@ def run_validation(
     overlay = Overlay(environment)
     try:
         reading = read_manifests(paths, overlay=overlay)
-        found = check(reading.manifests, version=version, declared=reading.declared)
+        found = check(reading.manifests, version=version, declared=reading.declared, flavor=flavor)
         key = load_key(key_file=secrets.key_file, env=env) if secrets.strict else None
         found += check_secrets(reading.manifests, key=key, env=env, strict=secrets.strict)
     except ManifestError as exc:

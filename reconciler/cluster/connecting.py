@@ -27,6 +27,7 @@ from opensearchpy import exceptions as os_exc
 
 from reconciler.cluster.failures import cluster_error
 from reconciler.errors import ClusterError, TransientClusterError
+from reconciler.mlcommons.flavors import Flavor, flavor_of_root, flavor_of_service
 from reconciler.retrying import Backoff, retry
 from reconciler.secrets import Secret
 
@@ -88,6 +89,10 @@ class Connection:
     """The server version number, such as `2.19.1`."""
     cluster_name: str = ""
     cluster_uuid: str = ""
+    flavor: Flavor = Flavor.OPENSEARCH
+    """What the cluster is (`mlcommons.flavors`): told by the SigV4 service or `GET /`."""
+    flavor_shown_by: str = "GET / of a self-managed cluster"
+    """How `flavor` was told, for the message of a declaration that disagrees."""
     warnings: tuple[str, ...] = ()
     """Things the user should know (plain http to a remote host); the CLI prints them."""
 
@@ -112,24 +117,47 @@ def connect(settings: ConnectionSettings) -> Connection:
     client = build_client(settings)
     try:
         url = redacted_url(settings.url)
-        return attach(client, url=url, warnings=_transport_warnings(settings))
+        service = settings.aws_sigv4.service if settings.aws_sigv4 is not None else None
+        return attach(client, url=url, warnings=_transport_warnings(settings), service=service)
     except BaseException:
         client.close()
         raise
 
 
-def attach(client: OpenSearch, *, url: str, warnings: tuple[str, ...] = ()) -> Connection:
-    """Identify the cluster behind an existing client with one `GET /`."""
+def attach(
+    client: OpenSearch,
+    *,
+    url: str,
+    warnings: tuple[str, ...] = (),
+    service: str | None = None,
+) -> Connection:
+    """Identify the cluster behind an existing client with one `GET /`; `service` is the
+    SigV4 service the client signs for, if any."""
     info = _server_info(client, url=url)
     version = info.get("version") or {}
+    flavor, shown_by = _flavor(info, service=service)
     return Connection(
         client=client,
         url=url,
         version=str(version.get("number", "")),
         cluster_name=str(info.get("cluster_name", "")),
         cluster_uuid=str(info.get("cluster_uuid", "")),
+        flavor=flavor,
+        flavor_shown_by=shown_by,
         warnings=warnings,
     )
+
+
+def _flavor(info: Mapping[str, Any], *, service: str | None) -> tuple[Flavor, str]:
+    """The flavor and how it shows: a SigV4 service of the managed services says so; else
+    the `GET /` answer (a domain's cluster name is `<account id>:<domain name>`)."""
+    by_service = flavor_of_service(service)
+    if by_service is not None:
+        return by_service, f"SigV4 service {service}"
+    flavor = flavor_of_root(info)
+    if flavor is Flavor.AWS_MANAGED:
+        return flavor, f"GET / cluster_name {info.get('cluster_name')}"
+    return flavor, "GET / of a self-managed cluster"
 
 
 def build_client(settings: ConnectionSettings) -> OpenSearch:

@@ -37,12 +37,17 @@ from reconciler.manifests.models import (
     server_name,
 )
 from reconciler.mlcommons import endpoints, names, settings
+from reconciler.mlcommons.flavors import Flavor, unsettable
 from reconciler.mlcommons.versions import MCP_PROTOCOLS, Version, capabilities
 from reconciler.resources import Kind, ResourceKey
 
 
 def check(
-    manifests: ManifestSet, *, version: Version, declared: Iterable[ResourceKey] = ()
+    manifests: ManifestSet,
+    *,
+    version: Version,
+    declared: Iterable[ResourceKey] = (),
+    flavor: Flavor = Flavor.OPENSEARCH,
 ) -> list[Problem]:
     """Every semantic problem of `manifests` for a cluster running `version`.
 
@@ -51,7 +56,7 @@ def check(
     that a reference to an invalid one is not reported as dangling: it exists, and its
     own problems are reported where it stands.
     """
-    context = build_context(manifests.documents, version=version, declared=declared)
+    context = build_context(manifests.documents, version=version, declared=declared, flavor=flavor)
     problems: list[Problem] = []
     for document in manifests.documents:
         checker = _CHECKS.get(document.key.kind)
@@ -66,6 +71,7 @@ def build_context(
     *,
     version: Version,
     declared: Iterable[ResourceKey] = (),
+    flavor: Flavor = Flavor.OPENSEARCH,
 ) -> CheckContext:
     """What the per-document checks need to know about the whole set."""
     manifests = [document.manifest for document in documents]
@@ -89,6 +95,7 @@ def build_context(
         connector_access_control=_enabled(access, "connector_access_control_enabled"),
         model_access_control=_enabled(access, "model_access_control_enabled"),
         trusted_patterns=endpoints.effective_patterns(patterns, mode=mode, version=version),
+        flavor=flavor,
         mcp_connectors=frozenset(
             m.metadata.name for m in connectors if m.spec.protocol in MCP_PROTOCOLS
         ),
@@ -366,6 +373,13 @@ def _check_setting(key: str, value: Any, report: Reporter, context: CheckContext
             report.error(
                 needs(f"setting {setting.key}", setting.since.short, version=version), key=True
             )
+        return
+    if unsettable(setting.key, context.flavor):
+        report.error(
+            f"setting {setting.key} cannot be set on Amazon OpenSearch Service (flavor "
+            "aws-managed): the service manages it and refuses the settings update",
+            key=True,
+        )
         return
     if setting.scope is not settings.Scope.DYNAMIC:
         report.error(

@@ -18,6 +18,13 @@ from reconciler.manifests.template_checking import (
 )
 from reconciler.mlcommons.defaults import CLIENT_CONFIG_SINCE, client_config_field
 from reconciler.mlcommons.endpoints import url_is_trusted
+from reconciler.mlcommons.flavors import (
+    MANAGED_CREDENTIALS,
+    ROLE_ARN,
+    Flavor,
+    arn_error,
+    needs_managed,
+)
 from reconciler.mlcommons.functions import (
     FunctionKind,
     builtin_function,
@@ -45,6 +52,7 @@ def check_connector(
     """Report every problem of a connector body; `report` is at the body (`spec`)."""
     _check_protocol(spec, report, context)
     _check_credential(spec, report, context, inline=inline)
+    _check_managed_forms(spec, report, context)
     _check_aws(spec, report)
     _check_client_config(spec, report, context)
     _check_mcp_fields(spec, report, context)
@@ -106,12 +114,26 @@ def _check_ciphertexts(spec: ConnectorSpec, report: Reporter) -> None:
             )
 
 
+def _check_managed_forms(spec: ConnectorSpec, report: Reporter, context: CheckContext) -> None:
+    """roleArn and secretArn exist on managed domains only (`mlcommons.flavors`); there an
+    ARN written out must be one, and elsewhere the form is refused with what to use."""
+    for key in sorted(MANAGED_CREDENTIALS & set(spec.credential)):
+        value = spec.credential[key]
+        if context.flavor is not Flavor.AWS_MANAGED:
+            report.error(needs_managed(key), "credential", key)
+        elif isinstance(value, str) and (error := arn_error(key, value)):
+            report.error(error, "credential", key)
+
+
 def _check_aws(spec: ConnectorSpec, report: Reporter) -> None:
-    """§2.2 `AwsConnector`: keys in credential, region and service name anywhere."""
+    """§2.2 `AwsConnector`: keys in credential, region and service name anywhere; a managed
+    domain signs with the role of credential.roleArn instead of keys."""
     if spec.protocol != "aws_sigv4":
         return
     missing = [key for key in ("access_key", "secret_key") if key not in spec.credential]
-    if missing:
+    # With a roleArn the domain signs with that role; on a self-managed target the roleArn
+    # is reported by _check_managed_forms with what to write instead.
+    if missing and ROLE_ARN not in spec.credential:
         wanted = " and ".join(f"credential.{key}" for key in missing)
         report.error(
             f'aws_sigv4 needs {wanted}; the server refuses the connector with "Missing credential"',

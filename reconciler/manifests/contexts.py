@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from reconciler.errors import Problem, Severity
 from reconciler.manifests.loading import LoadedManifest
+from reconciler.mlcommons.flavors import Flavor
 from reconciler.mlcommons.versions import Capabilities, Version
 from reconciler.resources import Kind
 
@@ -38,6 +39,8 @@ class CheckContext:
     """The list connector URLs must match once osml's setting is applied (§3.1)."""
     mcp_connectors: frozenset[str] = frozenset()
     """Connector manifests with an MCP protocol; models cannot use them (§6.4)."""
+    flavor: Flavor = Flavor.OPENSEARCH
+    """Self-managed OpenSearch or an Amazon OpenSearch Service domain (`mlcommons.flavors`)."""
     unknown_settings: frozenset[Kind] = frozenset()
     """Settings kinds (TrustedEndpoints, AccessControl) declared by a document that failed
     its own schema: what they set is unknown, so the checks that depend on it are skipped

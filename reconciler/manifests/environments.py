@@ -62,6 +62,9 @@ class ClusterSettings(BaseModel):
     """The cluster's base URL (`--cluster`)."""
     version: str | None = None
     """The ML Commons version `osml validate` checks this environment against."""
+    flavor: Literal["opensearch", "aws-managed"] | None = None
+    """Self-managed OpenSearch or an Amazon OpenSearch Service domain; `osml validate`
+    checks for it, and plan and apply refuse a cluster that shows the other one."""
     username: str | None = None
     """Basic-auth user (`--username`); the password comes from `password_env`."""
     password_env: str | None = None

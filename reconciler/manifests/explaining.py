@@ -223,6 +223,10 @@ def _explain_union(
     chosen = [e for e in group if e.walk.unions[level].chosen is intended]
     if intended is not None and chosen:
         return _explain(chosen, level=level + 1, data=data)
+    if FromEnv in members:
+        # A credential's plain string is only an ARN under roleArn or secretArn (flavors):
+        # the secret sources are what a credential expects.
+        members = tuple(m for m in members if m is not str)
     expected = _either(list(dict.fromkeys(_describe_member(m) for m in members)))
     return [Finding(prefix, f"expected {expected}, got {describe_value(value)}")]
 

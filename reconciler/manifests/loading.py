@@ -24,6 +24,7 @@ from typing import Any, cast
 from pydantic import ValidationError
 
 from reconciler.errors import ManifestError, Problem, Severity, truncate
+from reconciler.manifests import placeholders
 from reconciler.manifests.explaining import describe_value as _a
 from reconciler.manifests.explaining import explain_validation_error
 from reconciler.manifests.locating import (
@@ -272,12 +273,17 @@ def _load_document(document: Document, problems: list[Problem]) -> LoadedManifes
     problems.extend(dataclasses.replace(p, resource=resource) for p in document.problems)
     if kind is None:
         return None
+    unfilled = list(placeholders.find(data))
+    problems.extend(_placeholder_problem(p, document, resource=resource) for p in unfilled)
     try:
         manifest = MANIFEST_TYPES[kind].model_validate(data)
     except ValidationError as exc:
-        problems.extend(_explain(exc, document, kind=kind, resource=resource))
+        found = _explain(exc, document, kind=kind, resource=resource)
+        problems.extend(p for p in found if not _covered(p, unfilled))
         return None
-    if document.problems:
+    if document.problems or unfilled:
+        # A document with a placeholder is not what its author means yet: no other
+        # rule judges it until the placeholder is filled.
         return None
     return LoadedManifest(
         cast(Manifest, manifest), document.positions.start.file, document.positions
@@ -297,6 +303,27 @@ def _explain(
         )
         for finding in findings
     ]
+
+
+def _placeholder_problem(
+    placeholder: placeholders.Placeholder, document: Document, *, resource: str | None
+) -> Problem:
+    where = document.positions.locate(placeholder.path)
+    path = render_path(placeholder.path)
+    return _at(where, placeholder.message, resource=resource, path=path)
+
+
+def _covered(problem: Problem, unfilled: Sequence[placeholders.Placeholder]) -> bool:
+    """Whether a schema problem is about a field holding a placeholder: the field itself,
+    below it, or the map right around it (a credential map is judged as a whole)."""
+    for placeholder in unfilled:
+        field = render_path(placeholder.path)
+        # Not the document or its spec: a problem there is about something else.
+        parent = render_path(placeholder.path[:-1]) if len(placeholder.path) > 2 else field
+        path = problem.path or ""
+        if path in (field, parent) or path.startswith((field + ".", field + "[")):
+            return True
+    return False
 
 
 def _read_kind(document: Document, problems: list[Problem]) -> Kind | None:

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from reconciler.manifests import jsonpaths
+from reconciler.mlcommons.flavors import MANAGED_CREDENTIALS
 from reconciler.resources import Kind, ResourceKey
 
 API_VERSION = "osml/v1"
@@ -137,8 +138,9 @@ class ConnectorSpec(Strict):
     protocol: Protocol
     parameters: dict[str, Any] = Field(default_factory=dict)
     """Values of any JSON type; the server stores them as strings (§2.7)."""
-    credential: dict[str, SecretRef] = Field(default_factory=dict)
-    """Write-only on the server; each value comes from a secret source."""
+    credential: dict[str, SecretRef | str] = Field(default_factory=dict)
+    """Write-only on the server; each value comes from a secret source, except `roleArn`
+    and `secretArn` (managed domains only), which are ARNs written out: not secrets."""
     actions: list[ConnectorAction] = Field(default_factory=list)
     backend_roles: list[str] | None = None
     add_all_backend_roles: bool | None = None
@@ -156,6 +158,8 @@ class ConnectorSpec(Strict):
     def _no_plain_secrets(cls, value: Any) -> Any:
         if isinstance(value, dict):
             for key, item in value.items():
+                if key in MANAGED_CREDENTIALS and isinstance(item, str):
+                    continue  # an ARN names a role or a secret; it is not one (flavors)
                 if isinstance(item, str | int | float | bool):
                     raise ValueError(
                         f"credential.{key} is a plain value; secrets must come from "

@@ -35,7 +35,7 @@ a literal credential header, its place: `actions[0].headers.Authorization`)."""
 
 def secret_references(
     manifests: ManifestSet,
-) -> Iterator[tuple[LoadedManifest, tuple[str | int, ...], str, SecretRef]]:
+) -> Iterator[tuple[LoadedManifest, tuple[str | int, ...], str, SecretRef | str]]:
     """Every secret reference: (document, YAML path, secret path, reference)."""
     for doc in manifests:
         manifest = doc.manifest
@@ -120,8 +120,10 @@ def check_secrets(
     return problems
 
 
-def describe(ref: SecretRef) -> dict[str, str]:
+def describe(ref: SecretRef | str) -> dict[str, str]:
     """The reference itself as plain data (safe to print and to save in a plan)."""
+    if isinstance(ref, str):
+        return {"arn": ref}
     if isinstance(ref, FromEnv):
         return {"fromEnv": ref.from_env}
     if isinstance(ref, FromFile):
@@ -131,14 +133,18 @@ def describe(ref: SecretRef) -> dict[str, str]:
 
 def _of_connector(
     doc: LoadedManifest, spec: ConnectorSpec, base: tuple[str, ...], prefix: str
-) -> Iterator[tuple[LoadedManifest, tuple[str | int, ...], str, SecretRef]]:
+) -> Iterator[tuple[LoadedManifest, tuple[str | int, ...], str, SecretRef | str]]:
     for name, ref in spec.credential.items():
         yield doc, (*base, "credential", name), f"{prefix}credential.{name}", ref
 
 
 def _resolve(
-    ref: SecretRef, *, doc: LoadedManifest, key: SecretKey | None, env: Mapping[str, str]
+    ref: SecretRef | str, *, doc: LoadedManifest, key: SecretKey | None, env: Mapping[str, str]
 ) -> Secret:
+    if isinstance(ref, str):
+        # A roleArn or secretArn (managed domains): written out, but sent and fingerprinted
+        # like a credential, so a changed ARN shows in the plan as a credential change.
+        return Secret(ref, source="ARN")
     if isinstance(ref, FromEnv):
         value = env.get(ref.from_env)
         if value is None or value == "":

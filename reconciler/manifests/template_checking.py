@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 
 from reconciler.manifests.contexts import CheckContext, Reporter, did_you_mean
 from reconciler.manifests.models import ConnectorAction
+from reconciler.mlcommons.flavors import SECRET_ARN
 from reconciler.mlcommons.functions import provided_parameters
 from reconciler.mlcommons.templates import (
     Namespace,
@@ -167,6 +168,11 @@ def _check_credential(
     placeholder: Placeholder, report: Reporter, credentials: frozenset[str]
 ) -> None:
     if placeholder.name in credentials:
+        return
+    secret, dot, _ = placeholder.name.partition(".")
+    if secret == SECRET_ARN and dot and SECRET_ARN in credentials:
+        # A key of the Secrets Manager secret: filled by managed domains only; on a
+        # self-managed target credential.secretArn itself is the error to fix.
         return
     close = did_you_mean(placeholder.name, credentials, cutoff=0.6)
     hint = f"; did you mean ${{credential.{close}}}?" if close else " (not a key of credential)"

@@ -24,6 +24,7 @@ from reconciler.manifests.models import (
     ModelManifest,
     TrustedEndpointsManifest,
 )
+from reconciler.mlcommons.flavors import Flavor, unsettable
 from reconciler.planning.configuring import (
     decide_access_control,
     decide_settings_orphan,
@@ -54,6 +55,10 @@ class PlanOptions:
     allow_prune_all: bool = False
     """Allow a prune that deletes every resource osml manages (`--allow-prune-all`);
     without it such a plan is refused, as an empty manifest set usually is a mistake."""
+    flavor: Flavor = Flavor.OPENSEARCH
+    """The target's flavor: on aws-managed the trusted-endpoint list belongs to the
+    service, so TrustedEndpoints is never written (its patterns were checked against the
+    connector URLs when the manifests were checked)."""
 
 
 def make_plan(
@@ -76,7 +81,7 @@ def make_plan(
     situation = Situation.build(snapshot, pairing=pairing, fingerprints=fingerprints, now=now)
     findings = Findings()
     changes = _documents(pairing, situation=situation, findings=findings)
-    changes += _settings(manifests, situation=situation)
+    changes += _settings(manifests, situation=situation, flavor=options.flavor)
     declared = {manifest.key for manifest in manifests}
     orphans = tuple(o for o in pairing.orphans if o.record.key not in declared)
     pruned, kept = _orphans(orphans, situation=situation, options=options)
@@ -149,11 +154,15 @@ def _documents(pairing: Pairing, *, situation: Situation, findings: Findings) ->
     return changes
 
 
-def _settings(manifests: Sequence[object], *, situation: Situation) -> list[Change]:
+def _settings(
+    manifests: Sequence[object], *, situation: Situation, flavor: Flavor
+) -> list[Change]:
     records = situation.snapshot.state.records
     changes = []
     for manifest in manifests:
         if isinstance(manifest, TrustedEndpointsManifest):
+            if unsettable("trusted_connector_endpoints_regex", flavor):
+                continue
             record = records.get(manifest.key)
             changes.append(decide_trusted_endpoints(manifest, record, situation=situation))
         elif isinstance(manifest, AccessControlManifest):

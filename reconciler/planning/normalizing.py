@@ -133,8 +133,9 @@ def _desired_action(action: ConnectorAction) -> Body:
     return body
 
 
-def _secret(ref: SecretRef, fingerprint: str | None) -> dict[str, Any]:
-    return secret_marker(ref.model_dump(by_alias=True), fingerprint)
+def _secret(ref: SecretRef | str, fingerprint: str | None) -> dict[str, Any]:
+    source = {"arn": ref} if isinstance(ref, str) else ref.model_dump(by_alias=True)
+    return secret_marker(source, fingerprint)
 
 
 def desired_model_group(manifest: ModelGroupManifest) -> Body:

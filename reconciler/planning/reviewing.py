@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reconciler.mlcommons.endpoints import SETTING_KEY
+from reconciler.mlcommons.flavors import ROLE_ARN, SECRET_ARN
 from reconciler.mlcommons.settings import PREFIX
 from reconciler.mlcommons.templates import substitute
 from reconciler.plans import Action, Change
@@ -46,7 +47,17 @@ def _notes(change: Change) -> Iterable[str]:
     else:
         yield from _hosts(change)
         yield from _public(change)
-        yield from (f"credential changed: {f.path}" for f in change.fields if f.sensitive)
+        yield from (_credential_note(f.path) for f in change.fields if f.sensitive)
+
+
+def _credential_note(path: str) -> str:
+    """A changed credential; an ARN (managed domains) says what it grants."""
+    key = path.rsplit(".", 1)[-1]
+    if key == ROLE_ARN:
+        return f"IAM role changed: {path} (the domain signs its calls with this role)"
+    if key == SECRET_ARN:
+        return f"Secrets Manager secret changed: {path} (the headers read their keys from it)"
+    return f"credential changed: {path}"
 
 
 def _hosts(change: Change) -> Iterable[str]:

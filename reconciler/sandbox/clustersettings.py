@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from reconciler.sandbox import managed
 from reconciler.sandbox.http import ApiError, Context, Request, Response, Router
 
 ML_PREFIX = "plugins.ml_commons."
@@ -276,6 +277,9 @@ def _put(ctx: Context, request: Request) -> Response:
             "Validation Failed: 1: no settings to update;",
             error_type="action_request_validation_exception",
         )
+    if ctx.config.flavor == managed.AWS_MANAGED and managed.refused_keys(body):
+        # A managed domain's request filter refuses the whole payload, before OpenSearch.
+        return Response(managed.REFUSAL_STATUS, managed.refusal())
     applied = ctx.settings.put(body)
     flat = request.flag("flat_settings")
     answer = {scope: _shape(applied[scope], flat=flat) for scope in _SCOPES}

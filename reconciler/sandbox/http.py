@@ -244,6 +244,8 @@ class SandboxConfig:
     emulate_hosts: dict[str, str] = dataclasses.field(default_factory=dict)
     """`host` or `host:port` -> emulator family (`providers.emulating.FAMILIES`): predicts to
     these hosts are answered by that emulator, e.g. a self-hosted OpenAI-compatible server."""
+    flavor: str = "opensearch"
+    """`opensearch`, or `aws-managed` for an Amazon OpenSearch Service domain (`managed`)."""
 
 
 class Scheduler:

@@ -19,7 +19,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from reconciler.sandbox import admin, clustersettings, documents, faults, replaying, security
+from reconciler.sandbox import (
+    admin,
+    clustersettings,
+    documents,
+    faults,
+    managed,
+    replaying,
+    security,
+)
 from reconciler.sandbox.http import (
     ApiError,
     Context,
@@ -60,7 +68,10 @@ class Sandbox:
         emulators: bool = True,
         offline: bool = False,
         emulate_hosts: Mapping[str, str] | None = None,
+        flavor: str = managed.OPENSEARCH,
     ) -> None:
+        if flavor not in managed.FLAVORS:
+            raise ValueError(f"unknown flavor {flavor!r}; one of {', '.join(managed.FLAVORS)}")
         self.profile: Profile = get_profile(version)
         self.host, self._wanted_port = host, port
         self.data = Path(data) if data is not None else None
@@ -73,6 +84,7 @@ class Sandbox:
             emulators=emulators,
             offline=offline,
             emulate_hosts=emulating.check_hosts(emulate_hosts or {}),
+            flavor=flavor,
         )
         self.context = _build_context(self.profile, config, spec=spec, clock=clock or time.time)
         self.requests = admin.RequestLog()
@@ -285,7 +297,7 @@ def _root(ctx: Context, request: Request) -> Response:
         200,
         {
             "name": "sandbox-node-1",
-            "cluster_name": "osml-sandbox",
+            "cluster_name": managed.cluster_name(ctx.config.flavor),
             "cluster_uuid": "osml-sandbox-cluster-uuid0",
             "version": {
                 "distribution": "opensearch",
@@ -308,7 +320,7 @@ def _health(ctx: Context, request: Request) -> Response:
     return Response(
         200,
         {
-            "cluster_name": "osml-sandbox",
+            "cluster_name": managed.cluster_name(ctx.config.flavor),
             "status": "green",
             "timed_out": False,
             "number_of_nodes": 1,

@@ -41,7 +41,9 @@ from reconciler.errors import (
 )
 from reconciler.findings import Finding, errors
 from reconciler.manifests.environments import load_environment
+from reconciler.manifests.flavoring import Detected
 from reconciler.manifests.loading import ManifestSet, find_manifest_files
+from reconciler.mlcommons.flavors import Flavor
 from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyObserver, ApplyResult, Outcome
 from reconciler.planning import PlanOptions
@@ -52,8 +54,10 @@ from reconciler.reconciling import (
     Desired,
     Planned,
     apply_under,
+    detected_flavor,
     load_checked,
     plan_against,
+    target_flavor,
     with_secrets,
 )
 from reconciler.resources import ResourceKey
@@ -152,16 +156,23 @@ class ManifestCache:
         self._paths = paths
         self._environment = environment
         self._key: tuple[object, ...] | None = None
-        self._value: tuple[ManifestSet, tuple[Problem, ...]] | None = None
+        self._value: tuple[ManifestSet, tuple[Problem, ...], Flavor] | None = None
 
-    def get(self, version: Version) -> tuple[ManifestSet, tuple[Problem, ...]]:
-        """The manifests for `version`; ManifestError as `load_checked` raises it."""
+    def get(
+        self, version: Version, *, detected: Detected | None = None
+    ) -> tuple[ManifestSet, tuple[Problem, ...], Flavor]:
+        """The manifests for `version` and the flavor of the run; ManifestError as
+        `load_checked` and `target_flavor` raise it."""
         watched = [*self._paths, *([self._environment] if self._environment else [])]
-        key = (str(version), *_signature(watched))
+        key = (str(version), detected, *_signature(watched))
         if key != self._key or self._value is None:
             self._value = None
             environment = load_environment(self._environment) if self._environment else None
-            self._value = load_checked(self._paths, version=version, environment=environment)
+            flavor = target_flavor(self._paths, environment=environment, detected=detected)
+            manifests, warnings = load_checked(
+                self._paths, version=version, environment=environment, flavor=flavor
+            )
+            self._value = (manifests, warnings, flavor)
             self._key = key
         return self._value
 
@@ -281,11 +292,15 @@ class Cycle:
         )
 
     def _desired(self) -> Desired:
-        manifests, warnings = self._manifests.get(Version.parse(self.conn.version))
+        version = Version.parse(self.conn.version)
+        manifests, warnings, flavor = self._manifests.get(
+            version, detected=detected_flavor(self.conn)
+        )
         # Secrets are resolved every cycle: a mounted secret file may change on its own.
-        return with_secrets(
+        desired = with_secrets(
             manifests, warnings, key_file=self.settings.key_file, env=self.settings.env
         )
+        return dataclasses.replace(desired, flavor=flavor)
 
     def _act(
         self, plan: Plan, desired: Desired, *, lease: Lease | None, seen: Snapshot, report: bool,

@@ -206,3 +206,29 @@ def fits(got: Any, want: Any) -> bool:
     if isinstance(want, (int, float)):
         return isinstance(got, (int, float))
     return type(got) is type(want)
+
+
+MANAGED = [b for b in ALL if blueprints.written_for(b) == "aws-managed"]
+
+
+@pytest.mark.parametrize("blueprint", MANAGED, ids=[b.name for b in MANAGED])
+def test_managed_blueprint_end_to_end_on_an_aws_managed_sandbox(
+    sandbox_factory: Callable[..., Sandbox], blueprint: Blueprint
+) -> None:
+    """A roleArn/secretArn blueprint, as written, on a domain: it registers, deploys and
+    predicts through the emulator of its host (signed with the assumed role's keys, or with
+    the secret's value in its headers). The trusted list is the service's own: nothing is
+    set, which the domain would refuse."""
+    client = client_for(sandbox_factory("3.x", flavor="aws-managed"))
+    status, model_id = register(client, blueprint)
+    assert status == 200, model_id
+    deploy(client, str(model_id))
+    if own_fault := [r for r in (blueprint.wrong_on("3.x") or "").split("; and ")[1:] if r]:
+        pytest.skip(f"blueprint wrong beyond its credential: {own_fault[0]}")
+    probe = blueprint.data["probe"]
+    path = probe["path"].replace("{model_id}", str(model_id))
+    status, answer = call(client, "POST", path, probe["body"])
+    assert status == 200, answer
+    # The recorded samples were taken for the key-based variants' probes; the managed
+    # variant's answer is checked for being one, from the emulator of its host.
+    assert answer["inference_results"][0]["output"], answer

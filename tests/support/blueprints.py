@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,43 @@ def _parsed(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+MANAGED_KEYS = ("roleArn", "secretArn")
+"""Credential keys of the Amazon OpenSearch Service form: their values stay ARNs."""
+
+
+def written_for(blueprint: Blueprint) -> str:
+    """The flavor the blueprint was written for: `aws-managed` when its connector uses a
+    roleArn or a secretArn, `opensearch` otherwise."""
+    credential = blueprint.connector.get("credential") or {}
+    return "aws-managed" if any(k in credential for k in MANAGED_KEYS) else "opensearch"
+
+
+def credential_variable(key: str) -> str:
+    """The environment variable a pasted blueprint's credential `key` reads."""
+    return "BLUEPRINT_" + "".join(c if c.isalnum() else "_" for c in key).upper()
+
+
+def as_manifests(blueprint: Blueprint) -> list[dict[str, Any]]:
+    """The blueprint pasted into osml manifests as a new user would: the connector body as
+    a Connector spec (or the register body as a Model with its inline connector), each
+    secret credential read from the environment, ARNs kept as written, and the
+    TrustedEndpoints pattern the blueprint tells its readers to add for its host."""
+    name = blueprint.name.replace("/", "-").replace(".", "-").replace("_", "-").lower()
+    body = json.loads(json.dumps(blueprint.data["body"]))
+    connector = body if "actions" in body else body["connector"]
+    connector["credential"] = {
+        key: value if key in MANAGED_KEYS else {"fromEnv": credential_variable(key)}
+        for key, value in (connector.get("credential") or {}).items()
+    }
+    host = re.escape(blueprint.host)
+    trusted = {
+        "apiVersion": "osml/v1",
+        "kind": "TrustedEndpoints",
+        "metadata": {"name": "blueprint-host"},
+        "spec": {"patterns": [f"^https?://{host}.*$"]},
+    }
+    kind = "Connector" if "actions" in body else "Model"
+    resource = {"apiVersion": "osml/v1", "kind": kind, "metadata": {"name": name}, "spec": body}
+    return [trusted, resource]

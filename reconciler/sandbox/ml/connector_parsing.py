@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from reconciler.sandbox import managed
 from reconciler.sandbox.ml import failures, templating
 
 if TYPE_CHECKING:
@@ -208,12 +209,17 @@ def check_protocol_class(profile: Profile, protocol: str | None) -> None:
         raise failures.illegal_argument(f"Can't find class for type {protocol}")
 
 
-def check_aws(doc: Mapping[str, Any], *, plain_credential: Mapping[str, Any]) -> None:
-    """`AwsConnector` checks: keys, service name, region (§2.2, all versions)."""
+def check_aws(
+    doc: Mapping[str, Any], *, plain_credential: Mapping[str, Any], flavor: str = "opensearch"
+) -> None:
+    """`AwsConnector` checks: keys, service name, region (§2.2, all versions); a managed
+    domain signs with the role of a roleArn instead of keys (`sandbox.managed`)."""
     if doc.get("protocol") != "aws_sigv4":
         return
     params = doc.get("parameters") or {}
-    if "access_key" not in plain_credential or "secret_key" not in plain_credential:
+    role = flavor == managed.AWS_MANAGED and managed.has_role(plain_credential)
+    keys = "access_key" in plain_credential and "secret_key" in plain_credential
+    if not (keys or role):
         raise failures.illegal_argument("Missing credential")
     if "service_name" not in params and "service_name" not in plain_credential:
         raise failures.illegal_argument("Missing service name")

@@ -108,7 +108,9 @@ def validated(ctx: Context, request: Request, body: Mapping[str, Any]) -> dict[s
     if parsing.is_mcp(doc.get("protocol")):
         _check_mcp_enabled(ctx, doc)
     else:
-        parsing.check_aws(doc, plain_credential=doc.get("credential") or {})
+        parsing.check_aws(
+            doc, plain_credential=doc.get("credential") or {}, flavor=ctx.config.flavor
+        )
         parsing.check_trusted(ctx, doc)
     doc.update(access.connector_fields(ctx, request, body))
     if profile.connector_timestamps:

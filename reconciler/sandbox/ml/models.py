@@ -250,7 +250,7 @@ def inline_connector(
     doc["actions"] = actions
     parsing.check_header_placeholders(ctx.profile, actions)
     parsing.check_protocol_class(ctx.profile, doc.get("protocol"))
-    parsing.check_aws(doc, plain_credential=doc.get("credential") or {})
+    parsing.check_aws(doc, plain_credential=doc.get("credential") or {}, flavor=ctx.config.flavor)
     parsing.check_trusted(ctx, doc)
     return indices.ordered(connectors.seal(ctx, doc), connectors.ORDER)
 

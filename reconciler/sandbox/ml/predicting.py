@@ -19,6 +19,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from reconciler.sandbox import managed
 from reconciler.sandbox.http import ApiError, Response
 from reconciler.sandbox.ml import connector_parsing as parsing
 from reconciler.sandbox.ml import (
@@ -114,6 +115,8 @@ def _invoke(
     url = templating.render(str(action.get("url", "")), params)
     _check_url(ctx, url)
     credential = crypto.decrypt_map(ctx, connector.get("credential") or {})
+    if ctx.config.flavor == managed.AWS_MANAGED:
+        credential = managed.for_call(credential, headers=action.get("headers") or {})
     headers = _headers(ctx, action, params, credential=credential)
     status, answer = _call(
         ctx, connector, action, url=url, payload=payload, headers=headers, credential=credential

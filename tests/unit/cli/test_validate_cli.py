@@ -14,6 +14,7 @@ from reconciler.cli import validate as validate_module
 from reconciler.errors import Problem, Severity
 from reconciler.manifests.loading import ManifestSet
 from reconciler.manifests.models import ClientConfig, ModelGroupSpec
+from reconciler.mlcommons.flavors import Flavor
 from reconciler.mlcommons.versions import LATEST, Version
 from reconciler.resources import Kind
 
@@ -175,11 +176,18 @@ def test_json_output_when_valid(repo: Path) -> None:
 def checks(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Record each call of the semantic checks and answer with one warning."""
     calls: list[dict[str, Any]] = []
+    flavors = FLAVORS_SEEN
+    flavors.clear()
 
     def fake_check(
-        manifests: ManifestSet, *, version: Version, declared: Any = ()
+        manifests: ManifestSet,
+        *,
+        version: Version,
+        declared: Any = (),
+        flavor: Flavor = Flavor.OPENSEARCH,
     ) -> list[Problem]:
         calls.append({"kinds": [d.key.kind for d in manifests], "version": version})
+        flavors.append(flavor)
         return [manifests.documents[0].problem("looks odd", "spec", severity=Severity.WARNING)]
 
     monkeypatch.setattr(validate_module, "check", fake_check)
@@ -200,6 +208,45 @@ def test_the_checks_get_the_manifests_and_the_version(
     osml("validate", *args)
 
     assert checks == [{"kinds": [Kind.CONNECTOR, Kind.MODEL_GROUP], "version": version}]
+
+
+FLAVORS_SEEN: list[Flavor] = []
+"""The flavor each recorded check was called with."""
+
+
+@pytest.mark.parametrize(
+    ("args", "project", "expected"),
+    [
+        ([], None, Flavor.OPENSEARCH),
+        (["--flavor", "aws-managed"], None, Flavor.AWS_MANAGED),
+        ([], "flavor: aws-managed\n", Flavor.AWS_MANAGED),
+        (["--flavor", "opensearch"], "flavor: aws-managed\n", Flavor.OPENSEARCH),
+    ],
+)
+def test_the_checks_get_the_declared_flavor(
+    repo: Path,
+    checks: list[dict[str, Any]],
+    args: list[str],
+    project: str | None,
+    expected: Flavor,
+) -> None:
+    if project is not None:
+        Path("osml.yaml").write_text(project)
+
+    osml("validate", *args)
+
+    assert [expected] == FLAVORS_SEEN
+
+
+def test_a_project_file_flavor_that_is_none_is_an_error_at_its_line(repo: Path) -> None:
+    Path("osml.yaml").write_text("policy: {}\nflavor: aws\n")
+
+    result = osml("validate")
+
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        "osml.yaml:2:9: flavor: 'aws' is not a flavor (one of opensearch, aws-managed)"
+    )
 
 
 def test_the_version_comes_from_the_environment(
