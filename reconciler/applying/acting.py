@@ -112,7 +112,7 @@ def _update(ex: Executor, change: Change) -> str:
     live_id = _require_id(change)
     if change.key.kind is Kind.CONNECTOR and change.strategy is Strategy.SWAP:
         return _swap(ex, change)
-    body = ex.body(change)
+    body = ex.body(change, sent=_sends(change))
     if change.undeploy_first:
         deploying.undeploy_and_wait(ex, change, live_id, subject=str(change.key))
     if _sends(change):

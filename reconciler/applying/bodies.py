@@ -7,6 +7,11 @@ at apply time, each checked against the fingerprint the plan was made with, so a
 never sends a credential other than the one the reviewed plan showed changing.
 The body with values goes straight to the cluster call; what is recorded in the state
 index is `recordable`, which keeps markers and fingerprints only.
+
+Keys minted at apply time (`fromAwsRole`, `secrets.leases`) are new on every apply, so
+they are never compared with the plan's fingerprint: the plan showed them changing when
+they were due, and any other write of the connector sends fresh keys too (the body is
+sent whole). Their lease goes to the state record with their fingerprints.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from reconciler.errors import ApplyError
+from reconciler.cluster.snapshots import StateRecord
+from reconciler.errors import ApplyError, SecretError
 from reconciler.plans import SECRET_MARKER, is_secret_marker, ref_target
 from reconciler.resources import ResourceKey
 from reconciler.secrets import Secret
+from reconciler.secrets.leases import LeasedSecret
 
 SecretPath = tuple[ResourceKey, str]
 
@@ -35,6 +42,8 @@ class Materialized:
     """With IDs and secret markers carrying fingerprints: safe to store."""
     fingerprints: dict[str, str]
     """Secret path -> fingerprint of the value sent."""
+    leases: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    """Credential prefix -> the lease of the minted keys sent there."""
 
     @property
     def spec_hash(self) -> str:
@@ -50,12 +59,22 @@ def materialize(
     resolve_id: Callable[[ResourceKey], str],
     secrets: Mapping[SecretPath, Secret],
     fingerprint_key: bytes | None,
+    unsent: StateRecord | None = None,
 ) -> Materialized:
-    """Replace markers in `after`; ApplyError when a secret is missing or has changed."""
-    walker = _Walker(key=key, resolve_id=resolve_id, secrets=secrets, fkey=fingerprint_key)
-    body = walker.walk(after, path="", sendable=True)
+    """Replace markers in `after`; ApplyError when a secret is missing or has changed.
+
+    `unsent` is the current record when the body will not be sent (an update of osml's
+    own controls only): minted keys are then not minted, and their fingerprints and
+    lease stay those of the keys the server holds.
+    """
+    walker = _Walker(
+        key=key, resolve_id=resolve_id, secrets=secrets, fkey=fingerprint_key, unsent=unsent
+    )
+    body = walker.walk(after, path="", sendable=unsent is None)
     recordable = walker.walk(after, path="", sendable=False)
-    return Materialized(body=body, recordable=recordable, fingerprints=walker.fingerprints)
+    return Materialized(
+        body=body, recordable=recordable, fingerprints=walker.fingerprints, leases=walker.leases
+    )
 
 
 @dataclasses.dataclass
@@ -64,7 +83,9 @@ class _Walker:
     resolve_id: Callable[[ResourceKey], str]
     secrets: Mapping[SecretPath, Secret]
     fkey: bytes | None
+    unsent: StateRecord | None = None
     fingerprints: dict[str, str] = dataclasses.field(default_factory=dict)
+    leases: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
 
     def walk(self, value: Any, *, path: str, sendable: bool) -> Any:
         target = ref_target(value)
@@ -88,12 +109,25 @@ class _Walker:
         if problem is not None:
             raise ApplyError(problem)
         secret = self.secrets[(self.key, path)]
-        actual = secret.fingerprint(self.fkey) if self.fkey is not None else None
+        if isinstance(secret, LeasedSecret) and self.unsent is not None:
+            actual = self._kept(path)
+        else:
+            actual = secret.fingerprint(self.fkey) if self.fkey is not None else None
+            if isinstance(secret, LeasedSecret) and secret.lease is not None:
+                self.leases[path.rpartition(".")[0]] = secret.lease.to_dict()
         if actual is not None:
             self.fingerprints[path] = actual
         if sendable:
             return secret.reveal()
         return {SECRET_MARKER: dict(marker[SECRET_MARKER]), "fingerprint": actual}
+
+    def _kept(self, path: str) -> str | None:
+        """The fingerprint (and lease) of the minted keys the server holds at `path`."""
+        assert self.unsent is not None
+        prefix = path.rpartition(".")[0]
+        if prefix in self.unsent.leases:
+            self.leases[prefix] = dict(self.unsent.leases[prefix])
+        return self.unsent.fingerprints.get(path)
 
 
 def secret_mismatches(
@@ -109,8 +143,24 @@ def secret_mismatches(
     return [
         problem
         for path, marker in _markers(after, path="")
-        if (problem := _mismatch(marker, key=key, path=path, secrets=secrets, fkey=fingerprint_key))
+        if (
+            problem := _mismatch(marker, key=key, path=path, secrets=secrets, fkey=fingerprint_key)
+            or _unmintable(key=key, path=path, secrets=secrets)
+        )
     ]
+
+
+def _unmintable(*, key: ResourceKey, path: str, secrets: Mapping[SecretPath, Secret]) -> str | None:
+    """Minted keys are minted here, before the first change, so that an STS refusal stops
+    the apply before anything is done; the apply then sends these keys."""
+    secret = secrets.get((key, path))
+    if not isinstance(secret, LeasedSecret):
+        return None
+    try:
+        secret.reveal()
+    except SecretError as exc:
+        return f"{key}: {path}: {exc}"
+    return None
 
 
 def _markers(value: Any, *, path: str) -> list[tuple[str, Mapping[str, Any]]]:
@@ -139,6 +189,8 @@ def _mismatch(
     secret = secrets.get((key, path))
     if secret is None:
         return f"{key}: {path}: the secret was not resolved for this apply"
+    if isinstance(secret, LeasedSecret):
+        return None  # new keys on every apply: nothing to compare (module docstring)
     planned = marker.get("fingerprint")
     actual = secret.fingerprint(fkey) if fkey is not None else None
     if planned and actual and planned != actual:

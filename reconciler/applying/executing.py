@@ -263,16 +263,20 @@ class Executor:
         with contextlib.suppress(ClusterNotFoundError):
             self.retried(call)
 
-    def body(self, change: Change) -> Materialized:
-        """The change's `after` with IDs and secret values in place."""
+    def body(self, change: Change, *, sent: bool = True) -> Materialized:
+        """The change's `after` with IDs and secret values in place; `sent=False` for a
+        body that only goes to the state record (keys minted at apply time stay as the
+        server has them: `bodies.materialize`)."""
         if change.after is None:
             raise ApplyError(f"{change.key}: the plan holds no body for {change.action}")
+        current = None if sent else self.records.get(change.key)
         return materialize(
             change.after,
             key=change.key,
             resolve_id=self.records.live_id,
             secrets=self.secrets,
             fingerprint_key=self.fingerprint_key,
+            unsent=current,
         )
 
     def intent(self, change: Change) -> bool:
@@ -307,6 +311,7 @@ class Executor:
             spec_hash=body.spec_hash,
             applied=applied,
             fingerprints=body.fingerprints,
+            leases=body.leases,
             probe=self._probe_to_record(change),
         )
         self.records.put(record)
@@ -417,6 +422,7 @@ def _intent_of(change: Change, current: StateRecord | None) -> StateRecord:
         spec_hash=current.spec_hash if current else "",
         applied=current.applied if current else {},
         fingerprints=current.fingerprints if current else {},
+        leases=current.leases if current else {},
     )
 
 

@@ -21,8 +21,9 @@ from typing import Any, TypeVar, cast
 import click
 
 from reconciler.cli.options import ClusterOptions
-from reconciler.cli.params import InputPath, parse_duration
+from reconciler.cli.params import InputPath
 from reconciler.cluster.connecting import AwsSigV4
+from reconciler.durations import parse_duration
 from reconciler.errors import ManifestError, Problem
 from reconciler.manifests.environments import (
     Environment,

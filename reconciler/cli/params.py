@@ -18,7 +18,6 @@ import errno
 import json
 import math
 import os
-import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from reconciler.durations import parse_duration
 from reconciler.errors import SecretError
 from reconciler.secrets.encrypting import SecretKey
 
@@ -34,11 +34,6 @@ if TYPE_CHECKING:
 else:  # click < 8.4 has no generic ParamType
     _ParamType = click.ParamType
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
-_PART = re.compile(rf"({_NUMBER})(ms|s|m|h)")
-_WHOLE = re.compile(rf"\s*(?:{_NUMBER}|(?:{_NUMBER}(?:ms|s|m|h))+)\s*")
-_EXAMPLES = "90, 90s, 2m, 1m30s or 500ms"
 DURATION_HELP = "a duration: 90, 90s or 2m"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,18 +68,9 @@ def run_options(*, waits_for: str) -> Callable[[F], F]:
         return fn
 
     return decorate
+
+
 """What every time option's help says it takes."""
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds for `90`, `90s`, `2m`, `1m30s`, `500ms`, `1h`; None if `text` is not one."""
-    if _WHOLE.fullmatch(text) is None:
-        return None
-    text = text.strip()
-    parts = _PART.findall(text)
-    if not parts:
-        return float(text)
-    return sum(float(number) * _UNITS[unit] for number, unit in parts)
 
 
 class Duration(_ParamType):

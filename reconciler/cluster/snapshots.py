@@ -98,6 +98,9 @@ class StateRecord:
     """The fields osml last applied, normalised, credentials as fingerprints."""
     fingerprints: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Credential key -> HMAC-SHA256 fingerprint of the value last sent."""
+    leases: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    """Credential prefix (`credential`, `connector.credential`) -> the lease of the minted
+    keys last sent there (`secrets.leases.Lease.to_dict`: source, issued, expires)."""
     updated_at: str = ""
     """ISO-8601 time of the last write of this record."""
     probe: ProbeResult | None = None

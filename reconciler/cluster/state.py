@@ -83,6 +83,7 @@ MAPPINGS: Mapping[str, Any] = {
         # arbitrary server bodies must not grow the mapping.
         "applied": {"type": "object", "enabled": False},
         "fingerprints": {"type": "object", "enabled": False},
+        "leases": {"type": "object", "enabled": False},
         "probe": {"type": "object", "enabled": False},
         "updated_at": {"type": "date"},
         "osml_version": {"type": "keyword"},
@@ -216,6 +217,7 @@ def record_from_hit(hit: Mapping[str, Any]) -> StateRecord | None:
         spec_hash=str(source.get("spec_hash", "")),
         applied=source.get("applied") or {},
         fingerprints=source.get("fingerprints") or {},
+        leases=source.get("leases") or {},
         updated_at=str(source.get("updated_at", "")),
         probe=ProbeResult.from_dict(source.get("probe")),
         seq_no=hit.get("_seq_no"),
@@ -430,6 +432,9 @@ def _record_doc(record: StateRecord, *, updated_at: str) -> dict[str, Any]:
         "updated_at": updated_at,
         "osml_version": __version__,
     }
+    if record.leases:
+        _refuse_secrets(record.leases, where=f"{record.key} leases")
+        doc["leases"] = {prefix: dict(lease) for prefix, lease in record.leases.items()}
     if record.probe is not None:
         doc["probe"] = record.probe.to_dict()
     return doc

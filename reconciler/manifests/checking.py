@@ -17,6 +17,7 @@ from typing import Any
 
 from reconciler.errors import Problem
 from reconciler.manifests.access_checking import check_connector_access, check_group_access
+from reconciler.manifests.aws_source_checking import check_aws_sources
 from reconciler.manifests.connector_checking import check_connector
 from reconciler.manifests.contexts import (
     CheckContext,
@@ -126,6 +127,7 @@ def _check_connector_manifest(
 ) -> None:
     spec = manifest.spec
     check_connector(spec, report.at("spec"), context=context, inline=False)
+    check_aws_sources(spec, report.at("spec"))
     if context.capabilities.safe_text_names:
         _check_name(manifest, report, label=names.CONNECTOR_NAME)
         _check_description(spec.description, report, label=names.CONNECTOR_DESCRIPTION)
@@ -189,6 +191,7 @@ def _check_model_manifest(manifest: ModelManifest, report: Reporter, context: Ch
         check_connector(
             spec.inline_connector, report.at("spec", "connector"), context=context, inline=True
         )
+        check_aws_sources(spec.inline_connector, report.at("spec", "connector"))
     _check_model_fields(spec, report, context)
     _check_model_config(spec, report, context)
     _check_model_access(spec, report, context)

@@ -25,7 +25,14 @@ from pydantic_core import ErrorDetails
 
 from reconciler.errors import truncate
 from reconciler.manifests.locating import FieldPath
-from reconciler.manifests.models import ConnectorSpec, Encrypted, FromEnv, FromFile
+from reconciler.manifests.models import (
+    ConnectorSpec,
+    Encrypted,
+    FromAwsProfile,
+    FromAwsRole,
+    FromEnv,
+    FromFile,
+)
 
 _EXPECTED = {
     "string_type": "a string",
@@ -47,6 +54,8 @@ _SHAPES: dict[Any, str] = {
     FromEnv: "{fromEnv: VAR}",
     FromFile: "{fromFile: path}",
     Encrypted: "{encrypted: ...}",
+    FromAwsRole: "{fromAwsRole: {role_arn: ...}}",
+    FromAwsProfile: "{fromAwsProfile: {profile: ...}}",
     ConnectorSpec: "an inline connector mapping",
     str: "a string",
     int: "an integer",

@@ -11,6 +11,7 @@ and templates are checked in `manifests.checking`; secret references are resolve
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -22,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from reconciler.durations import parse_duration
 from reconciler.manifests import jsonpaths
 from reconciler.mlcommons.flavors import MANAGED_CREDENTIALS
 from reconciler.resources import Kind, ResourceKey
@@ -67,7 +69,103 @@ class Encrypted(Strict):
     encrypted: Annotated[str, StringConstraints(min_length=1)]
 
 
-SecretRef = FromEnv | FromFile | Encrypted
+AWS_KEYS = ("access_key", "secret_key", "session_token")
+"""The credential keys an AWS source fills, as the `aws_sigv4` protocol reads them (§2.2)."""
+
+ROLE_ARN_PATTERN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+"""An IAM role ARN, `arn:aws:iam::123456789012:role/NAME` (also the GovCloud and China
+partitions, and role paths)."""
+SESSION_NAME_PATTERN = re.compile(r"[\w+=,.@-]{2,64}")
+"""What STS AssumeRole accepts as `RoleSessionName`."""
+ROLE_DURATIONS = (900.0, 43200.0)
+"""The session lengths STS AssumeRole accepts (15m to 12h); a role's own maximum may be
+lower, which only STS knows (it refuses the call)."""
+DEFAULT_ROLE_DURATION = 3600
+"""A session length of 1h when the manifest gives none (STS's own default)."""
+
+
+class AwsRole(Strict):
+    """Options of a `fromAwsRole` source: the role osml assumes with STS at apply time."""
+
+    role_arn: str
+    """The IAM role to assume, `arn:aws:iam::123456789012:role/NAME`."""
+    session_name: str | None = None
+    """`RoleSessionName` (2-64 of letters, digits and `+=,.@_-`); default `osml`."""
+    duration: str | int | None = None
+    """How long the keys live: a duration such as `1h` or `900` (15m to 12h); default 1h."""
+
+    @field_validator("role_arn")
+    @classmethod
+    def _arn(cls, value: str) -> str:
+        if ROLE_ARN_PATTERN.fullmatch(value) is None:
+            raise ValueError(
+                "role_arn is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"
+            )
+        return value
+
+    @field_validator("session_name")
+    @classmethod
+    def _session(cls, value: str | None) -> str | None:
+        if value is not None and SESSION_NAME_PATTERN.fullmatch(value) is None:
+            raise ValueError("session_name must be 2-64 letters, digits or any of + = , . @ _ -")
+        return value
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, value: str | int | None) -> str | int | None:
+        if value is not None:
+            role_seconds(value)
+        return value
+
+    @property
+    def seconds(self) -> int:
+        """The session length asked of STS, in whole seconds."""
+        return DEFAULT_ROLE_DURATION if self.duration is None else role_seconds(self.duration)
+
+
+def role_seconds(value: str | int) -> int:
+    """Seconds of a `fromAwsRole` duration; ValueError naming what STS accepts."""
+    if isinstance(value, bool):
+        seconds = None
+    elif isinstance(value, int):
+        seconds = float(value)
+    else:
+        seconds = parse_duration(value)
+    if seconds is None:
+        raise ValueError(f"duration {value!r} is not a duration such as 900, 15m, 1h or 1h30m")
+    low, high = ROLE_DURATIONS
+    if not low <= seconds <= high or seconds != int(seconds):
+        raise ValueError(
+            f"duration {value!r} is outside what STS AssumeRole accepts: whole seconds "
+            "from 15m (900) to 12h (43200)"
+        )
+    return int(seconds)
+
+
+class FromAwsRole(Strict):
+    """The keys come from STS AssumeRole, asked at apply time; renewed before they expire."""
+
+    from_aws_role: AwsRole = Field(alias="fromAwsRole")
+
+
+class AwsProfile(Strict):
+    """Options of a `fromAwsProfile` source."""
+
+    profile: Annotated[str, StringConstraints(min_length=1)] | None = None
+    """A named profile of the AWS config files; default: the standard credential chain
+    (environment, `AWS_PROFILE`, SSO, container or instance role)."""
+
+
+class FromAwsProfile(Strict):
+    """The keys come from the AWS credential chain (or one named profile) at plan time."""
+
+    from_aws_profile: AwsProfile = Field(alias="fromAwsProfile")
+
+
+AwsSource = FromAwsRole | FromAwsProfile
+"""The sources that fill `access_key`, `secret_key` and `session_token` through boto3."""
+
+SecretRef = FromEnv | FromFile | Encrypted | FromAwsRole | FromAwsProfile
 """Where a credential comes from; a plain string is never accepted."""
 
 
@@ -163,7 +261,8 @@ class ConnectorSpec(Strict):
                 if isinstance(item, str | int | float | bool):
                     raise ValueError(
                         f"credential.{key} is a plain value; secrets must come from "
-                        "{fromEnv: VAR}, {fromFile: path} or {encrypted: ...}"
+                        "{fromEnv: VAR}, {fromFile: path}, {encrypted: ...}, {fromAwsRole: ...} "
+                        "or {fromAwsProfile: ...}"
                     )
         return value
 

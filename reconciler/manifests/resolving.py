@@ -5,19 +5,30 @@ before building request bodies. Every reference of the run is tried and every fa
 reported together, each naming the file, line, resource and source, and never a value.
 `fromFile` paths are relative to the manifest file that names them. Nothing here talks
 to a cluster.
+
+The AWS sources fill a connector's `access_key`, `secret_key` and `session_token` together:
+one issuer per (resource, connector, source) mints them. `fromAwsProfile` asks the AWS
+credential chain now (its keys stay the same until the chain renews them, so they are
+fingerprinted like any secret); `fromAwsRole` becomes LeasedSecrets that call STS only
+when the keys are sent (`secrets.leases`): every AssumeRole gives new keys.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
+from reconciler.durations import format_duration
 from reconciler.errors import Problem, SecretError, Severity
 from reconciler.manifests.loading import LoadedManifest, ManifestSet
 from reconciler.manifests.models import (
+    AwsSource,
     ConnectorManifest,
     ConnectorSpec,
     Encrypted,
+    FromAwsProfile,
+    FromAwsRole,
     FromEnv,
     FromFile,
     ModelManifest,
@@ -25,8 +36,10 @@ from reconciler.manifests.models import (
 )
 from reconciler.resources import ResourceKey
 from reconciler.secrets import Secret
+from reconciler.secrets.aws import DEFAULT_SESSION_NAME, assume_role, chain_keys, sdk_missing
 from reconciler.secrets.encrypting import KEY_ENV, SecretKey, decrypt
 from reconciler.secrets.headers import is_literal_credential
+from reconciler.secrets.leases import Issuer, LeasedSecret
 
 SecretPath = tuple[ResourceKey, str]
 """(resource, `credential.<key>` or `connector.credential.<key>` for inline connectors; for
@@ -77,9 +90,14 @@ def resolve_secrets(
     """Resolve every reference; SecretError listing every one that failed."""
     resolved: dict[SecretPath, Secret] = {}
     problems: list[Problem] = []
+    aws = _AwsSources()
     for doc, yaml_path, secret_path, ref in secret_references(manifests):
         try:
-            resolved[(doc.key, secret_path)] = _resolve(ref, doc=doc, key=key, env=env)
+            if isinstance(ref, FromAwsRole | FromAwsProfile):
+                secret = aws.secret(ref, key=doc.key, path=secret_path)
+            else:
+                secret = _resolve(ref, doc=doc, key=key, env=env)
+            resolved[(doc.key, secret_path)] = secret
         except SecretError as exc:
             problems.append(doc.problem(str(exc), *yaml_path))
     for doc, secret_path, name, value in literal_headers(manifests):
@@ -112,6 +130,13 @@ def check_secrets(
     for doc, yaml_path, _, ref in secret_references(manifests):
         if isinstance(ref, Encrypted) and not strict:
             continue
+        if isinstance(ref, FromAwsRole | FromAwsProfile):
+            # Never resolved here: an AssumeRole mints keys, and validate sends none.
+            missing = sdk_missing(aws_source(ref))
+            if missing is not None:
+                text = missing if strict else f"{missing}; plan and apply will refuse it"
+                problems.append(doc.problem(text, *yaml_path, severity=severity))
+            continue
         try:
             _resolve(ref, doc=doc, key=key, env=env)
         except SecretError as exc:
@@ -120,7 +145,7 @@ def check_secrets(
     return problems
 
 
-def describe(ref: SecretRef | str) -> dict[str, str]:
+def describe(ref: SecretRef | str) -> dict[str, Any]:
     """The reference itself as plain data (safe to print and to save in a plan)."""
     if isinstance(ref, str):
         return {"arn": ref}
@@ -128,7 +153,53 @@ def describe(ref: SecretRef | str) -> dict[str, str]:
         return {"fromEnv": ref.from_env}
     if isinstance(ref, FromFile):
         return {"fromFile": ref.from_file}
+    if isinstance(ref, FromAwsRole | FromAwsProfile):
+        return ref.model_dump(by_alias=True, exclude_none=True)
     return {"encrypted": ref.encrypted}
+
+
+def aws_source(ref: AwsSource) -> str:
+    """An AWS source in words, the same for every key it fills (`fromAwsRole arn:...:role/x,
+    session osml, 1h`); it names the source in messages and in the state's leases."""
+    if isinstance(ref, FromAwsRole):
+        role = ref.from_aws_role
+        session = role.session_name or DEFAULT_SESSION_NAME
+        return f"fromAwsRole {role.role_arn}, session {session}, {format_duration(role.seconds)}"
+    profile = ref.from_aws_profile.profile
+    return f"fromAwsProfile {profile}" if profile else "fromAwsProfile (the default chain)"
+
+
+class _AwsSources:
+    """One issuer per resource, connector and AWS source, so that the keys it fills come
+    from one session."""
+
+    def __init__(self) -> None:
+        self._issuers: dict[tuple[ResourceKey, str, str], Issuer] = {}
+        self._chains: dict[tuple[ResourceKey, str, str], dict[str, Secret]] = {}
+
+    def secret(self, ref: AwsSource, *, key: ResourceKey, path: str) -> Secret:
+        prefix, _, part = path.rpartition(".")
+        source = aws_source(ref)
+        group = (key, prefix, source)
+        if isinstance(ref, FromAwsProfile):
+            if group not in self._chains:
+                self._chains[group] = chain_keys(ref.from_aws_profile.profile, source=source)
+            found = self._chains[group].get(part)
+            if found is None:
+                raise SecretError(
+                    f"{source} gave no {part}: its keys are long-term; drop credential.{part}"
+                )
+            return found
+        if group not in self._issuers:
+            role = ref.from_aws_role
+            self._issuers[group] = Issuer(
+                source,
+                lambda: assume_role(
+                    role.role_arn, session_name=role.session_name, seconds=role.seconds,
+                    source=source,
+                ),
+            )  # fmt: skip
+        return LeasedSecret(self._issuers[group], part)
 
 
 def _of_connector(
@@ -155,6 +226,8 @@ def _resolve(
         return Secret(value, source=f"env {ref.from_env}")
     if isinstance(ref, FromFile):
         return _from_file(Path(doc.file).parent / ref.from_file, shown=ref.from_file)
+    if not isinstance(ref, Encrypted):
+        raise SecretError(f"{aws_source(ref)} is resolved with its connector's other keys")
     return _from_ciphertext(ref, key=key)
 
 

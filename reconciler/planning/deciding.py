@@ -24,6 +24,7 @@ from reconciler.planning.diffing import Diff, diff
 from reconciler.planning.normalizing import Body, desired_body, live_body, model_state
 from reconciler.planning.pairing import Orphan, Pair
 from reconciler.planning.probing import probe_need
+from reconciler.planning.reviewing import ROTATE_NOTE
 from reconciler.planning.situations import Findings, Situation
 from reconciler.planning.swapping import NO_SWAP, Swap, plan_swap
 from reconciler.plans import Action, Change, FieldChange, ref_target
@@ -70,7 +71,24 @@ def decide_document(
         fingerprints=record.fingerprints if record else None,
     )
     case = _Case(pair, before, after, found)
-    manifest = pair.manifest
+    change, swap = _decide_case(case, situation=situation, findings=findings, reregister=reregister)
+    rotations = _rotations(pair.key, found, situation=situation)
+    if rotations and change.is_change:
+        # The review notes say it too (`reviewing` keeps them, and then leaves out the
+        # per-key `credential changed` lines these cover).
+        reasons, notes = (*change.reasons, *rotations), (*rotations, *change.review)
+        change = dataclasses.replace(change, reasons=reasons, review=notes)
+    return change, swap
+
+
+def _decide_case(
+    case: _Case,
+    *,
+    situation: Situation,
+    findings: Findings,
+    reregister: Mapping[ResourceKey, ResourceKey],
+) -> tuple[Change, Swap]:
+    pair, manifest = case.pair, case.pair.manifest
     if isinstance(manifest, ConnectorManifest):
         change, swap = _connector(case, manifest, situation=situation, findings=findings)
         return _with_lifecycle(change, pair), swap
@@ -85,6 +103,22 @@ def decide_document(
     change = _model(case, manifest, situation=situation, culprit=culprit)
     _guard(pair, change.action, list(change.reasons), findings)
     return change, NO_SWAP
+
+
+def _rotations(key: ResourceKey, found: Diff, *, situation: Situation) -> tuple[str, ...]:
+    """`credentials rotate: credential.access_key, ... (fromAwsRole ...: expired 3m ago)`
+    for each connector whose minted keys are due (`Fingerprints.rotation`)."""
+    due: dict[tuple[str, str], list[str]] = {}
+    for field in found.fields:
+        if not field.sensitive:
+            continue
+        why = situation.fingerprints.rotation(key, field.path)
+        secret = situation.fingerprints.secrets.get((key, field.path))
+        if why is not None and secret is not None:
+            due.setdefault((secret.source, why), []).append(field.path)
+    return tuple(
+        f"{ROTATE_NOTE}{', '.join(paths)} ({source}: {why})" for (source, why), paths in due.items()
+    )
 
 
 def _create(pair: Pair, after: Body) -> Change:

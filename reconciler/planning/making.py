@@ -12,6 +12,7 @@ I/O, no printing; the snapshot was read before and the secrets resolved before.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -77,7 +78,9 @@ def make_plan(
     """
     manifests = [document.manifest for document in desired.documents]
     pairing = pair([m for m in manifests if isinstance(m, DocumentManifest)], snapshot)
-    fingerprints = Fingerprints(secrets, snapshot.state.fingerprint_key)
+    fingerprints = Fingerprints(
+        secrets, snapshot.state.fingerprint_key, records=snapshot.state.records, now=_moment(now)
+    )
     situation = Situation.build(snapshot, pairing=pairing, fingerprints=fingerprints, now=now)
     findings = Findings()
     changes = _documents(pairing, situation=situation, findings=findings)
@@ -220,3 +223,14 @@ def _orphans(
             continue
         (pruned if will_delete(change, record, prune=options.prune) else kept).append(change)
     return pruned, kept
+
+
+def _moment(now: str) -> dt.datetime | None:
+    """The plan's time as a datetime (for leases); None when the plan is undated."""
+    try:
+        moment = dt.datetime.fromisoformat(now.replace("Z", "+00:00")) if now else None
+    except ValueError:
+        return None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment

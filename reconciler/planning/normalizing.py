@@ -13,10 +13,12 @@ Called by the deciding step of `planning`; pure: no I/O, no diffing, no decision
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
 
+from reconciler.cluster.snapshots import StateRecord
 from reconciler.manifests.models import (
     ConnectorAction,
     ConnectorManifest,
@@ -37,6 +39,7 @@ from reconciler.mlcommons.fields import (
 from reconciler.mlcommons.versions import Version
 from reconciler.plans import ref_marker, secret_marker
 from reconciler.resources import Kind, ResourceKey
+from reconciler.secrets.leases import Lease, LeasedSecret
 from reconciler.secrets.values import Secret
 
 Body = dict[str, Any]
@@ -49,18 +52,50 @@ INLINE_CREDENTIAL = "connector.credential"
 
 @dataclasses.dataclass(frozen=True)
 class Fingerprints:
-    """Turns resolved secrets into comparable fingerprints; never exposes a value."""
+    """Turns resolved secrets into comparable fingerprints; never exposes a value.
+
+    A key minted at apply time (`fromAwsRole`, a LeasedSecret) has no value to fingerprint
+    while planning: it stands for the keys last sent, whose fingerprint the state record
+    keeps, for as long as their lease (in the same record) is from the same source and not
+    due; otherwise it has no fingerprint, so the plan sends new keys.
+    """
 
     secrets: Mapping[tuple[ResourceKey, str], Secret]
     key: bytes | None
     """The state index's HMAC key; None before the first apply (no fingerprints yet)."""
+    records: Mapping[ResourceKey, StateRecord] = dataclasses.field(default_factory=dict)
+    """The state records, for the leases of minted keys."""
+    now: dt.datetime | None = None
+    """The plan's time, for judging leases; None: the current time."""
 
     def of(self, resource: ResourceKey, path: str) -> str | None:
         """The fingerprint of the secret at `path` (`credential.x`), None if unknown."""
         secret = self.secrets.get((resource, path))
         if secret is None or self.key is None:
             return None
+        if isinstance(secret, LeasedSecret):
+            if self.rotation(resource, path) is not None:
+                return None
+            record = self.records[resource]
+            return record.fingerprints.get(path)
         return secret.fingerprint(self.key)
+
+    def rotation(self, resource: ResourceKey, path: str) -> str | None:
+        """Why the minted keys at `path` must be sent anew, in words; None while the keys
+        last sent are still good (`secrets.leases` has the renewal rule)."""
+        secret = self.secrets.get((resource, path))
+        if not isinstance(secret, LeasedSecret):
+            return None
+        record = self.records.get(resource)
+        prefix = path.rpartition(".")[0]
+        found = record.leases.get(prefix) if record and record.status == "managed" else None
+        lease = Lease.from_dict(found) if isinstance(found, Mapping) else None
+        if record is None or lease is None or path not in record.fingerprints:
+            return "no keys sent yet"
+        if lease.source != secret.source:
+            return f"the source changed (was {lease.source})"
+        now = self.now or dt.datetime.now(dt.UTC)
+        return lease.status(now) if lease.due(now) else None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,6 +28,8 @@ _ACCESS_FLAGS = (
 )
 _PRIVATE_IP = PREFIX + "connector.private_ip_enabled"
 _BROAD = (".*", ".+")
+ROTATE_NOTE = "credentials rotate: "
+"""How the planner's note on minted keys that are due starts (`deciding._rotations`)."""
 
 
 def review(change: Change) -> Change:
@@ -35,7 +37,7 @@ def review(change: Change) -> Change:
     if not change.is_change or change.action in (Action.DEPLOY, Action.UNDEPLOY):
         return change
     notes = list(_notes(change))
-    return dataclasses.replace(change, review=tuple(notes)) if notes else change
+    return dataclasses.replace(change, review=(*change.review, *notes)) if notes else change
 
 
 def _notes(change: Change) -> Iterable[str]:
@@ -47,7 +49,12 @@ def _notes(change: Change) -> Iterable[str]:
     else:
         yield from _hosts(change)
         yield from _public(change)
-        yield from (_credential_note(f.path) for f in change.fields if f.sensitive)
+        rotating = " ".join(n for n in change.review if n.startswith(ROTATE_NOTE))
+        yield from (
+            _credential_note(f.path)
+            for f in change.fields
+            if f.sensitive and f"{f.path}," not in rotating and f"{f.path} (" not in rotating
+        )
 
 
 def _credential_note(path: str) -> str:

@@ -71,13 +71,15 @@ def problems_in(text: str, name: str = "m.yaml") -> list[str]:
         pytest.param(
             HEAD + SPEC + "  credential:\n    key: [a]\n",
             "m.yaml:9:10: Connector/c1: spec.credential.key: expected {fromEnv: VAR}, "
-            "{fromFile: path} or {encrypted: ...}, got a list",
+            "{fromFile: path}, {encrypted: ...}, {fromAwsRole: {role_arn: ...}} or "
+            "{fromAwsProfile: {profile: ...}}, got a list",
             id="secret-ref-union",
         ),
         pytest.param(
             HEAD + SPEC + "  credential:\n    key: {fromEnvironment: X}\n",
             "m.yaml:9:10: Connector/c1: spec.credential.key: expected {fromEnv: VAR}, "
-            "{fromFile: path} or {encrypted: ...}, got a mapping",
+            "{fromFile: path}, {encrypted: ...}, {fromAwsRole: {role_arn: ...}} or "
+            "{fromAwsProfile: {profile: ...}}, got a mapping",
             id="secret-ref-unknown-shape",
         ),
         pytest.param(
@@ -88,8 +90,37 @@ def problems_in(text: str, name: str = "m.yaml") -> list[str]:
         pytest.param(
             HEAD + SPEC + "  credential:\n    key: sk-plain\n",
             "m.yaml:9:5: Connector/c1: spec.credential: credential.key is a plain value; "
-            "secrets must come from {fromEnv: VAR}, {fromFile: path} or {encrypted: ...}",
+            "secrets must come from {fromEnv: VAR}, {fromFile: path}, {encrypted: ...}, "
+            "{fromAwsRole: ...} or {fromAwsProfile: ...}",
             id="plain-secret",
+        ),
+        pytest.param(
+            HEAD + SPEC + "  credential:\n    access_key:\n      fromAwsRole:\n"
+            "        role_arn: arn:aws:iam::12345:user/me\n",
+            "m.yaml:11:19: Connector/c1: spec.credential.access_key.fromAwsRole.role_arn: "
+            "role_arn is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)",
+            id="aws-role-bad-arn",
+        ),
+        pytest.param(
+            HEAD + SPEC + "  credential:\n    access_key:\n      fromAwsRole:\n"
+            "        role_arn: arn:aws:iam::123456789012:role/r\n        duration: 5m\n",
+            "m.yaml:12:19: Connector/c1: spec.credential.access_key.fromAwsRole.duration: "
+            "duration '5m' is outside what STS AssumeRole accepts: whole seconds from 15m "
+            "(900) to 12h (43200)",
+            id="aws-role-short-duration",
+        ),
+        pytest.param(
+            HEAD + SPEC + "  credential:\n    access_key:\n      fromAwsRole:\n"
+            "        role_arn: arn:aws:iam::123456789012:role/r\n        duration: soon\n",
+            "m.yaml:12:19: Connector/c1: spec.credential.access_key.fromAwsRole.duration: "
+            "duration 'soon' is not a duration such as 900, 15m, 1h or 1h30m",
+            id="aws-role-bad-duration",
+        ),
+        pytest.param(
+            HEAD + SPEC + "  credential:\n    access_key:\n      fromAwsProfile: {profile: ''}\n",
+            "m.yaml:10:33: Connector/c1: spec.credential.access_key.fromAwsProfile.profile: "
+            "must not be empty",
+            id="aws-profile-empty-name",
         ),
         pytest.param(
             HEAD + SPEC + "  client_config: {max_connection: 0}\n",
