@@ -99,7 +99,8 @@ def _decide_case(
     if pair.adopted and not situation.caps.update_model:
         # An inline connector's credential could only be re-sent by a replace (no Update
         # Model before 2.12, §6.8): assumed current, as for a standalone connector.
-        case = dataclasses.replace(case, found=_assume_unknown_credentials(found, pair, findings))
+        assumed = _assume_unknown_credentials(case.found, pair, findings)
+        case = dataclasses.replace(case, found=assumed)
     change = _model(case, manifest, situation=situation, culprit=culprit)
     _guard(pair, change.action, list(change.reasons), findings)
     return change, NO_SWAP
