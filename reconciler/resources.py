@@ -24,6 +24,12 @@ class Kind(enum.StrEnum):
     """A standalone connector (reference §2)."""
     MODEL = "Model"
     """A remote model, registered and optionally deployed (reference §6)."""
+    INGEST_PIPELINE = "IngestPipeline"
+    """An ingest pipeline; its processors may name models (consumers reference §1, §5.1)."""
+    SEARCH_PIPELINE = "SearchPipeline"
+    """A search pipeline (consumers reference §2, §5.2)."""
+    AGENT = "Agent"
+    """An ML Commons agent; its LLM and tools name models (consumers reference §4, §5.3)."""
 
     @property
     def rank(self) -> int:
@@ -34,6 +40,11 @@ class Kind(enum.StrEnum):
     def is_setting(self) -> bool:
         """Cluster-wide singletons kept in cluster settings, not as documents."""
         return self in (Kind.ACCESS_CONTROL, Kind.TRUSTED_ENDPOINTS)
+
+    @property
+    def is_consumer(self) -> bool:
+        """Pipelines and agents: resources that use models by ID."""
+        return self in (Kind.INGEST_PIPELINE, Kind.SEARCH_PIPELINE, Kind.AGENT)
 
 
 _RANKS = {kind: rank for rank, kind in enumerate(Kind)}

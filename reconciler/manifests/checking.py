@@ -5,6 +5,7 @@ loading and before anything touches a cluster. It reports every problem of the r
 only the first), each located at its file:line:col and resource. References between
 manifests, names, model settings, trusted endpoints and AccessControl settings are checked
 here; connector bodies in `connector_checking`, their templates in `template_checking`,
+pipelines and agents in `consumer_checking`,
 access fields in `access_checking` and cross-manifest group names in `group_checking`.
 The rules come from the reference (sections cited inline). Pure: no network, no secrets
 resolved, nothing printed.
@@ -19,6 +20,11 @@ from reconciler.errors import Problem
 from reconciler.manifests.access_checking import check_connector_access, check_group_access
 from reconciler.manifests.aws_source_checking import check_aws_sources
 from reconciler.manifests.connector_checking import check_connector
+from reconciler.manifests.consumer_checking import (
+    check_agent,
+    check_ingest_pipeline,
+    check_search_pipeline,
+)
 from reconciler.manifests.contexts import (
     CheckContext,
     Reporter,
@@ -103,6 +109,10 @@ def build_context(
         unknown_settings=frozenset(
             key.kind for key in named if key.kind.is_setting and key not in valid
         ),
+        declared={
+            kind: frozenset(key.name for key in (*valid, *named) if key.kind is kind)
+            for kind in Kind
+        },
     )
 
 
@@ -400,4 +410,7 @@ _CHECKS: dict[Kind, Callable[[Any, Reporter, CheckContext], None]] = {
     Kind.MODEL: _check_model_manifest,
     Kind.TRUSTED_ENDPOINTS: _check_trusted_manifest,
     Kind.ACCESS_CONTROL: _check_access_control_manifest,
+    Kind.INGEST_PIPELINE: check_ingest_pipeline,
+    Kind.SEARCH_PIPELINE: check_search_pipeline,
+    Kind.AGENT: check_agent,
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from reconciler.errors import Problem, Severity
 from reconciler.manifests.loading import LoadedManifest
@@ -41,6 +41,9 @@ class CheckContext:
     """Connector manifests with an MCP protocol; models cannot use them (§6.4)."""
     flavor: Flavor = Flavor.OPENSEARCH
     """Self-managed OpenSearch or an Amazon OpenSearch Service domain (`mlcommons.flavors`)."""
+    declared: Mapping[Kind, frozenset[str]] = dataclasses.field(default_factory=dict)
+    """`metadata.name` of every declared resource by kind (valid or not), which
+    `{ref: Kind/NAME}` values in consumers may name."""
     unknown_settings: frozenset[Kind] = frozenset()
     """Settings kinds (TrustedEndpoints, AccessControl) declared by a document that failed
     its own schema: what they set is unknown, so the checks that depend on it are skipped

@@ -1,4 +1,4 @@
-"""Pydantic models of the manifest format: the envelope and the five kinds.
+"""Pydantic models of the manifest format: the envelope and the eight kinds.
 
 `spec` mirrors the ML Commons request bodies field for field (reference §2.2-2.4, §5.2,
 §6.2, §9) so that a blueprint from the ML Commons documentation pastes in unchanged;
@@ -461,6 +461,62 @@ class AccessControlSpec(Strict):
     `connector.private_ip_enabled: true`; keys are checked per version."""
 
 
+# --- consumers: pipelines and agents (docs/reference/consumers.md) -----------------
+# `spec` is the server's request body. Processor and tool bodies stay open mappings: every
+# processor has its own keys, and any value may be a reference `{ref: Model/NAME}` (also
+# `Connector/NAME`, `Agent/NAME`) that osml replaces by the live ID. What the contract fixes
+# about them is checked in `manifests.consumer_checking`.
+
+Processors = list[dict[str, Any]]
+"""Processors as the server takes them: a list of one-key mappings `{<type>: {config}}`."""
+
+
+class IngestPipelineSpec(Strict):
+    """The `PUT _ingest/pipeline/<id>` body (consumers reference §1.2); the ID is
+    `metadata.name`."""
+
+    description: str | None = None
+    version: int | None = None
+    processors: Processors
+    """Required by the server, may be empty."""
+    on_failure: Processors | None = None
+    """Run when a processor fails; the server refuses an empty list."""
+
+
+class SearchPipelineSpec(Strict):
+    """The `PUT _search/pipeline/<id>` body (consumers reference §2.2, 2.9+); the ID is
+    `metadata.name`."""
+
+    description: str | None = None
+    version: int | None = None
+    request_processors: Processors | None = None
+    response_processors: Processors | None = None
+    phase_results_processors: Processors | None = None
+    """2.10+ (`normalization-processor`)."""
+
+
+class AgentSpec(Strict):
+    """The `POST /_plugins/_ml/agents/_register` body (consumers reference §4.2, 2.12+)."""
+
+    name: str | None = None
+    """Defaults to `metadata.name`."""
+    type: str
+    """`flow`, `conversational`, `conversational_flow` (2.13+), `plan_execute_and_reflect`
+    (3.0+), `ag_ui` (3.5+), `conversational_v2` (3.6+)."""
+    description: str | None = None
+    llm: dict[str, Any] | None = None
+    """`{model_id, parameters}`; required for `conversational`."""
+    tools: list[dict[str, Any]] | None = None
+    """`{type, name, description, parameters, include_output_in_agent_response}` each."""
+    parameters: dict[str, Any] | None = None
+    memory: dict[str, Any] | None = None
+    app_type: str | None = None
+    model: dict[str, Any] | None = None
+    """3.8: a model spec some agent types take instead of `llm`."""
+    context_management_name: str | None = None
+    context_management: dict[str, Any] | None = None
+
+
 # --- the envelope ------------------------------------------------------------------
 
 
@@ -513,12 +569,36 @@ class AccessControlManifest(_Envelope):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
 
 
+class IngestPipelineManifest(_Envelope):
+    kind: Literal["IngestPipeline"]
+    spec: IngestPipelineSpec
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+
+
+class SearchPipelineManifest(_Envelope):
+    kind: Literal["SearchPipeline"]
+    spec: SearchPipelineSpec = Field(default_factory=SearchPipelineSpec)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+
+
+class AgentManifest(_Envelope):
+    kind: Literal["Agent"]
+    spec: AgentSpec
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+
+
+ConsumerManifest = IngestPipelineManifest | SearchPipelineManifest | AgentManifest
+"""The manifests of resources that use models by ID."""
+
 Manifest = Annotated[
     ConnectorManifest
     | ModelGroupManifest
     | ModelManifest
     | TrustedEndpointsManifest
-    | AccessControlManifest,
+    | AccessControlManifest
+    | IngestPipelineManifest
+    | SearchPipelineManifest
+    | AgentManifest,
     Field(discriminator="kind"),
 ]
 """Any manifest document, told apart by `kind`."""
@@ -529,6 +609,9 @@ MANIFEST_TYPES: dict[Kind, type[BaseModel]] = {
     Kind.MODEL: ModelManifest,
     Kind.TRUSTED_ENDPOINTS: TrustedEndpointsManifest,
     Kind.ACCESS_CONTROL: AccessControlManifest,
+    Kind.INGEST_PIPELINE: IngestPipelineManifest,
+    Kind.SEARCH_PIPELINE: SearchPipelineManifest,
+    Kind.AGENT: AgentManifest,
 }
 
 

@@ -1,7 +1,7 @@
 """Builds the JSON Schema (draft 2020-12) of the manifest format from the pydantic models.
 
 Called by `osml schema`; editors use the result (through yaml-language-server) to complete
-and check manifests as they are typed. The schema is a `oneOf` of the five kinds told apart
+and check manifests as they are typed. The schema is a `oneOf` of the eight kinds told apart
 by `kind`. Descriptions come from the models' docstrings: pydantic takes the class
 docstrings itself, and the field docstrings (the string under each field) are read here
 from the source, so the models stay the one place where a field is explained.
@@ -28,8 +28,8 @@ SCHEMA_ID = "urn:osml:schema:manifest:v1"
 
 _ENVELOPE = {
     "apiVersion": "The manifest format version; always `osml/v1`.",
-    "kind": "What the document declares: Connector, ModelGroup, Model, TrustedEndpoints "
-    "or AccessControl.",
+    "kind": "What the document declares: Connector, ModelGroup, Model, TrustedEndpoints, "
+    "AccessControl, IngestPipeline, SearchPipeline or Agent.",
     "metadata": "Identity within the repository.",
     "spec": "The ML Commons request body for this kind, with references by manifest name.",
     "lifecycle": "What osml does with the resource; never sent to the server.",

@@ -76,6 +76,7 @@ def make_plan(
     value; only fingerprints of it ever reach the plan. `now` (ISO-8601) dates the plan and
     lets a deploy stuck for too long be redeployed.
     """
+    _refuse_consumers(desired)
     manifests = [document.manifest for document in desired.documents]
     pairing = pair([m for m in manifests if isinstance(m, DocumentManifest)], snapshot)
     fingerprints = Fingerprints(
@@ -111,6 +112,20 @@ def make_plan(
         created_at=now,
         osml_version=reconciler.__version__,
     )
+
+
+def _refuse_consumers(desired: ManifestSet) -> None:
+    """IngestPipeline, SearchPipeline and Agent manifests are validated but not planned yet:
+    a plan that left them out would claim to converge while they are never created, so
+    the plan is refused and names each of them (docs/planning.md, "Consumers")."""
+    waiting = [d for d in desired.documents if d.key.kind.is_consumer]
+    if waiting:
+        lines = [
+            f"  {d.locate()}: {d.key}: kind {d.key.kind.value} is not planned yet "
+            "(osml validate checks it; plan and apply do not manage it)"
+            for d in waiting
+        ]
+        raise PlanError("cannot make a plan:\n" + "\n".join(lines))
 
 
 def _lifecycle(manifest: DocumentManifest) -> dict[str, Any]:

@@ -33,6 +33,8 @@ def register(router: Router) -> None:
         ("PUT", "/{index}/_mapping", put_mapping),
         ("GET", "/{index}/_settings", get_settings),
         ("GET", "/_settings", get_settings),
+        ("GET", "/{index}/_settings/{name}", get_settings),
+        ("GET", "/_settings/{name}", get_settings),
         ("PUT", "/{index}/_settings", put_settings),
         ("PUT", "/{index}/_doc/{id}", index_doc),
         ("POST", "/{index}/_doc/{id}", index_doc),
@@ -87,8 +89,11 @@ def put_mapping(ctx: Context, request: Request, *, index: str) -> Response:
     return Response(200, {"acknowledged": True})
 
 
-def get_settings(ctx: Context, request: Request, *, index: str = "_all") -> Response:
-    return Response(200, ctx.store.settings(index))
+def get_settings(
+    ctx: Context, request: Request, *, index: str = "_all", name: str | None = None
+) -> Response:
+    flat = request.flag("flat_settings")
+    return Response(200, ctx.store.settings(index, names=name, flat=flat))
 
 
 def put_settings(ctx: Context, request: Request, *, index: str) -> Response:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from reconciler.sandbox.clustersettings import ClusterSettings
     from reconciler.sandbox.faults import Faults
     from reconciler.sandbox.ml.profiles import Profile
+    from reconciler.sandbox.pipelines import Pipelines
     from reconciler.sandbox.store import Store
 
 _log = logging.getLogger("reconciler.sandbox")
@@ -344,6 +345,8 @@ class Context:
     """Epoch seconds; tests may inject a fake clock."""
     scheduler: Scheduler
     config: SandboxConfig
+    pipelines: Pipelines
+    """Ingest and search pipelines (cluster metadata, `pipelines.py`)."""
     lock: threading.RLock = dataclasses.field(default_factory=threading.RLock)
     """Taken by handlers for multi-step operations (e.g. register model + create task)."""
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)

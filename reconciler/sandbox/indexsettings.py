@@ -49,3 +49,21 @@ def flat(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def static_keys(settings: Mapping[str, Any]) -> list[str]:
     """The full keys of `settings` (as `index_settings` returns them) that are not dynamic."""
     return sorted(f"index.{key}" for key in flat(settings.get("index", {})) if key in _STATIC)
+
+
+def flat_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Nested settings (`{"index": {"search": {"default_pipeline": "p"}}}`) as the full
+    dotted keys `flat_settings=true` shows (`{"index.search.default_pipeline": "p"}`)."""
+    return flat(settings)
+
+
+def nest_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Full dotted keys back to the nested form `GET /_settings` shows by default."""
+    nested: dict[str, Any] = {}
+    for key, value in values.items():
+        parts = key.split(".")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return nested

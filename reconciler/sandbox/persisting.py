@@ -1,10 +1,11 @@
 """Persistence of the sandbox: one JSON file written atomically, debounced after changes.
 
 `server.Sandbox` creates a `Saver` when started with `data=FILE`: it loads the file at
-start, listens to the store and the cluster settings, writes at most every 50 ms while
-they change and once more on stop. The file holds every index (mappings, documents, IDs,
-versions, sequence numbers) and the persistent settings, including the ML master key
-document, so it must stay private; nothing here prints or logs its content.
+start, listens to the store, the cluster settings and the pipelines, writes at most every
+50 ms while they change and once more on stop. The file holds every index (mappings,
+documents, IDs, versions, sequence numbers), the persistent settings and the pipelines
+(cluster metadata), including the ML master key document, so it must stay private;
+nothing here prints or logs its content.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.sandbox.clustersettings import ClusterSettings
+from reconciler.sandbox.pipelines import Pipelines
 from reconciler.sandbox.store import Store
 
 DATA_FORMAT = 1
@@ -44,13 +46,22 @@ class Saver:
     """Debounced persistence: changes mark the state dirty; a timer writes it atomically."""
 
     def __init__(
-        self, path: Path, *, store: Store, settings: ClusterSettings, profile: str
+        self,
+        path: Path,
+        *,
+        store: Store,
+        settings: ClusterSettings,
+        profile: str,
+        pipelines: Pipelines | None = None,
     ) -> None:
         self._path, self._store, self._settings, self._profile = path, store, settings, profile
+        self._pipelines = pipelines
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         store.add_listener(self.mark)
         settings.add_listener(self.mark)
+        if pipelines is not None:
+            pipelines.add_listener(self.mark)
 
     def load(self) -> None:
         """Replace the store and settings with the file's content, if the file exists."""
@@ -59,6 +70,8 @@ class Saver:
         data = json.loads(self._path.read_text(encoding="utf-8"))
         self._store.load(data.get("indices", {}))
         self._settings.load(data.get("settings", {}))
+        if self._pipelines is not None:
+            self._pipelines.load(data.get("cluster_metadata", {}))
 
     def mark(self) -> None:
         """Schedule a save (at most one pending)."""
@@ -78,6 +91,8 @@ class Saver:
             "indices": self._store.dump(),
             "settings": self._settings.dump(),
         }
+        if self._pipelines is not None:
+            data["cluster_metadata"] = self._pipelines.dump()
         write_json_atomically(self._path, data)
 
     def stop(self) -> None:

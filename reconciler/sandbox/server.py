@@ -25,6 +25,7 @@ from reconciler.sandbox import (
     documents,
     faults,
     managed,
+    pipelining,
     replaying,
     security,
 )
@@ -40,6 +41,7 @@ from reconciler.sandbox.http import (
 from reconciler.sandbox.ml import register as register_ml
 from reconciler.sandbox.ml.profiles import Profile, get_profile
 from reconciler.sandbox.persisting import Saver
+from reconciler.sandbox.pipelines import Pipelines
 from reconciler.sandbox.providers import emulating
 from reconciler.sandbox.serving import HttpServer
 from reconciler.sandbox.store import Store
@@ -98,6 +100,7 @@ class Sandbox:
                 self.data,
                 store=self.context.store,
                 settings=self.context.settings,
+                pipelines=self.context.pipelines,
                 profile=self.profile.name,
             )
             if self.data is not None
@@ -257,6 +260,7 @@ def build_router() -> Router:
     router.add("GET", "/", _root)
     router.add("GET", "/_cluster/health", _health)
     documents.register(router)
+    pipelining.register(router)
     clustersettings.register(router)
     security.register(router)
     admin.register(router)
@@ -288,6 +292,7 @@ def _build_context(
         clock=clock,
         scheduler=Scheduler(clock=clock),
         config=config,
+        pipelines=Pipelines(),
     )
 
 

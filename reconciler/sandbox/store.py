@@ -22,7 +22,12 @@ from typing import Any
 from reconciler.sandbox import searching
 from reconciler.sandbox.fields import FieldTypes
 from reconciler.sandbox.http import ApiError
-from reconciler.sandbox.indexsettings import index_settings, static_keys
+from reconciler.sandbox.indexsettings import (
+    flat_settings,
+    index_settings,
+    nest_settings,
+    static_keys,
+)
 from reconciler.sandbox.mappings import put_properties, with_dynamic_fields
 
 PRIMARY_TERM = 1
@@ -121,13 +126,29 @@ class Store:
                 "settings": _shown_settings(idx),
             }
 
-    def settings(self, expression: str) -> dict[str, Any]:
-        """`GET /{expression}/_settings`: each index's settings, nested."""
+    def settings(
+        self, expression: str, *, names: str | None = None, flat: bool = False
+    ) -> dict[str, Any]:
+        """`GET /{expression}/_settings[/{names}]`: each index's settings, nested (or flat).
+
+        With `names` (comma-separated full keys or `*` patterns) only matching keys are
+        kept and an index left with none is omitted, as `GetSettingsResponse` does."""
+        patterns = [part for part in (names or "").split(",") if part]
         with self._lock:
-            return {
-                idx.name: {"settings": _shown_settings(idx)}
+            shown = {
+                idx.name: flat_settings(_shown_settings(idx))
                 for idx in sorted(self._resolve(expression), key=lambda idx: idx.name)
             }
+        if patterns:
+            shown = {
+                name: kept
+                for name, values in shown.items()
+                if (kept := {k: v for k, v in values.items() if _simple_match(patterns, k)})
+            }
+        return {
+            name: {"settings": values if flat else nest_settings(values)}
+            for name, values in shown.items()
+        }
 
     def put_settings(self, name: str, body: Mapping[str, Any]) -> None:
         """`PUT /{name}/_settings`: merge dynamic index settings; static ones are refused."""
@@ -365,6 +386,16 @@ def _shown_settings(idx: Index) -> dict[str, Any]:
         "provided_name": idx.name,
     }
     return {"index": deep_merge(shown, idx.settings.get("index", {}))}
+
+
+def _simple_match(patterns: list[str], key: str) -> bool:
+    # `Regex.simpleMatch`: `*` is the only wildcard.
+    return any(
+        fnmatch.fnmatchcase(key, p.replace("[", "[[]").replace("?", "[?]"))
+        if "*" in p
+        else p == key
+        for p in patterns
+    )
 
 
 def index_not_found(name: str) -> ApiError:

@@ -1,4 +1,5 @@
-"""The ML Commons API of the sandbox: connectors, model groups, models, tasks and predict.
+"""The ML Commons API of the sandbox: connectors, model groups, models, tasks, predict and
+agents.
 
 The sandbox server calls `register(router)` once at start; each resource module adds its
 routes (exact paths of reference §2.1, §5.1, §6.1, §7). Behaviour that differs per release is
@@ -19,6 +20,8 @@ def register(router: Router) -> None:
     # Imported here, not at the top, so that `ml.profiles` (which the core imports at start)
     # stays importable without loading every handler module.
     from reconciler.sandbox.ml import (  # noqa: PLC0415
+        agent_executing,
+        agents,
         connectors,
         deploying,
         model_groups,
@@ -28,5 +31,15 @@ def register(router: Router) -> None:
         tasks,
     )
 
-    for module in (connectors, model_groups, models, model_updating, deploying, tasks, predicting):
+    for module in (
+        connectors,
+        model_groups,
+        models,
+        model_updating,
+        deploying,
+        tasks,
+        predicting,
+        agents,
+        agent_executing,
+    ):
         module.register(router)

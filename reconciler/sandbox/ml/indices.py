@@ -22,6 +22,7 @@ CONNECTORS = ".plugins-ml-connector"
 MODEL_GROUPS = ".plugins-ml-model-group"
 MODELS = ".plugins-ml-model"
 TASKS = ".plugins-ml-task"
+AGENTS = ".plugins-ml-agent"
 
 _NAME = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 256}}}
 _KEYWORD = {"type": "keyword"}
@@ -60,6 +61,16 @@ MAPPINGS: Mapping[str, dict[str, Any]] = {
             "model_group_id": _KEYWORD,
             "is_hidden": {"type": "boolean"},
             "is_enabled": {"type": "boolean"},
+            "created_time": _DATE,
+            "last_updated_time": _DATE,
+        }
+    },
+    AGENTS: {
+        "properties": {
+            "name": _NAME,
+            "type": _KEYWORD,
+            "app_type": _KEYWORD,
+            "is_hidden": {"type": "boolean"},
             "created_time": _DATE,
             "last_updated_time": _DATE,
         }
@@ -118,8 +129,11 @@ def search(
     *,
     excludes: Iterable[str] = (),
     extra_filter: Mapping[str, Any] | None = None,
+    missing_index_empty: bool | None = None,
 ) -> dict[str, Any]:
-    """An ML `_search` over `index` with the rules of reference §2.8."""
+    """An ML `_search` over `index` with the rules of reference §2.8. A missing index is an
+    empty result where the profile says so, unless `missing_index_empty` decides (agents
+    never swallow it, consumers reference §4.5)."""
     if request.body is None and "source" not in request.params:
         # `contentOrSourceParamParser`: an ML search needs a body (§2.8).
         raise ApiError(
@@ -135,7 +149,8 @@ def search(
     try:
         result = ctx.store.search(index, body)
     except ApiError as err:
-        if err.status == 404 and ctx.profile.search_missing_index_empty:
+        empty = ctx.profile.search_missing_index_empty
+        if err.status == 404 and (empty if missing_index_empty is None else missing_index_empty):
             return empty_search()
         raise
     for hit in result.get("hits", {}).get("hits", []):

@@ -7,7 +7,7 @@ of comparing version numbers itself, so a version difference lives in exactly on
 gate below cites the reference section it comes from (the timeline is §11); where the
 reference is silent or the release tags say otherwise, the comment names the source read and
 docs/sandbox.md lists it. This module holds data only: it imports nothing of the sandbox but
-the settings table and does no I/O.
+the settings and consumer tables and does no I/O.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from reconciler.sandbox.ml.consumers import ConsumerProfile, consumer_profile
 from reconciler.sandbox.ml.settings import MLSetting, registered
 
 # Reference §3.1: default trusted endpoints, in the order the source declares them, with the
@@ -126,6 +127,9 @@ class Profile:
     """2.12+: `PUT /models/{id}` exists (§6.8)."""
     get_model_group: bool
     """2.12+: `GET /model_groups/{id}` exists (§5.1)."""
+    consumers: ConsumerProfile
+    """Pipelines' processors and the agent APIs of this release (`consumers.py`,
+    docs/reference/consumers.md)."""
     sync_register: bool
     """2.11+: remote register answers with `model_id` and a COMPLETED task (§6.5)."""
     sync_deploy: bool
@@ -365,6 +369,7 @@ def _build(name: str, version: str) -> Profile:
         action_types=tuple(_since(_ACTION_TYPES, release)),
         functions=frozenset(_since(_FUNCTIONS, release)),
         client_config_defaults=MappingProxyType(_client_config(release)),
+        consumers=consumer_profile(release),
         **switches,
         **_wordings(release),
         **_statuses(release),

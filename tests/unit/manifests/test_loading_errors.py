@@ -171,13 +171,14 @@ def problems_in(text: str, name: str = "m.yaml") -> list[str]:
         pytest.param(
             "apiVersion: osml/v1\nkind: Widget\n",
             "m.yaml:2:7: kind: unknown kind 'Widget'; expected one of AccessControl, "
-            "TrustedEndpoints, ModelGroup, Connector, Model",
+            "TrustedEndpoints, ModelGroup, Connector, Model, IngestPipeline, SearchPipeline, Agent",
             id="kind-unknown",
         ),
         pytest.param(
             "apiVersion: osml/v1\nmetadata: {name: c}\n",
             "m.yaml:1:1: missing required field 'kind' (one of AccessControl, "
-            "TrustedEndpoints, ModelGroup, Connector, Model)",
+            "TrustedEndpoints, ModelGroup, Connector, Model, IngestPipeline, SearchPipeline, "
+            "Agent)",
             id="kind-missing",
         ),
         pytest.param(
