@@ -108,7 +108,8 @@ class Change:
     strategy: Strategy | None = None
     """For connectors used by deployed models."""
     affected: tuple[ResourceKey, ...] = ()
-    """Models repointed, undeployed or redeployed as a side effect of this change."""
+    """Models repointed, undeployed or redeployed as a side effect of this change, and the
+    managed pipelines and agents rewired to a new ID before the old resource goes."""
     downtime: str | None = None
     """Expected downtime in words; None when there is none."""
     deploy_after: bool = False
@@ -126,6 +127,11 @@ class Change:
     lifecycle: Mapping[str, Any] | None = None
     """osml's own controls from the manifest (`prevent_destroy`), kept in the state record
     so they still hold once the manifest is gone; never sent to the server."""
+    consumers: tuple[str, ...] = ()
+    """For a change that deletes, re-IDs or undeploys a model (or re-IDs a connector or
+    agent, deletes a pipeline): each pipeline, agent or index that uses it, managed or
+    not, and what happens to it (`IngestPipeline/nlp: processors[0]...model_id: rewired
+    to the new ID`)."""
 
     @property
     def is_change(self) -> bool:
@@ -309,6 +315,7 @@ def _change_to_dict(change: Change) -> dict[str, Any]:
         "review": list(change.review),
         "probe": change.probe,
         "lifecycle": change.lifecycle,
+        "consumers": list(change.consumers),
     }
 
 
@@ -331,4 +338,5 @@ def _change_from_dict(data: Mapping[str, Any]) -> Change:
         review=tuple(data.get("review", [])),
         probe=data.get("probe"),
         lifecycle=data.get("lifecycle"),
+        consumers=tuple(data.get("consumers", [])),
     )

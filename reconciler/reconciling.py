@@ -523,7 +523,9 @@ def stale_differences(old: Plan, current: Snapshot, *, desired: Desired) -> list
     """What a plan made now would do differently from `old`, in words."""
     # Only words for a refusal, never run: the prune-all guard has already had its say on
     # the plan being compared, which was made with the same targets.
-    options = PlanOptions(prune=old.prune, targets=old.targets, allow_prune_all=True)
+    options = PlanOptions(
+        prune=old.prune, targets=old.targets, allow_prune_all=True, allow_breaking_consumers=True
+    )
     fresh = make_plan(desired.manifests, current, secrets=desired.secrets, options=options)
     before = {c.key: c.action for c in old.changes if c.is_change}
     after = {c.key: c.action for c in fresh.changes if c.is_change}

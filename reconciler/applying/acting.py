@@ -11,6 +11,7 @@ Called by `applying.orchestrating` from worker threads; never decides anything i
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -42,10 +43,19 @@ def run_change(ex: Executor, change: Change) -> str | None:
     return _HANDLERS[change.action](ex, change)
 
 
+PIPELINES = {Kind.INGEST_PIPELINE: "ingest", Kind.SEARCH_PIPELINE: "search"}
+"""Pipeline kinds and the API each is put through (CONS §1.1, §2.1)."""
+
+
 def _create(ex: Executor, change: Change) -> str:
     body = ex.body(change)
     interrupted = ex.intent(change)
-    new_id = _create_call(ex, change, body.body, look_first=interrupted)
+    if change.key.kind in PIPELINES:
+        # The ID is the pipeline's name and a PUT is idempotent: no lookup, no duplicate.
+        new_id = change.key.name
+        ex.retried(lambda: _put_pipeline(ex, change.key, body.body))
+    else:
+        new_id = _create_call(ex, change, body.body, look_first=interrupted)
     ex.record(change, new_id, body)
     if change.deploy_after:
         deploying.deploy_and_wait(ex, change, new_id)
@@ -90,7 +100,13 @@ def _send_create(ex: Executor, change: Change, body: dict[str, Any]) -> str:
         return ex.calls.create_connector(body, subject=subject)
     if change.key.kind is Kind.MODEL_GROUP:
         return ex.calls.register_model_group(body, subject=subject)
+    if change.key.kind is Kind.AGENT:
+        return ex.calls.register_agent(body, subject=subject)
     return ex.calls.register_model(body, subject=subject, timeout=ex.settings.deploy_timeout)
+
+
+def _put_pipeline(ex: Executor, key: ResourceKey, body: dict[str, Any]) -> Any:
+    return ex.calls.put_pipeline(PIPELINES[key.kind], key.name, body, subject=str(key))
 
 
 def _unclaimed_by_name(ex: Executor, change: Change, name: str) -> str | None:
@@ -99,6 +115,7 @@ def _unclaimed_by_name(ex: Executor, change: Change, name: str) -> str | None:
         Kind.CONNECTOR: ex.calls.search_connectors,
         Kind.MODEL_GROUP: ex.calls.search_model_groups,
         Kind.MODEL: ex.calls.search_models,
+        Kind.AGENT: ex.calls.search_agents,
     }[change.key.kind]
     if change.key.kind is Kind.MODEL:
         query["bool"]["filter"].append({"term": {"algorithm": "REMOTE"}})
@@ -142,6 +159,10 @@ def _update_call(ex: Executor, change: Change, live_id: str, body: dict[str, Any
         return ex.calls.update_connector(live_id, body, subject=subject)
     if change.key.kind is Kind.MODEL_GROUP:
         return ex.calls.update_model_group(live_id, body, subject=subject)
+    if change.key.kind in PIPELINES:
+        return _put_pipeline(ex, change.key, body)
+    if change.key.kind is Kind.AGENT:
+        return ex.calls.update_agent(live_id, body, subject=subject)
     return ex.calls.update_model(live_id, body, subject=subject)
 
 
@@ -163,9 +184,35 @@ def _replace(ex: Executor, change: Change) -> str:
     new_id = _create_call(ex, change, body.body, look_first=interrupted)
     if change.deploy_after:
         deploying.deploy_and_wait(ex, change, new_id)
-    deploying.remove_model(ex, change, old_id)
+    rewire(ex, change, new_id)
+    if change.key.kind is Kind.AGENT:
+        ex.retried_unless_gone(lambda: ex.calls.delete_agent(old_id, subject=str(change.key)))
+    else:
+        deploying.remove_model(ex, change, old_id)
     ex.record(change, new_id, body)
     return new_id
+
+
+def rewire(ex: Executor, change: Change, new_id: str) -> None:
+    """Point the managed consumers of a resource being replaced at its new ID, before the
+    old one is deleted (`planning.impacts`): each is sent the body its own change will
+    send, with the new ID, so no moment has it naming a deleted resource. Their own
+    changes run afterwards, send it again and record it."""
+    for key in change.affected:
+        planned = ex.planned.get(key)
+        record = ex.records.get(key)
+        if not key.kind.is_consumer or planned is None or record is None or record.id is None:
+            continue  # not live yet (created later in this apply) or deleted meanwhile
+        ex.observer.on_wait(change, f"rewiring {key} to the new ID")
+        body = ex.body(planned, new_ids={change.key: new_id}).body
+        ex.retried(functools.partial(_send_consumer, ex, key, record.id, body))
+
+
+def _send_consumer(ex: Executor, key: ResourceKey, live_id: str, body: dict[str, Any]) -> Any:
+    """Put a pipeline, or update an agent in place (3.1+, CONS §4.6)."""
+    if key.kind in PIPELINES:
+        return _put_pipeline(ex, key, body)
+    return ex.calls.update_agent(live_id, body, subject=str(key))
 
 
 def _replace_connector(ex: Executor, change: Change) -> str:
@@ -208,8 +255,11 @@ def _swap(ex: Executor, change: Change) -> str:
     interrupted = ex.intent(change)
     new_id = _create_call(ex, change, body.body, look_first=interrupted)
     for model in change.affected:
+        if model.kind is not Kind.MODEL:
+            continue
         ex.observer.on_wait(change, f"repointing {model} to the new connector")
         _repoint(ex, model, connector_id=new_id)
+    rewire(ex, change, new_id)
     ex.retried_unless_gone(lambda: ex.calls.delete_connector(old_id, subject=str(change.key)))
     ex.record(change, new_id, body)
     return new_id
@@ -241,7 +291,8 @@ def _recreate(ex: Executor, change: Change, apply: Callable[[], Any]) -> None:
 
 
 def _affected(ex: Executor, change: Change) -> list[tuple[ResourceKey, str]]:
-    return [(m, ex.records.live_id(m)) for m in change.affected]
+    """The models a connector change affects (not the consumers it rewires)."""
+    return [(m, ex.records.live_id(m)) for m in change.affected if m.kind is Kind.MODEL]
 
 
 def _delete(ex: Executor, change: Change) -> None:
@@ -255,6 +306,11 @@ def _delete(ex: Executor, change: Change) -> None:
         deploying.remove_model(ex, change, live_id)
     elif change.key.kind is Kind.CONNECTOR:
         ex.retried_unless_gone(lambda: ex.calls.delete_connector(live_id, subject=subject))
+    elif change.key.kind in PIPELINES:
+        kind = PIPELINES[change.key.kind]
+        ex.retried_unless_gone(lambda: ex.calls.delete_pipeline(kind, live_id, subject=subject))
+    elif change.key.kind is Kind.AGENT:
+        ex.retried_unless_gone(lambda: ex.calls.delete_agent(live_id, subject=subject))
     else:
         ex.retried_unless_gone(lambda: ex.calls.delete_model_group(live_id, subject=subject))
     ex.forget(change.key)

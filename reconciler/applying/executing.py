@@ -203,8 +203,11 @@ class Executor:
         parallelism: int = 10,
         guard: Callable[[], None] | None = None,
         intents: Intents | None = None,
+        planned: Mapping[ResourceKey, Change] | None = None,
     ) -> None:
         self.calls = calls
+        self.planned: Mapping[ResourceKey, Change] = planned or {}
+        """The plan's changes by resource: a replace re-sends the consumers it rewires."""
         self.conn = conn
         self.records = records
         self.secrets = secrets
@@ -263,17 +266,25 @@ class Executor:
         with contextlib.suppress(ClusterNotFoundError):
             self.retried(call)
 
-    def body(self, change: Change, *, sent: bool = True) -> Materialized:
+    def body(
+        self,
+        change: Change,
+        *,
+        sent: bool = True,
+        new_ids: Mapping[ResourceKey, str] | None = None,
+    ) -> Materialized:
         """The change's `after` with IDs and secret values in place; `sent=False` for a
         body that only goes to the state record (keys minted at apply time stay as the
-        server has them: `bodies.materialize`)."""
+        server has them: `bodies.materialize`). `new_ids` overrides the recorded IDs of
+        resources being replaced (a consumer rewired before the record moves)."""
         if change.after is None:
             raise ApplyError(f"{change.key}: the plan holds no body for {change.action}")
         current = None if sent else self.records.get(change.key)
+        overrides = new_ids or {}
         return materialize(
             change.after,
             key=change.key,
-            resolve_id=self.records.live_id,
+            resolve_id=lambda key: overrides.get(key) or self.records.live_id(key),
             secrets=self.secrets,
             fingerprint_key=self.fingerprint_key,
             unsent=current,

@@ -84,6 +84,7 @@ def apply_plan(
             parallelism=parallelism,
             guard=guard,
             intents=intents,
+            planned={c.key: c for c in changes},
         )
         try:
             tasks = [_task(c, executor=executor, results=results, clock=clock) for c in changes]

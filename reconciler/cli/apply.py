@@ -79,6 +79,13 @@ def _echo(line: str) -> None:
     is_flag=True,
     help="With --prune: allow deleting every resource osml manages (refused otherwise).",
 )
+@click.option(
+    "--allow-breaking-consumers",
+    envvar="OSML_ALLOW_BREAKING_CONSUMERS",
+    is_flag=True,
+    help="Allow deleting or re-IDing models, connectors, agents and pipelines that "
+    "pipelines, agents or indices osml does not manage still use (refused otherwise).",
+)
 @click.option("--target", "targets", multiple=True, help="Only KIND/NAME and its dependencies.")
 @click.option(
     "--manifests",
@@ -109,6 +116,7 @@ def apply(
     lock_timeout: float,
     prune: bool,
     allow_prune_all: bool,
+    allow_breaking_consumers: bool,
     targets: tuple[str, ...],
     manifest_paths: tuple[Path, ...],
     refresh_only: bool,
@@ -130,7 +138,8 @@ def apply(
             auto_approve=auto_approve, cluster=cluster, key_file=key_file,
             plan_key_file=plan_key_file,
             plan_options=PlanOptions(prune=prune, targets=_keys(targets),
-                                     allow_prune_all=allow_prune_all),
+                                     allow_prune_all=allow_prune_all,
+                                     allow_breaking_consumers=allow_breaking_consumers),
             apply_options=ApplyOptions(parallelism=parallelism, lock_timeout=lock_timeout,
                                        settings=Settings(deploy_timeout=deploy_timeout)),
             policy=policy_for(tuple(str(p) for p in paths) or ("manifests",), policy_file),
@@ -176,7 +185,10 @@ def apply(
                 environment=environment, detected=detected_flavor(conn),
             )  # fmt: skip
             plan_options = PlanOptions(
-                prune=prune, targets=_keys(targets), allow_prune_all=allow_prune_all
+                prune=prune,
+                targets=_keys(targets),
+                allow_prune_all=allow_prune_all,
+                allow_breaking_consumers=allow_breaking_consumers,
             )
             planned = plan_against(
                 conn, desired, options=plan_options, state_index=cluster.state_index

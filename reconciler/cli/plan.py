@@ -135,6 +135,13 @@ no_color_option = click.option(
     help="With --prune: allow deleting every resource osml manages (refused otherwise).",
 )
 @click.option(
+    "--allow-breaking-consumers",
+    envvar="OSML_ALLOW_BREAKING_CONSUMERS",
+    is_flag=True,
+    help="Allow deleting or re-IDing models, connectors, agents and pipelines that "
+    "pipelines, agents or indices osml does not manage still use (refused otherwise).",
+)
+@click.option(
     "--key-file",
     envvar="OSML_SECRET_KEY_FILE",
     type=KeyFile(),
@@ -163,6 +170,7 @@ def plan(
     prune: bool,
     refresh_only: bool,
     allow_prune_all: bool,
+    allow_breaking_consumers: bool,
     key_file: Path | None,
     plan_key_file: Path | None,
     probe_offline: bool,
@@ -186,7 +194,8 @@ def plan(
         _plan_fleet(
             paths, env=env, env_dir=env_dir, refresh_only=refresh_only, probe_offline=probe_offline,
             cluster=cluster, key_file=key_file,
-            options=PlanOptions(prune=prune, targets=targets, allow_prune_all=allow_prune_all),
+            options=PlanOptions(prune=prune, targets=targets, allow_prune_all=allow_prune_all,
+                                allow_breaking_consumers=allow_breaking_consumers),
             output_format=output_format, out=out, out_dir=plan_dir, detailed=detailed_exitcode,
             plan_key_file=plan_key_file, policy=policy_for(paths, policy_file), sarif_out=sarif_out,
         )  # fmt: skip
@@ -198,7 +207,12 @@ def plan(
         return
     if output_format == "sarif" and probe_offline:
         raise click.UsageError("--format sarif prints only the findings; use --sarif FILE")
-    options = PlanOptions(prune=prune, targets=targets, allow_prune_all=allow_prune_all)
+    options = PlanOptions(
+        prune=prune,
+        targets=targets,
+        allow_prune_all=allow_prune_all,
+        allow_breaking_consumers=allow_breaking_consumers,
+    )
     key = plan_key(plan_key_file) if out is not None else None
     policy = policy_for(paths or DEFAULT_PATHS, policy_file)
     with connected(_cluster_to_plan(cluster, probe_offline=probe_offline)) as conn:

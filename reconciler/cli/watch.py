@@ -130,6 +130,12 @@ class Address(_ParamType):
     is_flag=True,
     help="With --prune: allow deleting every resource osml manages (refused otherwise).",
 )
+@click.option(
+    "--allow-breaking-consumers",
+    is_flag=True,
+    help="Allow deleting or re-IDing resources that pipelines, agents or indices osml does "
+    "not manage still use (refused otherwise: the cycle fails and says which).",
+)
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 100))
 @click.option(
     "--deploy-timeout",
@@ -158,6 +164,7 @@ def watch(
     pause_file: Path | None,
     prune: bool,
     allow_prune_all: bool,
+    allow_breaking_consumers: bool,
     parallelism: int,
     deploy_timeout: float,
     key_file: Path | None,
@@ -185,6 +192,7 @@ def watch(
             mode=Mode(mode),
             prune=prune,
             allow_prune_all=allow_prune_all,
+            allow_breaking_consumers=allow_breaking_consumers,
             parallelism=parallelism,
             apply=Settings(deploy_timeout=deploy_timeout, state_index=cluster.state_index),
             key_file=key_file,

@@ -1,8 +1,9 @@
 """One method per ML Commons operation osml performs, with errors in osml's own classes.
 
 The applier and the snapshot reader call `MlCalls`; it wraps `client.plugins.ml` and the
-cluster-settings API of opensearch-py (every route osml needs exists there, so no raw
-`perform_request` is used). Each opensearch-py exception leaves as a ClusterError,
+cluster-settings, ingest, search-pipeline and index-settings APIs of opensearch-py; the one
+route it lacks, Update Agent (3.1+), goes through the client's own transport. Each
+opensearch-py exception leaves as a ClusterError,
 TransientClusterError or ClusterNotFoundError (`raise ... from exc`) with the status, the
 server's error `type` and its reason, in messages such as
 `Connector/openai-chat: update failed (409): <server reason>`.
@@ -32,6 +33,13 @@ EMPTY_SEARCH: Mapping[str, Any] = {"hits": {"total": {"value": 0}, "hits": []}}
 """What a search on a missing index answers from 2.12 on (§2.8); used for 2.9-2.11 too."""
 
 _UPDATE_FLAG = "plugins.ml_commons.update_connector.enabled"
+
+PIPELINE_SETTINGS = (
+    "index.default_pipeline",
+    "index.final_pipeline",
+    "index.search.default_pipeline",
+)
+"""The index settings that name pipelines (CONS §3)."""
 
 
 class MlCalls:
@@ -203,6 +211,74 @@ class MlCalls:
         """The task document (§7)."""
         who = subject or f"Task {task_id}"
         return self._call(who, "read", self._ml.get_task, task_id=task_id)
+
+    # --- consumers: pipelines, index defaults, agents (docs/reference/consumers.md) ------
+
+    def get_pipelines(self, kind: str) -> Json:
+        """Every ingest (`kind="ingest"`) or search pipeline by ID; `{}` when there are
+        none, which the server answers as 404 `{}` (CONS §1.3, §2.3)."""
+        get = (
+            self._conn.client.ingest.get_pipeline
+            if kind == "ingest"
+            else (self._conn.client.search_pipeline.get)
+        )
+        try:
+            return self._call(f"{kind.capitalize()} pipelines", "read", get)
+        except ClusterNotFoundError:
+            return {}
+
+    def put_pipeline(
+        self, kind: str, pipeline_id: str, body: Mapping[str, Any], *, subject: str
+    ) -> Json:
+        """Create or replace a pipeline whole (CONS §1.1, §2.1)."""
+        client = self._conn.client
+        put = client.ingest.put_pipeline if kind == "ingest" else client.search_pipeline.put
+        return self._call(subject, "put", put, id=pipeline_id, body=body)
+
+    def delete_pipeline(self, kind: str, pipeline_id: str, *, subject: str) -> Json:
+        """Delete a pipeline; 404 when it is gone (CONS §1.3, §2.3)."""
+        client = self._conn.client
+        delete = (
+            client.ingest.delete_pipeline if kind == "ingest" else client.search_pipeline.delete
+        )
+        return self._call(subject, "delete", delete, id=pipeline_id)
+
+    def index_pipelines(self) -> Json:
+        """The pipeline settings of every index that sets one, flat (CONS §3.1)."""
+        return self._call(
+            "Index settings",
+            "read",
+            self._conn.client.indices.get_settings,
+            index="_all",
+            name=",".join(PIPELINE_SETTINGS),
+            params={"flat_settings": "true"},
+        )
+
+    def register_agent(self, body: Mapping[str, Any], *, subject: str = "Agent") -> str:
+        """Register an agent; its ID (CONS §4.1, 2.12+)."""
+        answer = self._call(subject, "create", self._ml.register_agents, body=body)
+        return str(answer["agent_id"])
+
+    def search_agents(self, body: Mapping[str, Any]) -> Json:
+        """A raw search response over agents; a missing index is an empty result."""
+        return self._search("Agents", self._ml.search_agents, body)
+
+    def update_agent(
+        self, agent_id: str, body: Mapping[str, Any], *, subject: str | None = None
+    ) -> Json:
+        """Update an agent in place (3.1+, CONS §4.6). opensearch-py has no method for this
+        route, so it goes through the client's own transport (CONS §4.1)."""
+        who = subject or f"Agent {agent_id}"
+        transport = self._conn.client.transport
+        return self._call(
+            who, "update", transport.perform_request, method="PUT",
+            url=f"/_plugins/_ml/agents/{agent_id}", body=body,
+        )  # fmt: skip
+
+    def delete_agent(self, agent_id: str, *, subject: str | None = None) -> Json:
+        """Delete an agent (CONS §4.1)."""
+        who = subject or f"Agent {agent_id}"
+        return self._call(who, "delete", self._ml.delete_agent, agent_id=agent_id)
 
     # --- cluster settings (§9) ---------------------------------------------------------
 

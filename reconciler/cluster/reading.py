@@ -25,6 +25,7 @@ as transient). A concurrent create or delete thus never yields a torn snapshot.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -49,6 +50,7 @@ from reconciler.cluster.state import (
     state_from_hits,
     state_hit,
 )
+from reconciler.errors import ClusterError
 from reconciler.retrying import Backoff, Timing
 
 __all__ = [
@@ -65,6 +67,7 @@ SETTINGS_PREFIX = "plugins.ml_commons."
 
 CONNECTOR_QUERY: Mapping[str, Any] = {"match_all": {}}
 GROUP_QUERY: Mapping[str, Any] = {"match_all": {}}
+AGENT_QUERY: Mapping[str, Any] = {"match_all": {}}
 MODEL_QUERY: Mapping[str, Any] = {
     "bool": {
         # Remote models only: local models and their chunks are not osml's (§6.7), and
@@ -120,6 +123,8 @@ class LiveKind:
     query: Mapping[str, Any]
     parse: Callable[[Mapping[str, Any]], LiveObject | None] = live_object
     """A hit as a LiveObject; None leaves it out of the snapshot."""
+    since: tuple[int, int] = (2, 9)
+    """The first release that has the kind; older ones have none to read."""
 
 
 LIVE_KINDS: tuple[LiveKind, ...] = (
@@ -128,8 +133,16 @@ LIVE_KINDS: tuple[LiveKind, ...] = (
     LiveKind(
         "models", "models", lambda calls: calls.search_models, MODEL_QUERY, parse=remote_model
     ),
+    LiveKind("agents", "agents", lambda calls: calls.search_agents, AGENT_QUERY, since=(2, 12)),
 )
 """Every searched kind of the snapshot, read side by side."""
+
+PIPELINE_KINDS = ("ingest", "search")
+"""The pipelines, each read whole with one `GET` (they are not searchable, CONS §1.1)."""
+
+AGENTS_OFF = "Agent Framework is currently disabled"
+"""The refusal of every agent route while `plugins.ml_commons.agent_framework_enabled` is
+false (CONS §4.1)."""
 
 
 def read_snapshot(
@@ -230,8 +243,13 @@ class SnapshotReader:
 
     def _read(self, conn: Connection, *, state_index: str, scrub: Scrub, full: bool) -> Snapshot:
         calls = MlCalls(conn, scrub=scrub)
-        pagers = [self._pager() for _ in range(len(self.kinds) + 2)]
-        settings_pager, state_pager, kind_pagers = pagers[0], pagers[1], pagers[2:]
+        version = calls.capabilities.version
+        release = (version.major, version.minor)
+        present = [kind for kind in self.kinds if release >= kind.since]
+        pagers = [self._pager() for _ in range(len(present) + 3 + len(PIPELINE_KINDS))]
+        settings_pager, state_pager, index_pager = pagers[0], pagers[1], pagers[2]
+        pipeline_pagers = pagers[3 : 3 + len(PIPELINE_KINDS)]
+        kind_pagers = pagers[3 + len(PIPELINE_KINDS) :]
 
         def search_states(body: Mapping[str, Any]) -> dict[str, Any]:
             return search_state(conn, body, index=state_index)
@@ -243,6 +261,11 @@ class SnapshotReader:
             state_answer: Future[Found[dict[str, Any]] | None] = pool.submit(
                 self._state, state_pager, search_states, full=full
             )
+            index_answer = pool.submit(index_pager.fetch, calls.index_pipelines)
+            pipeline_answers: list[Future[dict[str, Any]]] = [
+                pool.submit(pager.fetch, functools.partial(calls.get_pipelines, kind))
+                for pager, kind in zip(pipeline_pagers, PIPELINE_KINDS, strict=True)
+            ]
             kinds = [
                 pool.submit(
                     self._follow,
@@ -254,13 +277,28 @@ class SnapshotReader:
                     parse=kind.parse,
                     full=full,
                 )
-                for pager, kind in zip(kind_pagers, self.kinds, strict=True)
+                for pager, kind in zip(kind_pagers, present, strict=True)
             ]
             settings, explicit = effective_settings(settings_answer.result())
             found_state = state_answer.result()
-            objects: dict[str, Any] = {kind.field: future.result().values() for kind, future in zip(
-                self.kinds, kinds, strict=True
-            )}  # fmt: skip
+            objects: dict[str, Any] = {}
+            unread: list[str] = []
+            for kind, future in zip(present, kinds, strict=True):
+                try:
+                    objects[kind.field] = future.result().values()
+                except ClusterError as exc:
+                    if kind.field != "agents" or AGENTS_OFF not in str(exc.reason):
+                        raise
+                    unread.append(
+                        "agents: the agent framework is switched off "
+                        "(plugins.ml_commons.agent_framework_enabled: false)"
+                    )
+            for field, answer in zip(
+                ("ingest_pipelines", "search_pipelines"), pipeline_answers, strict=True
+            ):
+                objects[field] = pipelines(answer.result())
+            objects["index_pipelines"] = index_defaults(index_answer.result())
+            objects["unread"] = tuple(unread)
         state = (
             StateSnapshot(exists=False)
             if found_state is None
@@ -338,6 +376,34 @@ def _mergeable(known: Found[Any], changes: Found[Any]) -> bool:
             or changes.primary_term == known.primary_term
         )
     )
+
+
+def pipelines(answer: Mapping[str, Any]) -> tuple[LiveObject, ...]:
+    """`GET /_ingest/pipeline` or `/_search/pipeline` (`{id: body}`) as LiveObjects, in ID
+    order; the bodies are kept as the server stores them (CONS §1.2, §2.2)."""
+    return tuple(
+        LiveObject(id=str(pipeline_id), source=body)
+        for pipeline_id, body in sorted(answer.items())
+        if isinstance(body, Mapping)
+    )
+
+
+def index_defaults(answer: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The flat `GET /_all/_settings/<pipeline settings>` answer as index -> settings,
+    `_none` (no pipeline) left out (CONS §3.1)."""
+    found: dict[str, dict[str, str]] = {}
+    for index, body in sorted(answer.items()):
+        settings = body.get("settings") if isinstance(body, Mapping) else None
+        if not isinstance(settings, Mapping):
+            continue
+        named = {
+            str(name): str(value)
+            for name, value in settings.items()
+            if isinstance(value, str) and value and value != "_none"
+        }
+        if named:
+            found[str(index)] = named
+    return found
 
 
 def effective_settings(

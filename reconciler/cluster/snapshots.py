@@ -21,7 +21,7 @@ ProbeOutcome = Literal["pending", "passed", "failed"]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class LiveObject:
-    """One connector, model group or model document as the server returned it."""
+    """One connector, model group, model, pipeline or agent as the server returned it."""
 
     id: str
     """The server's `_id`."""
@@ -151,6 +151,18 @@ class Snapshot:
     model_groups: tuple[LiveObject, ...] = ()
     models: tuple[LiveObject, ...] = ()
     """Remote, non-hidden models only."""
+    ingest_pipelines: tuple[LiveObject, ...] = ()
+    """Every ingest pipeline: the ID, and the body as stored (CONS §1.2)."""
+    search_pipelines: tuple[LiveObject, ...] = ()
+    """Every search pipeline (CONS §2.2)."""
+    agents: tuple[LiveObject, ...] = ()
+    """Every agent (2.12+, CONS §4.3)."""
+    index_pipelines: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
+    """Index -> the pipeline settings it sets (`index.default_pipeline` ...), flat keys;
+    only indices that set one (CONS §3.1)."""
+    unread: tuple[str, ...] = ()
+    """Consumer kinds the cluster would not let osml read, with why (the agent framework
+    switched off, CONS §4.1): their consumers are unknown, not absent."""
     state: StateSnapshot = dataclasses.field(default_factory=StateSnapshot)
     requests: int = 0
     """How many HTTP requests reading this snapshot took."""
@@ -167,9 +179,20 @@ class Snapshot:
                     ("connector", self.connectors),
                     ("model_group", self.model_groups),
                     ("model", self.models),
+                    ("agent", self.agents),
                 )
                 for o in sorted(objects, key=lambda o: o.id)
             ],
+            # Pipelines have no `_seq_no`: their bodies are the token.
+            "pipelines": [
+                [kind, o.id, o.source]
+                for kind, objects in (
+                    ("ingest", self.ingest_pipelines),
+                    ("search", self.search_pipelines),
+                )
+                for o in sorted(objects, key=lambda o: o.id)
+            ],
+            "index_pipelines": self.index_pipelines,
             "state": sorted(
                 [str(r.key), r.status, r.id, r.spec_hash, r.seq_no, r.primary_term]
                 for r in self.state.records.values()

@@ -436,6 +436,9 @@ class ModelLifecycle(Strict):
     """The desired deploy state; a model that fell out of it is redeployed or undeployed."""
     prevent_destroy: bool = False
     probe: Probe | None = None
+    allow_breaking_consumers: bool = False
+    """Let a plan delete this model, or give it a new ID, while pipelines or agents osml
+    does not manage still use it (they break); without it such a plan is refused."""
 
 
 # --- cluster settings (reference §3.1, §9) -----------------------------------------
@@ -615,6 +618,10 @@ MANIFEST_TYPES: dict[Kind, type[BaseModel]] = {
 }
 
 
-def server_name(manifest: ConnectorManifest | ModelGroupManifest | ModelManifest) -> str:
-    """The `name` sent to the server: `spec.name`, defaulting to `metadata.name`."""
-    return manifest.spec.name or manifest.metadata.name
+def server_name(
+    manifest: ConnectorManifest | ModelGroupManifest | ModelManifest | ConsumerManifest,
+) -> str:
+    """The `name` sent to the server: `spec.name`, defaulting to `metadata.name`; for a
+    pipeline, which has no name, its ID (`metadata.name`)."""
+    name = getattr(manifest.spec, "name", None)
+    return name if isinstance(name, str) and name else manifest.metadata.name

@@ -77,7 +77,7 @@ def _reference(value: Mapping[str, Any], path: Path) -> Reference:
     return Reference(path, key, text)
 
 
-def replace_references(spec: Any, live_id: Callable[[ResourceKey], str]) -> Any:
+def replace_references(spec: Any, live_id: Callable[[ResourceKey], Any]) -> Any:
     """`spec` with every valid reference replaced by `live_id(key)`; a copy."""
     if isinstance(spec, Mapping):
         if REF in spec:

@@ -19,6 +19,8 @@ from typing import Any
 
 from reconciler.cluster.snapshots import LiveObject, StateRecord
 from reconciler.manifests.models import ConnectorManifest, ModelGroupManifest, ModelManifest
+from reconciler.planning.consuming import decide_consumer
+from reconciler.planning.consuming import references as consumer_references
 from reconciler.planning.deploying import DeployNeed, deploy_need, is_running
 from reconciler.planning.diffing import Diff, diff
 from reconciler.planning.normalizing import Body, desired_body, live_body, model_state
@@ -27,7 +29,7 @@ from reconciler.planning.probing import probe_need
 from reconciler.planning.reviewing import ROTATE_NOTE
 from reconciler.planning.situations import Findings, Situation
 from reconciler.planning.swapping import NO_SWAP, Swap, plan_swap
-from reconciler.plans import Action, Change, FieldChange, ref_target
+from reconciler.plans import Action, Change, FieldChange
 from reconciler.resources import Kind, ResourceKey
 
 MODEL_UPDATABLE = frozenset(
@@ -57,7 +59,10 @@ def decide_document(
 ) -> tuple[Change, Swap]:
     """The change for one connector, model group or model, and a connector's swap."""
     after = desired_body(
-        pair.manifest, version=situation.version, fingerprints=situation.fingerprints
+        pair.manifest,
+        version=situation.version,
+        fingerprints=situation.fingerprints,
+        ids=situation.ids,
     )
     if pair.live is None:
         return _create(pair, after), NO_SWAP
@@ -95,6 +100,12 @@ def _decide_case(
     if isinstance(manifest, ModelGroupManifest):
         change = _model_group(case, situation=situation, findings=findings)
         return _with_lifecycle(change, pair), NO_SWAP
+    if pair.key.kind.is_consumer:
+        change = decide_consumer(
+            pair, case.before, case.after, situation=situation, findings=findings
+        )
+        return _with_lifecycle(change, pair), NO_SWAP
+    assert isinstance(manifest, ModelManifest)
     culprit = reregister.get(pair.key)
     if pair.adopted and not situation.caps.update_model:
         # An inline connector's credential could only be re-sent by a replace (no Update
@@ -371,9 +382,9 @@ def _guard(pair: Pair, action: Action, replace: list[str], findings: Findings) -
 
 
 def references(body: Mapping[str, Any]) -> tuple[ResourceKey, ...]:
-    """The managed resources a body refers to through reference markers."""
-    found = (ref_target(body.get(field)) for field in ("connector_id", "model_group_id"))
-    return tuple(key for key in found if key is not None)
+    """The managed resources a body refers to through reference markers (a consumer's
+    anywhere in it, `consuming.references`)."""
+    return consumer_references(body)
 
 
 # --- orphans ---------------------------------------------------------------------------

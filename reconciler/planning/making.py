@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import reconciler
-from reconciler.cluster.snapshots import Snapshot
+from reconciler.cluster.snapshots import Snapshot, StateRecord
 from reconciler.errors import PlanError
 from reconciler.manifests.loading import ManifestSet
 from reconciler.manifests.models import (
@@ -33,6 +33,7 @@ from reconciler.planning.configuring import (
 )
 from reconciler.planning.deciding import decide_document, decide_orphan, will_delete
 from reconciler.planning.grouping import recreate_emptied_groups
+from reconciler.planning.impacts import Allowance, wire_consumers
 from reconciler.planning.normalizing import Fingerprints
 from reconciler.planning.ordering import order
 from reconciler.planning.pairing import DocumentManifest, Orphan, Pairing, pair
@@ -56,6 +57,9 @@ class PlanOptions:
     allow_prune_all: bool = False
     """Allow a prune that deletes every resource osml manages (`--allow-prune-all`);
     without it such a plan is refused, as an empty manifest set usually is a mistake."""
+    allow_breaking_consumers: bool = False
+    """Let the plan delete or re-ID resources that unmanaged pipelines, agents or indices
+    use (`--allow-breaking-consumers`); each break is then a review note."""
     flavor: Flavor = Flavor.OPENSEARCH
     """The target's flavor: on aws-managed the trusted-endpoint list belongs to the
     service, so TrustedEndpoints is never written (its patterns were checked against the
@@ -76,7 +80,6 @@ def make_plan(
     value; only fingerprints of it ever reach the plan. `now` (ISO-8601) dates the plan and
     lets a deploy stuck for too long be redeployed.
     """
-    _refuse_consumers(desired)
     manifests = [document.manifest for document in desired.documents]
     pairing = pair([m for m in manifests if isinstance(m, DocumentManifest)], snapshot)
     fingerprints = Fingerprints(
@@ -84,6 +87,10 @@ def make_plan(
     )
     situation = Situation.build(snapshot, pairing=pairing, fingerprints=fingerprints, now=now)
     findings = Findings()
+    findings.warnings.extend(
+        f"{what}: pipelines and agents using them are not known to this plan"
+        for what in snapshot.unread
+    )
     changes = _documents(pairing, situation=situation, findings=findings)
     changes += _settings(manifests, situation=situation, flavor=options.flavor)
     declared = {manifest.key for manifest in manifests}
@@ -93,6 +100,12 @@ def make_plan(
         records = snapshot.state.records
         _refuse_prune_all(pruned, kept, pairing=pairing, records=records, findings=findings)
     changes = recreate_emptied_groups(changes + pruned, situation=situation, findings=findings)
+    changes = wire_consumers(
+        changes, situation=situation, findings=findings, allowance=_allowance(manifests, options,
+        records=snapshot.state.records),
+    )  # fmt: skip
+    pruned_keys = {c.key for c in pruned}
+    pruned = [c for c in changes if c.key in pruned_keys]
     if findings.problems:
         raise PlanError("cannot make a plan:\n" + "\n".join(f"  {p}" for p in findings.problems))
     lifecycles = {m.key: _lifecycle(m) for m in manifests if isinstance(m, DocumentManifest)}
@@ -114,27 +127,34 @@ def make_plan(
     )
 
 
-def _refuse_consumers(desired: ManifestSet) -> None:
-    """IngestPipeline, SearchPipeline and Agent manifests are validated but not planned yet:
-    a plan that left them out would claim to converge while they are never created, so
-    the plan is refused and names each of them (docs/planning.md, "Consumers")."""
-    waiting = [d for d in desired.documents if d.key.kind.is_consumer]
-    if waiting:
-        lines = [
-            f"  {d.locate()}: {d.key}: kind {d.key.kind.value} is not planned yet "
-            "(osml validate checks it; plan and apply do not manage it)"
-            for d in waiting
-        ]
-        raise PlanError("cannot make a plan:\n" + "\n".join(lines))
-
-
 def _lifecycle(manifest: DocumentManifest) -> dict[str, Any]:
     """What the state record keeps of `lifecycle`, so pruning honours it later (and, for
     models, the deploy state osml leaves them in, for the refresh-only report)."""
     kept: dict[str, Any] = {"prevent_destroy": manifest.lifecycle.prevent_destroy}
     if isinstance(manifest, ModelManifest):
         kept["deployed"] = manifest.lifecycle.deployed
+        if manifest.lifecycle.allow_breaking_consumers:
+            kept["allow_breaking_consumers"] = True
     return kept
+
+
+def _allowance(
+    manifests: Sequence[object],
+    options: PlanOptions,
+    *,
+    records: Mapping[ResourceKey, StateRecord],
+) -> Allowance:
+    """Where breaking consumers is allowed: the flag, the models' manifests, and for
+    models that left the manifests the lifecycle they were last applied with."""
+    models = {
+        m.key for m in manifests if isinstance(m, ModelManifest)
+        and m.lifecycle.allow_breaking_consumers
+    }  # fmt: skip
+    for key, record in records.items():
+        lifecycle = record.applied.get("lifecycle")
+        if isinstance(lifecycle, Mapping) and lifecycle.get("allow_breaking_consumers"):
+            models.add(key)
+    return Allowance(everywhere=options.allow_breaking_consumers, models=models)
 
 
 def _probe(manifest: ModelManifest) -> dict[str, Any] | None:

@@ -20,14 +20,19 @@ from typing import Any
 
 from reconciler.cluster.snapshots import StateRecord
 from reconciler.manifests.models import (
+    AgentManifest,
     ConnectorAction,
     ConnectorManifest,
     ConnectorSpec,
+    ConsumerManifest,
+    IngestPipelineManifest,
     ModelGroupManifest,
     ModelManifest,
+    SearchPipelineManifest,
     SecretRef,
     server_name,
 )
+from reconciler.manifests.references import REFERABLE, replace_references
 from reconciler.mlcommons.defaults import MODEL_TTL_MINUTES_DEFAULT, fill_client_config
 from reconciler.mlcommons.fields import (
     drop_server_managed,
@@ -37,7 +42,7 @@ from reconciler.mlcommons.fields import (
     stored_access,
 )
 from reconciler.mlcommons.versions import Version
-from reconciler.plans import ref_marker, secret_marker
+from reconciler.plans import ref_marker, ref_target, secret_marker
 from reconciler.resources import Kind, ResourceKey
 from reconciler.secrets.leases import Lease, LeasedSecret
 from reconciler.secrets.values import Secret
@@ -116,12 +121,15 @@ class LiveIds:
 
 
 def desired_body(
-    manifest: ConnectorManifest | ModelGroupManifest | ModelManifest,
+    manifest: ConnectorManifest | ModelGroupManifest | ModelManifest | ConsumerManifest,
     *,
     version: Version,
     fingerprints: Fingerprints,
+    ids: LiveIds | None = None,
 ) -> Body:
     """The body osml would send for `manifest`, with markers for secrets and references."""
+    if isinstance(manifest, IngestPipelineManifest | SearchPipelineManifest | AgentManifest):
+        return desired_consumer(manifest, ids=ids or LiveIds())
     if isinstance(manifest, ConnectorManifest):
         return desired_connector(
             manifest.spec,
@@ -242,11 +250,66 @@ def canonical_json(value: Any) -> Any:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def desired_consumer(
+    manifest: IngestPipelineManifest | SearchPipelineManifest | AgentManifest, *, ids: LiveIds
+) -> Body:
+    """A pipeline or agent body: the spec as written, `{ref: Kind/NAME}` values as
+    reference markers (and a raw ID of a managed model, connector or agent read as one, so
+    both sides compare alike and a swap rewires it too)."""
+    body = manifest.spec.model_dump(exclude_none=True)
+    if isinstance(manifest, AgentManifest):
+        body = _stored_agent(body)
+        body["name"] = server_name(manifest)
+    converted: Body = consumer_references(replace_references(body, ref_marker), ids=ids)
+    return converted
+
+
+def _stored_agent(body: Body) -> Body:
+    """An agent body as the server stores it (CONS §4.3): `tools` and `parameters` only
+    when non-empty, each tool with `include_output_in_agent_response` (default false) and
+    its `parameters` only when non-empty, `llm.parameters` only when non-empty."""
+    for field in ("tools", "parameters"):
+        if not body.get(field) and field in body:
+            del body[field]
+    tools = body.get("tools")
+    if isinstance(tools, list):
+        body["tools"] = [_stored_tool(tool) for tool in tools]
+    llm = body.get("llm")
+    if isinstance(llm, Mapping) and "parameters" in llm and not llm["parameters"]:
+        body["llm"] = {k: v for k, v in llm.items() if k != "parameters"}
+    return body
+
+
+def _stored_tool(tool: Any) -> Any:
+    if not isinstance(tool, Mapping):
+        return tool
+    stored = {k: v for k, v in tool.items() if not (k == "parameters" and not v)}
+    stored.setdefault("include_output_in_agent_response", False)
+    return stored
+
+
+def consumer_references(value: Any, *, ids: LiveIds) -> Any:
+    """`value` with every string that is the live ID of a managed model, connector or
+    agent replaced by its reference marker (CONS §6: IDs may stand anywhere)."""
+    if isinstance(value, str):
+        key = ids.keys.get(value)
+        return ref_marker(key) if key is not None and key.kind in REFERABLE else value
+    if isinstance(value, Mapping):
+        if ref_target(value) is not None:
+            return dict(value)
+        return {k: consumer_references(v, ids=ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [consumer_references(v, ids=ids) for v in value]
+    return value
+
+
 # --- live ------------------------------------------------------------------------------
 
 
 def live_body(source: Mapping[str, Any], *, kind: Kind, ids: LiveIds) -> Body:
     """A live document in request terms, server-managed fields removed (§10)."""
+    if kind.is_consumer:
+        return live_consumer(source, kind=kind, ids=ids)
     if kind is Kind.CONNECTOR:
         return live_connector(source)
     if kind is Kind.MODEL_GROUP:
@@ -296,6 +359,20 @@ def live_model(source: Mapping[str, Any], *, ids: LiveIds) -> Body:
     if isinstance(body.get("connector"), Mapping):
         body["connector"] = live_connector(body["connector"])
     return _model_defaults(body)
+
+
+AGENT_SERVER_FIELDS = frozenset({"created_time", "last_updated_time", "is_hidden"})
+"""Fields the server adds to a stored agent (CONS §4.3)."""
+
+
+def live_consumer(source: Mapping[str, Any], *, kind: Kind, ids: LiveIds) -> Body:
+    """A stored pipeline (kept verbatim, CONS §1.2, §2.2) or agent (CONS §4.3), the IDs of
+    managed models, connectors and agents read as reference markers."""
+    body = dict(source)
+    if kind is Kind.AGENT:
+        body = {k: v for k, v in body.items() if k not in AGENT_SERVER_FIELDS}
+    converted: Body = consumer_references(body, ids=ids)
+    return converted
 
 
 def model_state(source: Mapping[str, Any]) -> str:

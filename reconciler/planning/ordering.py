@@ -1,7 +1,8 @@
 """Put a plan's changes in execution order and fill in what each one waits for.
 
-Create order: settings and trusted endpoints, model groups, connectors, models, deploys;
-deletes in reverse (undeploy, delete model, delete connector, delete group, settings).
+Create order: settings and trusted endpoints, model groups, connectors, models, deploys
+and consumers (pipelines, agents); deletes in reverse (undeploy, delete consumers, delete
+model, delete connector, delete group, settings).
 Dependencies come from the changes themselves (reference markers, models that must leave a
 connector before it is deleted) plus one rule: a document change waits for every settings
 change, since trusted endpoints must be in place before a connector is created (§10). Only
@@ -28,10 +29,18 @@ _CREATE_PHASE = {
     Kind.MODEL_GROUP: 1,
     Kind.CONNECTOR: 2,
     Kind.MODEL: 3,
+    # Consumers once what they name exists (their references also make them wait).
+    Kind.INGEST_PIPELINE: 4,
+    Kind.SEARCH_PIPELINE: 4,
+    Kind.AGENT: 4,
 }
 _DEPLOY_PHASE = 4
 _UNDEPLOY_PHASE = 5
 _DELETE_PHASE = {
+    # Consumers go before what they name (`planning.impacts` makes the deletes wait too).
+    Kind.SEARCH_PIPELINE: 5,
+    Kind.INGEST_PIPELINE: 5,
+    Kind.AGENT: 5,
     Kind.MODEL: 6,
     Kind.CONNECTOR: 7,
     Kind.MODEL_GROUP: 8,

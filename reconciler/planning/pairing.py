@@ -22,22 +22,45 @@ from reconciler.cluster.snapshots import LiveObject, Snapshot, StateRecord
 from reconciler.errors import PlanError
 from reconciler.manifests.models import (
     ADOPT_ANNOTATION,
+    AgentManifest,
     ConnectorManifest,
+    IngestPipelineManifest,
     ModelGroupManifest,
     ModelManifest,
+    SearchPipelineManifest,
     server_name,
 )
 from reconciler.resources import Kind, ResourceKey
 
-DocumentManifest = ConnectorManifest | ModelGroupManifest | ModelManifest
+DocumentManifest = (
+    ConnectorManifest
+    | ModelGroupManifest
+    | ModelManifest
+    | IngestPipelineManifest
+    | SearchPipelineManifest
+    | AgentManifest
+)
 """The kinds stored as documents with server IDs (settings kinds are singletons)."""
 
-DOCUMENT_KINDS = (Kind.MODEL_GROUP, Kind.CONNECTOR, Kind.MODEL)
+DOCUMENT_KINDS = (
+    Kind.MODEL_GROUP,
+    Kind.CONNECTOR,
+    Kind.MODEL,
+    Kind.INGEST_PIPELINE,
+    Kind.SEARCH_PIPELINE,
+    Kind.AGENT,
+)
+
+PIPELINE_KINDS = (Kind.INGEST_PIPELINE, Kind.SEARCH_PIPELINE)
+"""Kinds whose ID the user chooses (`metadata.name`): paired by ID, never by name."""
 
 _PLURAL = {
     Kind.CONNECTOR: "connectors",
     Kind.MODEL_GROUP: "model groups",
     Kind.MODEL: "models",
+    Kind.INGEST_PIPELINE: "ingest pipelines",
+    Kind.SEARCH_PIPELINE: "search pipelines",
+    Kind.AGENT: "agents",
 }
 
 
@@ -101,6 +124,9 @@ def live_objects(snapshot: Snapshot, kind: Kind) -> tuple[LiveObject, ...]:
         Kind.CONNECTOR: snapshot.connectors,
         Kind.MODEL_GROUP: snapshot.model_groups,
         Kind.MODEL: snapshot.models,
+        Kind.INGEST_PIPELINE: snapshot.ingest_pipelines,
+        Kind.SEARCH_PIPELINE: snapshot.search_pipelines,
+        Kind.AGENT: snapshot.agents,
     }.get(kind, ())
 
 
@@ -147,6 +173,8 @@ def _pair_one(
     problems: list[str],
 ) -> Pair:
     """The pair for one manifest; ambiguities go to `problems`."""
+    if manifest.key.kind in PIPELINE_KINDS:
+        return _by_pipeline_id(manifest, record, live, claimed=claimed)
     if record is not None and record.id and record.id in live.by_id:
         if record.status == "managed":
             return Pair(manifest, live.by_id[record.id], record)
@@ -169,6 +197,26 @@ def _pair_one(
     if annotated is not None:
         return annotated
     return _by_name(manifest, record, live, claimed=claimed, owners=owners, problems=problems)
+
+
+def _by_pipeline_id(
+    manifest: DocumentManifest, record: StateRecord | None, live: _Live, *, claimed: set[str]
+) -> Pair:
+    """A pipeline's ID is its `metadata.name` (CONS §1.1, §2.1): the live pipeline of that
+    ID is this resource, managed when recorded, adopted otherwise. A PUT replaces it
+    whole, so adopting never depends on what it held."""
+    pipeline_id = manifest.metadata.name
+    found = live.by_id.get(pipeline_id)
+    claimed.add(pipeline_id)
+    if found is not None and record is not None and record.status == "managed":
+        return Pair(manifest, found, record)
+    if found is not None:
+        why = "a create was interrupted" if record is not None else "not yet managed by osml"
+        return Pair(manifest, found, record, adopted=True,
+                    reasons=(f"adopting pipeline {pipeline_id} ({why})",))  # fmt: skip
+    if record is not None and record.status == "managed":
+        return Pair(manifest, None, record, reasons=(f"deleted outside osml (was {record.id})",))
+    return Pair(manifest, None, record)
 
 
 def _adopt_id(manifest: DocumentManifest) -> str | None:

@@ -13,8 +13,17 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from reconciler.plans import Action, Change, ClusterIdentity, FieldChange, Plan, Strategy
+from reconciler.plans import (
+    Action,
+    Change,
+    ClusterIdentity,
+    FieldChange,
+    Plan,
+    Strategy,
+    ref_target,
+)
 from reconciler.rendering.redacting import Redacted, ref_text, safe_url
+from reconciler.resources import ResourceKey
 
 SYMBOLS: Mapping[Action, str] = {
     Action.CREATE: "+",
@@ -116,6 +125,46 @@ def detail_lines(change: Change) -> list[str]:
         when = "probe" if change.action is Action.PROBE else "probe after deploy"
         lines.append(f"{when}: {value_text(change.probe)}")
     return lines
+
+
+def reference_lines(change: Change, plan: Plan) -> list[str]:
+    """For a pipeline or agent: each `{ref: Kind/NAME}` in its body and the ID it resolves
+    to (`processors[0].text_embedding.model_id: {ref: Model/embed} = Xc1...`), or that the
+    ID is known only once this apply created or replaced it."""
+    if not change.key.kind.is_consumer or not change.after or change.action is Action.DELETE:
+        return []
+    lines = []
+    for path, target in _references(change.after, ""):
+        planned = plan.get(target)
+        renewed = planned is not None and (
+            planned.action in (Action.CREATE, Action.REPLACE) or planned.strategy is Strategy.SWAP
+        )
+        if renewed:
+            resolved = "(known after apply)"
+        elif planned is not None and planned.live_id:
+            resolved = planned.live_id
+        else:
+            resolved = "(not in this plan)"
+        lines.append(f"{path}: {{ref: {target}}} = {resolved}")
+    return lines
+
+
+def _references(value: Any, path: str) -> Iterator[tuple[str, ResourceKey]]:
+    target = ref_target(value)
+    if target is not None:
+        yield path, target
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _references(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _references(item, f"{path}[{index}]")
+
+
+def consumer_lines(change: Change) -> list[str]:
+    """`consumers:` and one line per pipeline, agent or index that uses what the change
+    deletes, re-IDs or takes offline (`planning.impacts`)."""
+    return [f"  {line}" for line in change.consumers]
 
 
 def pending_dependencies(change: Change, plan: Plan) -> list[str]:

@@ -2,7 +2,8 @@
 
 Layout: a hidden `<!-- osml-plan -->` marker (so a CI job can find and update its own
 comment), a title with the cluster and its version, the summary line and an
-action | count table, a "Review carefully" list of every security-relevant note, the
+action | count table, a "Review carefully" list of every security-relevant note and of the
+pipelines, agents and indices that use what a change deletes, re-IDs or takes offline, the
 "Policy" table of the policy findings (`rendering.findings`), one
 collapsible `<details>` per change with a ```diff block, then orphans and warnings.
 The comment stays under GitHub's 65,536-character limit: change details are dropped,
@@ -76,6 +77,10 @@ def _summary(plan: Plan) -> str:
 
 def _review(changes: list[Change]) -> list[str]:
     notes = [f"- **{_md(str(c.key))}**: {_md(n)}" for c in changes for n in c.review]
+    for change in changes:
+        if change.consumers:
+            notes.append(f"- **{_md(str(change.key))}**: used by")
+            notes += [f"  - {_md(line)}" for line in change.consumers]
     if not notes:
         return []
     return ["", "### :warning: Review carefully", "", *notes]
@@ -122,6 +127,7 @@ def _details(change: Change, plan: Plan) -> str:
     summary = f"<code>{_esc(formatting.SYMBOLS[change.action])}</code> {_key(change)}"
     notes = [f"- {_md(r)}" for r in change.reasons]
     notes += [f"- {_md(line)}" for line in formatting.detail_lines(change)]
+    notes += [f"- references {_md(line)}" for line in formatting.reference_lines(change, plan)]
     pending = formatting.pending_dependencies(change, plan)
     if pending:
         notes.append(f"- depends on: {_md(', '.join(pending))}")

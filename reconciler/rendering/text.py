@@ -1,7 +1,8 @@
 """The text view of a Plan: what `osml plan` prints on a terminal.
 
 Terraform-like: one block per change with its symbol, key and live ID, then the
-reasons (`# ...`), review notes (`! ...`), connector strategy and downtime, changed
+reasons (`# ...`), review notes (`! ...`), connector strategy and downtime, the references
+of a pipeline or agent and the IDs they resolve to, the consumers a change affects, changed
 dependencies and field-level `before -> after` lines; then the resources left out of
 the manifests, the warnings and the summary line. Called by the CLI, which decides on
 colour (a TTY without NO_COLOR). Returns a string; never prints, never sees a secret
@@ -92,6 +93,14 @@ def _change_block(change: Change, plan: Plan, paint: _Painter) -> list[str]:
     lines += [f"{_BLOCK}# {reason}" for reason in change.reasons]
     lines += [f"{_BLOCK}{paint('! ' + note, 'yellow')}" for note in change.review]
     lines += [f"{_BLOCK}{line}" for line in formatting.detail_lines(change)]
+    refs = formatting.reference_lines(change, plan)
+    if refs:
+        lines += [f"{_BLOCK}references:", *(f"{_BLOCK}  {line}" for line in refs)]
+    if change.consumers:
+        lines += [
+            f"{_BLOCK}consumers:",
+            *(f"{_BLOCK}{line}" for line in formatting.consumer_lines(change)),
+        ]
     pending = formatting.pending_dependencies(change, plan)
     if pending:
         lines.append(f"{_BLOCK}depends on: {', '.join(pending)}")

@@ -125,6 +125,8 @@ class CycleSettings:
     prune: bool = False
     allow_prune_all: bool = False
     """Let a prune delete every managed resource (refused otherwise, see planning)."""
+    allow_breaking_consumers: bool = False
+    """Let a plan break pipelines, agents or indices osml does not manage (`planning.impacts`)."""
     parallelism: int = 10
     apply: Settings = dataclasses.field(default_factory=Settings)
     """Deploy timeout, retries and the state index."""
@@ -285,7 +287,9 @@ class Cycle:
             self.conn,
             desired,
             options=PlanOptions(
-                prune=self.settings.prune, allow_prune_all=self.settings.allow_prune_all
+                prune=self.settings.prune,
+                allow_prune_all=self.settings.allow_prune_all,
+                allow_breaking_consumers=self.settings.allow_breaking_consumers,
             ),
             state_index=self.settings.apply.state_index,
             reader=self.reader,

@@ -112,6 +112,13 @@ def loopback_access() -> list[dict[str, Any]]:
     return [settings, trusted]
 
 
+def consumer_reads(version: str) -> int:
+    """Requests a snapshot spends on model consumers whatever their number: all ingest
+    pipelines, all search pipelines, the pipeline settings of every index (one `GET`
+    each), and one agent search from 2.12 (docs/reference/consumers.md §6)."""
+    return 3 + (1 if Version.parse(version) >= Version(2, 12) else 0)
+
+
 def write(directory: Path, docs: list[dict[str, Any]]) -> Path:
     """Write `docs` as one multi-document YAML file; returns the directory."""
     directory.mkdir(parents=True, exist_ok=True)

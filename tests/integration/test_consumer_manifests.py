@@ -1,18 +1,15 @@
-"""Consumer manifests (IngestPipeline, SearchPipeline, Agent) end to end through click:
-`osml validate` checks them; `osml plan` and `osml apply` refuse a set that holds them,
-naming each, because planning them is not built yet, and change nothing on the cluster.
+"""Consumer manifests (IngestPipeline, SearchPipeline, Agent) through click: `osml
+validate` checks them and their references (planning them: tests/integration/test_consumers.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
 
 from reconciler.cli import main
-from reconciler.sandbox.testing import client_for
 from tests.integration.support import ENV, connector, group, model, write
 
 DOCS: list[dict[str, Any]] = [
@@ -59,18 +56,3 @@ def test_validate_accepts_consumers_with_resolvable_references(tmp_path: Path) -
     result = osml("validate", str(manifests))
     assert result.exit_code == 0, result.output
     assert "5 resources" in result.output
-
-
-def test_plan_and_apply_refuse_consumer_kinds_and_change_nothing(
-    tmp_path: Path, sandbox_factory: Callable[..., Any]
-) -> None:
-    sandbox = sandbox_factory("3.x")
-    manifests = write(tmp_path / "m", DOCS)
-    for command in (("plan",), ("apply", "--auto-approve")):
-        result = osml(*command, str(manifests), "--cluster", sandbox.url)
-        assert result.exit_code == 1, result.output
-        assert "IngestPipeline/embed-docs: kind IngestPipeline is not planned yet" in result.stderr
-        assert "Agent/helper: kind Agent is not planned yet" in result.stderr
-        assert f"{manifests / 'all.yaml'}:" in result.stderr  # located at the document
-    client = client_for(sandbox)
-    assert client.plugins.ml.search_models(body={"query": {"match_all": {}}})["hits"]["hits"] == []

@@ -17,6 +17,7 @@ import pytest
 
 from reconciler.sandbox.server import Sandbox
 from tests.integration import support
+from tests.integration.support import consumer_reads
 
 CONNECTORS = ".plugins-ml-connector"
 GROUPS = ".plugins-ml-model-group"
@@ -88,4 +89,5 @@ def test_a_plan_of_2000_resources_sends_as_many_requests_as_a_plan_of_20(
     large = _plan_requests(sandbox, paths)
 
     assert (small[1], large[1]) == (BASE, 2000)
-    assert small[0] == large[0] == 6  # GET /, settings, state, connectors, groups, models
+    # GET /, settings, state, connectors, groups, models, and the consumers
+    assert small[0] == large[0] == 6 + consumer_reads("3.8")

@@ -1,0 +1,109 @@
+"""Decisions for the model consumers: ingest pipelines, search pipelines and agents.
+
+A pipeline is stored verbatim and replaced whole by one `PUT` (CONS §1.2, §2.2): every
+difference, a removed key included, is an update with no window where the pipeline is
+missing. An agent is updated in place from 3.1 (CONS §4.6), where the update merges (a key
+removed inside an object stays) and its `type` cannot change; before 3.1, and for those
+changes, an agent is registered again and the old one deleted (a new agent ID, CONS §6).
+
+References (`{ref: Model/NAME}`) are reference markers in both bodies, so they compare by
+the resource they name; what they resolve to is shown by `impacts`. Called by `deciding`;
+pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.mlcommons.consumers import AGENT_UPDATE_SINCE
+from reconciler.mlcommons.versions import Version
+from reconciler.planning.diffing import Diff, diff
+from reconciler.planning.normalizing import Body
+from reconciler.planning.pairing import Pair
+from reconciler.planning.situations import Findings, Situation
+from reconciler.plans import Action, Change, ref_target
+from reconciler.resources import Kind, ResourceKey
+
+
+def decide_consumer(
+    pair: Pair, before: Body, after: Body, *, situation: Situation, findings: Findings
+) -> Change:
+    """The change for one paired pipeline or agent."""
+    assert pair.live is not None
+    kind = pair.key.kind
+    record = pair.record
+    applied = record.applied if record and record.status == "managed" else None
+    # A pipeline PUT replaces the whole body: every live field is in scope.
+    scope = before if kind is not Kind.AGENT else applied
+    found = diff(before, after, kind=kind, applied=scope)
+    replace = _agent_replace_reasons(before, after, found, situation) if kind is Kind.AGENT else []
+    if replace:
+        action = Action.REPLACE
+    elif pair.adopted:
+        action = Action.ADOPT
+    else:
+        action = Action.UPDATE if found.changed else Action.NOOP
+    if action is Action.REPLACE and pair.manifest.lifecycle.prevent_destroy:
+        findings.problems.append(
+            f"{pair.key}: must be replaced ({'; '.join(replace)}) but lifecycle.prevent_destroy "
+            "is set; change the manifest or lift prevent_destroy"
+        )
+    reasons = [*pair.reasons]
+    if action is Action.REPLACE:
+        reasons += [f"{reason}: replace (a new agent ID)" for reason in replace]
+    elif found.changed:
+        reasons.append(f"{len(found.fields)} field(s) differ")
+    return Change(
+        pair.key,
+        action,
+        live_id=pair.live.id,
+        before=before,
+        after=after,
+        fields=found.fields,
+        reasons=tuple(reasons),
+        depends_on=references(after),
+    )
+
+
+def agent_updatable(version: Version) -> bool:
+    """Whether Update Agent exists (CONS §4.6)."""
+    return version >= Version.parse(AGENT_UPDATE_SINCE)
+
+
+def _agent_replace_reasons(
+    before: Body, after: Body, found: Diff, situation: Situation
+) -> list[str]:
+    if not found.changed:
+        return []
+    reasons = []
+    if not agent_updatable(situation.version):
+        reasons.append(f"{situation.version.short} has no Update Agent (3.1+)")
+    if str(before.get("type", "")).lower() != str(after.get("type", "")).lower():
+        reasons.append(f"type changed ({before.get('type')} -> {after.get('type')})")
+    # The update is a partial document update (CONS §4.6): what it drops stays.
+    reasons += [
+        f"{f.path} removed: agent updates merge"
+        for f in found.fields
+        if f.after is None and f.before is not None
+    ]
+    return reasons
+
+
+def references(body: Mapping[str, Any]) -> tuple[ResourceKey, ...]:
+    """Every managed resource a consumer body names through a reference marker."""
+    found: list[ResourceKey] = []
+    _collect(body, found)
+    return tuple(dict.fromkeys(found))
+
+
+def _collect(value: Any, found: list[ResourceKey]) -> None:
+    target = ref_target(value)
+    if target is not None:
+        found.append(target)
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            _collect(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _collect(item, found)

@@ -1,0 +1,325 @@
+"""Model consumers end to end against the sandbox, over HTTP: pipelines and agents that
+name models by `{ref: Model/NAME}` are planned, applied and rewired when a model gets a new
+ID (with no moment where a pipeline names a deleted model, checked by a poller thread);
+unmanaged consumers block a delete unless `--allow-breaking-consumers` says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from opensearchpy import OpenSearch
+from opensearchpy import exceptions as os_exc
+
+from reconciler.cli import main
+from reconciler.sandbox.server import Sandbox
+from reconciler.sandbox.testing import client_for
+from tests.integration import support
+from tests.integration.support import ENV, SECRET, connector, group, model, write
+
+_MODEL_ID = re.compile(r'model_id": "([^"]+)"')
+
+
+def osml(*args: str) -> Result:
+    result = CliRunner().invoke(main, list(args), env={**ENV, "NO_COLOR": "1"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert SECRET not in result.output
+    return result
+
+
+def _inline_model(model_name: str) -> dict[str, Any]:
+    """A model with an internal connector: before 2.12 any change to it is a replace."""
+    inline = connector("inline", parameters={"model": model_name})["spec"]
+    return {
+        "apiVersion": "osml/v1",
+        "kind": "Model",
+        "metadata": {"name": "embedder"},
+        "spec": {
+            "name": "embedder",
+            "function_name": "remote",
+            "model_group": "team",
+            "connector": inline,
+        },
+    }
+
+
+INGEST: dict[str, Any] = {
+    "apiVersion": "osml/v1",
+    "kind": "IngestPipeline",
+    "metadata": {"name": "embed-docs"},
+    "spec": {
+        "processors": [
+            {
+                "text_embedding": {
+                    "model_id": {"ref": "Model/embedder"},
+                    "field_map": {"text": "vector"},
+                }
+            }
+        ]
+    },
+}
+SEARCH: dict[str, Any] = {
+    "apiVersion": "osml/v1",
+    "kind": "SearchPipeline",
+    "metadata": {"name": "enrich"},
+    "spec": {
+        "request_processors": [
+            {"neural_query_enricher": {"default_model_id": {"ref": "Model/embedder"}}}
+        ]
+    },
+}
+
+
+def _pipeline_model_ids(client: OpenSearch) -> list[tuple[str, str]]:
+    found = []
+    for get in (client.ingest.get_pipeline, client.search_pipeline.get):
+        try:
+            pipelines = get()
+        except os_exc.NotFoundError:
+            continue
+        for pipeline_id, body in pipelines.items():
+            found += [(pipeline_id, m) for m in _MODEL_ID.findall(json.dumps(body))]
+    return found
+
+
+class Poller:
+    """Reads every pipeline and every model again and again, and keeps each moment a
+    pipeline named a model that did not exist."""
+
+    def __init__(self, client: OpenSearch) -> None:
+        self.client = client
+        self.dangling: list[tuple[str, str]] = []
+        self.rounds = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            named = _pipeline_model_ids(self.client)
+            body = {"query": {"match_all": {}}, "size": 100, "_source": False}
+            hits = self.client.plugins.ml.search_models(body=body)["hits"]["hits"]
+            live = {hit["_id"] for hit in hits}
+            self.dangling += [(p, m) for p, m in named if m not in live]
+            self.rounds += 1
+
+    def __enter__(self) -> Poller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture(params=["2.11"])
+def old_release(request: pytest.FixtureRequest, sandbox_factory: Callable[..., Any]) -> Sandbox:
+    sandbox: Sandbox = sandbox_factory(request.param, deploy_delay=0.05)
+    return sandbox
+
+
+def test_a_connector_change_replaces_the_model_and_rewires_both_pipelines(
+    old_release: Sandbox, tmp_path: Path
+) -> None:
+    sandbox, client = old_release, client_for(old_release)
+    manifests = write(tmp_path / "m", [group("team"), _inline_model("a"), INGEST, SEARCH])
+    assert support.apply(sandbox.url, manifests).ok
+    (old_id,) = {m for _, m in _pipeline_model_ids(client)}
+
+    write(tmp_path / "m", [group("team"), _inline_model("b"), INGEST, SEARCH])
+    planned = osml("plan", str(manifests), "--cluster", sandbox.url)
+    assert planned.exit_code == 0, planned.output
+    text = planned.output
+    assert "-/+ Model/embedder" in text
+    assert "rewires IngestPipeline/embed-docs, SearchPipeline/enrich to the new ID" in text
+    assert (
+        "IngestPipeline/embed-docs: processors[0].text_embedding.model_id: rewired to the "
+        "new ID before the old one goes" in text
+    )
+    assert (
+        f'processors[0].text_embedding.model_id: "{old_id}" -> "(new ID of Model/embedder)"' in text
+    )
+    assert "{ref: Model/embedder} = (known after apply)" in text
+
+    with Poller(client) as poller:
+        result = support.apply(sandbox.url, manifests)
+    assert result.ok, support.actions(result)
+    assert support.actions(result) == {
+        "Model/embedder": "replace:done",
+        "IngestPipeline/embed-docs": "update:done",
+        "SearchPipeline/enrich": "update:done",
+    }
+    assert poller.rounds > 0 and poller.dangling == []
+    new_ids = {m for _, m in _pipeline_model_ids(client)}
+    assert len(new_ids) == 1 and old_id not in new_ids
+    (new_id,) = new_ids
+    assert client.plugins.ml.get_model(model_id=new_id)["model_state"] == "DEPLOYED"
+    with pytest.raises(os_exc.NotFoundError):
+        client.plugins.ml.get_model(model_id=old_id)
+    assert support.actions(support.plan(sandbox.url, manifests)) == {}
+
+
+@pytest.fixture
+def used_by_a_stranger(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> Iterator[tuple[Sandbox, Path, str]]:
+    """A model osml manages, used by an ingest pipeline and an index osml does not
+    manage, then removed from the manifests."""
+    sandbox: Sandbox = sandbox_factory("3.x")
+    client = client_for(sandbox)
+    docs = [group("team"), connector("chat"), model("embedder", connector_name="chat",
+                                                    group_name="team")]  # fmt: skip
+    manifests = write(tmp_path / "m", docs)
+    assert support.apply(sandbox.url, manifests).ok
+    model_id = client.plugins.ml.search_models(body={"query": {"match_all": {}}})["hits"]["hits"][
+        0
+    ]["_id"]
+    body = {"processors": [{"text_embedding": {"model_id": model_id, "field_map": {"t": "v"}}}]}
+    client.ingest.put_pipeline(id="scripted", body=body)
+    client.indices.create(index="docs", body={"settings": {"index.default_pipeline": "scripted"}})
+    write(tmp_path / "m", docs[:2])
+    yield sandbox, manifests, model_id
+
+
+def test_a_prune_of_a_model_an_unmanaged_pipeline_uses_is_refused_and_changes_nothing(
+    used_by_a_stranger: tuple[Sandbox, Path, str],
+) -> None:
+    sandbox, manifests, model_id = used_by_a_stranger
+    for command in (("plan", "--prune"), ("apply", "--prune", "--auto-approve")):
+        result = osml(*command, str(manifests), "--cluster", sandbox.url)
+        assert result.exit_code == 1, result.output
+        assert (
+            "Model/embedder is deleted, but ingest pipeline scripted uses it "
+            f"(processors[0].text_embedding.model_id names {model_id})" in result.output
+        )
+        assert "--allow-breaking-consumers" in result.output
+    client = client_for(sandbox)
+    assert client.plugins.ml.get_model(model_id=model_id)["model_state"] == "DEPLOYED"
+
+
+def test_allow_breaking_consumers_proceeds_and_says_so(
+    used_by_a_stranger: tuple[Sandbox, Path, str],
+) -> None:
+    sandbox, manifests, model_id = used_by_a_stranger
+    args = ("--prune", str(manifests), "--cluster", sandbox.url, "--allow-breaking-consumers")
+    planned = osml("plan", "--format", "markdown", *args)
+    assert planned.exit_code == 0, planned.output
+    assert "### :warning: Review carefully" in planned.output
+    assert "ingest pipeline scripted: processors\\[0\\].text\\_embedding.model\\_id: breaks" in (
+        planned.output
+    )
+    result = osml("apply", "--auto-approve", *args)
+    assert result.exit_code == 0, result.output
+    assert (
+        f"breaks ingest pipeline scripted: processors[0].text_embedding.model_id names "
+        f"{model_id}, which is deleted (allowed by --allow-breaking-consumers)" in result.output
+    )
+    with pytest.raises(os_exc.NotFoundError):
+        client_for(sandbox).plugins.ml.get_model(model_id=model_id)
+
+
+def test_lifecycle_allow_breaking_consumers_on_the_model_allows_its_replace(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    sandbox: Sandbox = sandbox_factory("2.11", deploy_delay=0.01)
+    client = client_for(sandbox)
+    manifests = write(tmp_path / "m", [group("team"), _inline_model("a")])
+    assert support.apply(sandbox.url, manifests).ok
+    model_id = client.plugins.ml.search_models(body={"query": {"match_all": {}}})["hits"]["hits"][
+        0
+    ]["_id"]
+    body = {"request_processors": [{"neural_query_enricher": {"default_model_id": model_id}}]}
+    client.search_pipeline.put(id="handmade", body=body)
+
+    changed = _inline_model("b")
+    write(tmp_path / "m", [group("team"), changed])
+    refused = osml("plan", str(manifests), "--cluster", sandbox.url)
+    assert refused.exit_code == 1
+    assert "Model/embedder gets a new ID, but search pipeline handmade uses it" in refused.output
+    assert "set lifecycle.allow_breaking_consumers: true on Model/embedder" in refused.output
+
+    changed["lifecycle"] = {"allow_breaking_consumers": True}
+    write(tmp_path / "m", [group("team"), changed])
+    allowed = osml("plan", str(manifests), "--cluster", sandbox.url)
+    assert allowed.exit_code == 0, allowed.output
+    assert "(allowed by lifecycle.allow_breaking_consumers)" in allowed.output
+
+
+def test_a_consumer_deleted_with_its_model_goes_first(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    sandbox: Sandbox = sandbox_factory("3.x")
+    docs = [group("team"), connector("chat"), model("embedder", connector_name="chat",
+                                                    group_name="team"), INGEST]  # fmt: skip
+    manifests = write(tmp_path / "m", docs)
+    assert support.apply(sandbox.url, manifests).ok
+    write(tmp_path / "m", docs[:2])
+    planned = support.plan(sandbox.url, manifests, prune=True)
+    keys = [str(c.key) for c in planned.changes if c.is_change]
+    assert keys == ["IngestPipeline/embed-docs", "Model/embedder"]
+    assert planned.get(next(c.key for c in planned.changes if str(c.key) == "Model/embedder"))
+    result = support.apply(sandbox.url, manifests, prune=True)
+    assert result.ok, support.actions(result)
+    with pytest.raises(os_exc.NotFoundError):
+        client_for(sandbox).ingest.get_pipeline(id="embed-docs")
+
+
+def test_a_pipeline_edited_by_hand_is_drift_and_is_put_back(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    sandbox: Sandbox = sandbox_factory("3.x")
+    docs = [group("team"), connector("chat"), model("embedder", connector_name="chat",
+                                                    group_name="team"), INGEST, SEARCH]  # fmt: skip
+    manifests = write(tmp_path / "m", docs)
+    assert support.apply(sandbox.url, manifests).ok
+    client = client_for(sandbox)
+    stored = client.ingest.get_pipeline(id="embed-docs")["embed-docs"]
+    client.ingest.put_pipeline(id="embed-docs", body={**stored, "description": "by hand"})
+    assert support.actions(support.plan(sandbox.url, manifests)) == {
+        "IngestPipeline/embed-docs": "update"
+    }
+    assert support.apply(sandbox.url, manifests).ok
+    assert "description" not in client.ingest.get_pipeline(id="embed-docs")["embed-docs"]
+    assert support.actions(support.plan(sandbox.url, manifests)) == {}
+
+
+AGENT: dict[str, Any] = {
+    "apiVersion": "osml/v1",
+    "kind": "Agent",
+    "metadata": {"name": "helper"},
+    "spec": {
+        "type": "flow",
+        "description": "first",
+        "tools": [{"type": "MLModelTool", "parameters": {"model_id": {"ref": "Model/embedder"}}}],
+    },
+}
+
+
+@pytest.mark.parametrize(("release", "action"), [("2.19", "replace"), ("3.x", "update")])
+def test_an_agent_change_is_an_update_from_3_1_and_a_new_agent_before(
+    release: str, action: str, sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    sandbox: Sandbox = sandbox_factory(release)
+    base = [group("team"), connector("chat"), model("embedder", connector_name="chat",
+                                                    group_name="team")]  # fmt: skip
+    manifests = write(tmp_path / "m", [*base, AGENT])
+    assert support.apply(sandbox.url, manifests).ok
+    assert support.actions(support.plan(sandbox.url, manifests)) == {}
+    client = client_for(sandbox)
+    search = {"query": {"match_all": {}}}
+    (before,) = [h["_id"] for h in client.plugins.ml.search_agents(body=search)["hits"]["hits"]]
+
+    changed = {**AGENT, "spec": {**AGENT["spec"], "description": "second"}}
+    write(tmp_path / "m", [*base, changed])
+    assert support.actions(support.plan(sandbox.url, manifests)) == {"Agent/helper": action}
+    assert support.apply(sandbox.url, manifests).ok
+    hits = client.plugins.ml.search_agents(body=search)["hits"]["hits"]
+    assert [h["_source"]["description"] for h in hits] == ["second"]
+    assert (hits[0]["_id"] == before) is (action == "update")
+    assert support.actions(support.plan(sandbox.url, manifests)) == {}
