@@ -38,7 +38,7 @@ import pytest
 from reconciler.cluster.reading import LIVE_KINDS
 from tests.bench import baselines
 from tests.bench.filling import STATE, fast_fill
-from tests.bench.fleets import Fleet, RemoteSandbox, remote_sandbox
+from tests.bench.fleets import Fleet, RemoteSandbox, remote_sandbox, write_fleet
 from tests.bench.test_watch_bench import cpu_seconds, watcher_command
 from tests.integration import support
 
@@ -61,7 +61,7 @@ def filled(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[RemoteSandbox, Fleet, Path]]:
     fleet = Fleet(request.param)
-    paths = support.write(tmp_path_factory.mktemp("fleet"), fleet.docs())
+    paths = write_fleet(tmp_path_factory.mktemp("fleet"), fleet.docs())
     with remote_sandbox() as sandbox:
         started = time.monotonic()
         assert fast_fill(sandbox, paths) == fleet.size
