@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tests.integration.support import connector, group, model
 
 LADDER = (10, 100, 1000, 5000)
@@ -30,6 +32,9 @@ LATENCIES = tuple(float(s) for s in os.environ.get("OSML_BENCH_LATENCY", "0.005"
 DEPLOY_DELAY = float(os.environ.get("OSML_BENCH_DEPLOY_DELAY", "0.2"))
 """Seconds a deploy takes in the sandbox before the model is DEPLOYED."""
 ADMIN = "/_sandbox/"
+DOCS_PER_FILE = 2_000
+"""Manifests per file of `write_fleet`: about 0.5 MiB, well below the loader's 5 MiB cap
+on one file (a fleet of 50,000 in one file is 11 MiB and refused)."""
 
 
 def ladder() -> tuple[int, ...]:
@@ -76,6 +81,19 @@ class Fleet:
         count = max(1, round(self.models * percent / 100))
         step = self.models / count
         return frozenset(int(n * step) for n in range(count))
+
+
+def write_fleet(directory: Path, docs: list[dict[str, Any]]) -> Path:
+    """Write `docs` as multi-document YAML files of `DOCS_PER_FILE` each, as an operator
+    splits a large fleet; returns the directory (its old YAML files removed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob("*.yaml"):
+        old.unlink()
+    for number, start in enumerate(range(0, len(docs), DOCS_PER_FILE)):
+        chunk = docs[start : start + DOCS_PER_FILE]
+        text = yaml.safe_dump_all(chunk, sort_keys=False)
+        (directory / f"fleet-{number:03d}.yaml").write_text(text, "utf-8")
+    return directory
 
 
 class RemoteSandbox:
