@@ -49,7 +49,13 @@ def plan_requests(fleet: Fleet) -> int:
     """The fewest requests that read everything a plan of `fleet` needs."""
     kinds = (fleet.groups, fleet.connectors, fleet.models)
     state_docs = fleet.size + 2  # one record per resource, the meta and lock documents
-    return 2 + pages(state_docs) + sum(pages(n) for n in kinds)
+    return 2 + pages(state_docs) + sum(pages(n) for n in kinds) + CONSUMER_READS
+
+
+CONSUMER_READS = 4
+"""What a snapshot reads of the model consumers whatever their number (3.x): all ingest
+pipelines and all search pipelines (one `GET` each), the pipeline settings of every index
+(one `GET`), and the agents (one search page; docs/reference/consumers.md §6)."""
 
 
 def plan_seconds(fleet: Fleet, *, latency: float) -> float:
