@@ -30,6 +30,7 @@ import dataclasses
 import enum
 from collections.abc import Collection, Mapping, Sequence
 
+from reconciler.manifests.references import REFERABLE
 from reconciler.planning.consuming import agent_updatable, references
 from reconciler.planning.situations import Findings, Situation, Use
 from reconciler.plans import Action, Change, FieldChange, Strategy
@@ -224,8 +225,11 @@ def _refusal(target: ResourceKey, live_id: str, effect: Effect, use: Use) -> str
     if target.kind is Kind.MODEL:
         fix = f"set lifecycle.allow_breaking_consumers: true on {target} or {fix}"
     managed = f" (managed as {use.key}, but by its raw ID)" if use.key is not None else ""
+    if use.consumer.startswith("index ") or target.kind not in REFERABLE:
+        remedy = "change that setting first"
+    else:
+        remedy = f"manage it with a {{ref: {target}}} so osml rewires it, remove the use first"
     return (
         f"{target} {effect.value}, but {use.consumer}{managed} uses it ({use.path} names "
-        f"{live_id}); manage it with a {{ref: {target}}} so osml rewires it, remove the use "
-        f"first, or {fix}"
+        f"{live_id}); {remedy}, or {fix}"
     )

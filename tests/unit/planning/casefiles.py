@@ -43,6 +43,10 @@ def read_live(data: dict[str, Any]) -> Snapshot:
         connectors=_objects(data.get("connectors", [])),
         model_groups=_objects(data.get("model_groups", [])),
         models=_objects(data.get("models", [])),
+        ingest_pipelines=_pipelines(data.get("ingest_pipelines", {})),
+        search_pipelines=_pipelines(data.get("search_pipelines", {})),
+        agents=_objects(data.get("agents", [])),
+        index_pipelines=data.get("index_pipelines", {}),
         state=StateSnapshot(
             records={r.key: r for r in records},
             exists=state.get("exists", bool(records)),
@@ -54,6 +58,11 @@ def read_live(data: dict[str, Any]) -> Snapshot:
 def _objects(items: list[dict[str, Any]]) -> tuple[LiveObject, ...]:
     return tuple(LiveObject(id=item["id"], source=item["source"], seq_no=1, primary_term=1)
                  for item in items)  # fmt: skip
+
+
+def _pipelines(items: dict[str, Any]) -> tuple[LiveObject, ...]:
+    """`{"<id>": <body>}`, as `GET _ingest/pipeline` answers."""
+    return tuple(LiveObject(id=pid, source=body) for pid, body in sorted(items.items()))
 
 
 def _record(data: dict[str, Any], key: bytes | None) -> StateRecord:
@@ -88,6 +97,7 @@ def run_case(folder: Path) -> tuple[str, Plan | None, dict[str, Any]]:
     plan_options = PlanOptions(
         prune=options.get("prune", False),
         targets=tuple(ResourceKey.parse(t) for t in options.get("targets", [])),
+        allow_breaking_consumers=options.get("allow_breaking_consumers", False),
         cluster_url="http://case:9200",
     )
     try:
@@ -123,4 +133,5 @@ def _change_lines(change: Change) -> list[str]:
         affected = ", ".join(str(k) for k in change.affected)
         lines.append(f"    affected=[{affected}] downtime={change.downtime}")
     lines += [f"    review: {note}" for note in change.review]
+    lines += [f"    consumer: {line}" for line in change.consumers]
     return lines

@@ -196,7 +196,28 @@ def prevent_destroy_plan() -> Plan:
     return _plan((), orphans=(orphan,), prune=True)
 
 
+def _case_plan(name: str) -> Plan:
+    """The plan of a planner case folder (tests/unit/planning/cases), dated like the rest."""
+    from tests.unit.planning.casefiles import CASES, run_case
+
+    _, plan, _ = run_case(CASES / name)
+    assert plan is not None, name
+    return plan
+
+
+def consumers_rewired_plan() -> Plan:
+    """A model replaced on 2.11; the two pipelines that reference it are rewired."""
+    return _case_plan("consumers-rewire-2.11")
+
+
+def consumers_breaking_plan() -> Plan:
+    """A prune that breaks an unmanaged pipeline and an index, allowed by the flag."""
+    return _case_plan("consumers-prune-allowed-3.8")
+
+
 PLANS = {
+    "consumers_rewired": consumers_rewired_plan,
+    "consumers_breaking": consumers_breaking_plan,
     "empty": empty_plan,
     "every_action": every_action_plan,
     "recreate": recreate_plan,
