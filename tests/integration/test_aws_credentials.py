@@ -328,3 +328,49 @@ def support_wait(check: Any, *, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {check}")
         time.sleep(0.05)
+
+
+def test_a_watch_cycle_sts_refuses_is_an_apply_refusal_retried_not_a_crash(
+    sandbox_factory: Any, moto_sts: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.applying.executing import Settings
+    from reconciler.cluster.connecting import ConnectionSettings, connect
+    from reconciler.watching import CycleSettings, Mode, Watcher, WatchOptions
+    from reconciler.watching.cycle import Status
+
+    sandbox = sandbox_factory("3.x", deploy_delay=0.02)
+    with ModelServer() as remote:
+        paths = manifests(tmp_path / "m", remote.url)
+        code, out = osml("apply", str(paths), "--auto-approve", "--cluster", sandbox.url)
+        assert code == 0, out
+        connector_before = _connector_id(sandbox.url)
+        age_lease(sandbox.url, left=dt.timedelta(minutes=3))
+        conn = connect(ConnectionSettings(url=sandbox.url, timeout=10))
+        cycle = CycleSettings(
+            paths=(paths,), mode=Mode.HEAL, env={}, apply=Settings(deploy_timeout=5.0)
+        )
+        options = WatchOptions(cycle=cycle, listen=None, watch_files=False)
+        lines: list[str] = []
+        watcher = Watcher(conn, options, sink=lines.append, stop=threading.Event())
+        try:
+            # STS cannot be reached: the keys that are due cannot be minted.
+            monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+            monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+            refused = watcher.loop.cycle("start")
+            # STS answers again: the next cycle renews the keys.
+            monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_sts)
+            renewed = watcher.loop.cycle("timer")
+        finally:
+            watcher.close()
+            conn.close()
+    events = [json.loads(line) for line in lines]
+    names = [e["event"] for e in events]
+    assert "cycle_crashed" not in names, events
+    assert refused.status is Status.ERROR  # retried with the error backoff
+    (refusal,) = [e for e in events if e["event"] == "apply_refused"]
+    assert refusal["level"] == "error"
+    assert "nothing was changed" in refusal["message"]
+    assert "STS AssumeRole failed" in refusal["message"]
+    assert renewed.status is Status.CONVERGED, events
+    assert _connector_id(sandbox.url) != connector_before
+    assert CALLER_SECRET not in "\n".join(lines)
