@@ -33,7 +33,13 @@ CONNECTOR = ResourceKey(Kind.CONNECTOR, "bedrock")
 STATE = "osml-state"
 
 
-def manifests(directory: Path, remote: str, *, duration: str = "15m") -> Path:
+def manifests(
+    directory: Path,
+    remote: str,
+    *,
+    duration: str = "15m",
+    credential: dict[str, Any] | None = None,
+) -> Path:
     role = {"role_arn": ROLE_ARN, "session_name": "osml-test", "duration": duration}
     bedrock = {
         "apiVersion": "osml/v1",
@@ -44,7 +50,8 @@ def manifests(directory: Path, remote: str, *, duration: str = "15m") -> Path:
             "version": 1,
             "protocol": "aws_sigv4",
             "parameters": {"region": "us-east-1", "service_name": "bedrock"},
-            "credential": {
+            "credential": credential
+            or {
                 key: {"fromAwsRole": role} for key in ("access_key", "secret_key", "session_token")
             },
             "actions": [
@@ -374,3 +381,35 @@ def test_a_watch_cycle_sts_refuses_is_an_apply_refusal_retried_not_a_crash(
     assert renewed.status is Status.CONVERGED, events
     assert _connector_id(sandbox.url) != connector_before
     assert CALLER_SECRET not in "\n".join(lines)
+
+
+def test_profile_keys_go_with_their_session_token_when_they_have_one(
+    sandbox_factory: Any, moto_sts: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = sandbox_factory("3.x")
+    chain = {"fromAwsProfile": {}}
+    keys_only = {"access_key": chain, "secret_key": chain}
+    with_token = {**keys_only, "session_token": chain}
+    # Long-term keys (the fixture's environment has no session token): no session_token.
+    paths = manifests(tmp_path / "long", "http://127.0.0.1:1", credential=with_token)
+    code, out = osml("plan", str(paths), "--cluster", sandbox.url)
+    assert code == 1, out
+    assert "gave no session_token: its keys are long-term; drop credential.session_token" in out
+    paths = manifests(tmp_path / "long-ok", "http://127.0.0.1:1", credential=keys_only)
+    code, out = osml("plan", str(paths), "--cluster", sandbox.url)
+    assert code == 0, out
+    assert "credential.access_key: (sensitive)" in out
+    # Temporary keys (SSO, a role the caller assumed) sign nothing without their token.
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "chain-session-token-for-tests")
+    paths = manifests(tmp_path / "temporary", "http://127.0.0.1:1", credential=keys_only)
+    code, out = osml("plan", str(paths), "--cluster", sandbox.url)
+    assert code == 1, out
+    assert (
+        "Connector/bedrock: spec.credential: credential.session_token is missing: "
+        "fromAwsProfile (the default chain) gave temporary keys" in out
+    )
+    assert "chain-session-token-for-tests" not in out and CALLER_SECRET not in out
+    paths = manifests(tmp_path / "temporary-ok", "http://127.0.0.1:1", credential=with_token)
+    code, out = osml("plan", str(paths), "--cluster", sandbox.url)
+    assert code == 0, out
+    assert "credential.session_token: (sensitive)" in out
