@@ -24,7 +24,8 @@ _ROLE_KEYS = AWS_KEYS
 """Every key `fromAwsRole` fills: STS always gives a session token."""
 _PROFILE_KEYS = AWS_KEYS[:2]
 """The keys `fromAwsProfile` must fill; `session_token` too when the chain's keys are
-temporary (the apply refuses a session_token the chain does not give)."""
+temporary. Only the chain knows which: plan and apply refuse a session_token the chain
+does not give, and temporary keys without their session_token (`manifests.resolving`)."""
 
 
 def check_aws_sources(spec: ConnectorSpec, report: Reporter) -> None:

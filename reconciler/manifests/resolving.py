@@ -9,7 +9,8 @@ to a cluster.
 The AWS sources fill a connector's `access_key`, `secret_key` and `session_token` together:
 one issuer per (resource, connector, source) mints them. `fromAwsProfile` asks the AWS
 credential chain now (its keys stay the same until the chain renews them, so they are
-fingerprinted like any secret); `fromAwsRole` becomes LeasedSecrets that call STS only
+fingerprinted like any secret; temporary ones need their session token beside them);
+`fromAwsRole` becomes LeasedSecrets that call STS only
 when the keys are sent (`secrets.leases`): every AssumeRole gives new keys.
 """
 
@@ -40,6 +41,9 @@ from reconciler.secrets.aws import DEFAULT_SESSION_NAME, assume_role, chain_keys
 from reconciler.secrets.encrypting import KEY_ENV, SecretKey, decrypt
 from reconciler.secrets.headers import is_literal_credential
 from reconciler.secrets.leases import Issuer, LeasedSecret
+
+YamlPath = tuple[str | int, ...]
+"""Where a value is in its document (`"spec", "credential", "access_key"`)."""
 
 SecretPath = tuple[ResourceKey, str]
 """(resource, `credential.<key>` or `connector.credential.<key>` for inline connectors; for
@@ -94,12 +98,13 @@ def resolve_secrets(
     for doc, yaml_path, secret_path, ref in secret_references(manifests):
         try:
             if isinstance(ref, FromAwsRole | FromAwsProfile):
-                secret = aws.secret(ref, key=doc.key, path=secret_path)
+                secret = aws.secret(ref, key=doc.key, path=secret_path, where=(doc, yaml_path))
             else:
                 secret = _resolve(ref, doc=doc, key=key, env=env)
             resolved[(doc.key, secret_path)] = secret
         except SecretError as exc:
             problems.append(doc.problem(str(exc), *yaml_path))
+    problems += [doc.problem(message, *yaml_path) for doc, yaml_path, message in aws.untokened()]
     for doc, secret_path, name, value in literal_headers(manifests):
         # A credential written into a header is a secret by position: a plan holds a
         # marker in its place, and apply sends this value (`headers`, reference §2.7).
@@ -176,14 +181,25 @@ class _AwsSources:
     def __init__(self) -> None:
         self._issuers: dict[tuple[ResourceKey, str, str], Issuer] = {}
         self._chains: dict[tuple[ResourceKey, str, str], dict[str, Secret]] = {}
+        self._asked: dict[tuple[ResourceKey, str, str], set[str]] = {}
+        self._where: dict[tuple[ResourceKey, str, str], tuple[LoadedManifest, YamlPath]] = {}
 
-    def secret(self, ref: AwsSource, *, key: ResourceKey, path: str) -> Secret:
+    def secret(
+        self,
+        ref: AwsSource,
+        *,
+        key: ResourceKey,
+        path: str,
+        where: tuple[LoadedManifest, YamlPath],
+    ) -> Secret:
         prefix, _, part = path.rpartition(".")
         source = aws_source(ref)
         group = (key, prefix, source)
         if isinstance(ref, FromAwsProfile):
             if group not in self._chains:
                 self._chains[group] = chain_keys(ref.from_aws_profile.profile, source=source)
+            self._asked.setdefault(group, set()).add(part)
+            self._where.setdefault(group, where)
             found = self._chains[group].get(part)
             if found is None:
                 raise SecretError(
@@ -200,6 +216,23 @@ class _AwsSources:
                 ),
             )  # fmt: skip
         return LeasedSecret(self._issuers[group], part)
+
+    def untokened(self) -> Iterator[tuple[LoadedManifest, YamlPath, str]]:
+        """(document, YAML path of its `credential`, message) for each connector given
+        temporary keys by the credential chain without their session token: AWS refuses
+        such keys without it, so the connector could sign nothing."""
+        for group, keys in self._chains.items():
+            if "session_token" not in keys or "session_token" in self._asked.get(group, ()):
+                continue
+            doc, yaml_path = self._where[group]
+            source = group[2]
+            yield (
+                doc,
+                yaml_path[:-1],
+                f"credential.session_token is missing: {source} gave temporary keys, which "
+                "AWS accepts only with their session token; add session_token: "
+                "{fromAwsProfile: ...} with the same options as the other keys",
+            )
 
 
 def _of_connector(

@@ -350,6 +350,10 @@ class Cycle:
             result = self._apply(runnable, desired, lease=lease, seen=seen)
         except StalePlanError as exc:
             return self._error("plan_stale", exc)
+        except PlanError as exc:
+            # Refused before its first change: keys minted now (fromAwsRole) could not be
+            # minted, e.g. STS refused or was unreachable. Retried with the error backoff.
+            return self._error("apply_refused", exc)
         except LockError as exc:
             return self._error("lock_lost", exc, status=Status.STANDBY)
         except ClusterError as exc:

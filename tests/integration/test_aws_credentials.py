@@ -33,7 +33,13 @@ CONNECTOR = ResourceKey(Kind.CONNECTOR, "bedrock")
 STATE = "osml-state"
 
 
-def manifests(directory: Path, remote: str, *, duration: str = "15m") -> Path:
+def manifests(
+    directory: Path,
+    remote: str,
+    *,
+    duration: str = "15m",
+    credential: dict[str, Any] | None = None,
+) -> Path:
     role = {"role_arn": ROLE_ARN, "session_name": "osml-test", "duration": duration}
     bedrock = {
         "apiVersion": "osml/v1",
@@ -44,7 +50,8 @@ def manifests(directory: Path, remote: str, *, duration: str = "15m") -> Path:
             "version": 1,
             "protocol": "aws_sigv4",
             "parameters": {"region": "us-east-1", "service_name": "bedrock"},
-            "credential": {
+            "credential": credential
+            or {
                 key: {"fromAwsRole": role} for key in ("access_key", "secret_key", "session_token")
             },
             "actions": [
@@ -328,3 +335,81 @@ def support_wait(check: Any, *, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {check}")
         time.sleep(0.05)
+
+
+def test_a_watch_cycle_sts_refuses_is_an_apply_refusal_retried_not_a_crash(
+    sandbox_factory: Any, moto_sts: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.applying.executing import Settings
+    from reconciler.cluster.connecting import ConnectionSettings, connect
+    from reconciler.watching import CycleSettings, Mode, Watcher, WatchOptions
+    from reconciler.watching.cycle import Status
+
+    sandbox = sandbox_factory("3.x", deploy_delay=0.02)
+    with ModelServer() as remote:
+        paths = manifests(tmp_path / "m", remote.url)
+        code, out = osml("apply", str(paths), "--auto-approve", "--cluster", sandbox.url)
+        assert code == 0, out
+        connector_before = _connector_id(sandbox.url)
+        age_lease(sandbox.url, left=dt.timedelta(minutes=3))
+        conn = connect(ConnectionSettings(url=sandbox.url, timeout=10))
+        cycle = CycleSettings(
+            paths=(paths,), mode=Mode.HEAL, env={}, apply=Settings(deploy_timeout=5.0)
+        )
+        options = WatchOptions(cycle=cycle, listen=None, watch_files=False)
+        lines: list[str] = []
+        watcher = Watcher(conn, options, sink=lines.append, stop=threading.Event())
+        try:
+            # STS cannot be reached: the keys that are due cannot be minted.
+            monkeypatch.setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+            monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+            refused = watcher.loop.cycle("start")
+            # STS answers again: the next cycle renews the keys.
+            monkeypatch.setenv("AWS_ENDPOINT_URL_STS", moto_sts)
+            renewed = watcher.loop.cycle("timer")
+        finally:
+            watcher.close()
+            conn.close()
+    events = [json.loads(line) for line in lines]
+    names = [e["event"] for e in events]
+    assert "cycle_crashed" not in names, events
+    assert refused.status is Status.ERROR  # retried with the error backoff
+    (refusal,) = [e for e in events if e["event"] == "apply_refused"]
+    assert refusal["level"] == "error"
+    assert "nothing was changed" in refusal["message"]
+    assert "STS AssumeRole failed" in refusal["message"]
+    assert renewed.status is Status.CONVERGED, events
+    assert _connector_id(sandbox.url) != connector_before
+    assert CALLER_SECRET not in "\n".join(lines)
+
+
+def test_profile_keys_go_with_their_session_token_when_they_have_one(
+    sandbox_factory: Any, moto_sts: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox = sandbox_factory("3.x")
+    chain = {"fromAwsProfile": {}}
+    keys_only = {"access_key": chain, "secret_key": chain}
+    with_token = {**keys_only, "session_token": chain}
+    # Long-term keys (the fixture's environment has no session token): no session_token.
+    paths = manifests(tmp_path / "long", "http://127.0.0.1:1", credential=with_token)
+    code, out = osml("plan", str(paths), "--cluster", sandbox.url)
+    assert code == 1, out
+    assert "gave no session_token: its keys are long-term; drop credential.session_token" in out
+    paths = manifests(tmp_path / "long-ok", "http://127.0.0.1:1", credential=keys_only)
+    code, out = osml("plan", str(paths), "--cluster", sandbox.url)
+    assert code == 0, out
+    assert "credential.access_key: (sensitive)" in out
+    # Temporary keys (SSO, a role the caller assumed) sign nothing without their token.
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "chain-session-token-for-tests")
+    paths = manifests(tmp_path / "temporary", "http://127.0.0.1:1", credential=keys_only)
+    code, out = osml("plan", str(paths), "--cluster", sandbox.url)
+    assert code == 1, out
+    assert (
+        "Connector/bedrock: spec.credential: credential.session_token is missing: "
+        "fromAwsProfile (the default chain) gave temporary keys" in out
+    )
+    assert "chain-session-token-for-tests" not in out and CALLER_SECRET not in out
+    paths = manifests(tmp_path / "temporary-ok", "http://127.0.0.1:1", credential=with_token)
+    code, out = osml("plan", str(paths), "--cluster", sandbox.url)
+    assert code == 0, out
+    assert "credential.session_token: (sensitive)" in out
