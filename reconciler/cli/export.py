@@ -61,7 +61,8 @@ def _parse_kinds(ctx: click.Context, param: click.Parameter, values: tuple[str, 
     callback=_parse_kinds,
     metavar="KIND[,KIND...]",
     help="Export only these kinds (Connector, ModelGroup, Model, TrustedEndpoints, "
-    "AccessControl); references to kinds not exported stay raw IDs.",
+    "AccessControl, IngestPipeline, SearchPipeline, Agent); references to kinds not "
+    "exported stay raw IDs.",
 )
 @click.option(
     "--force",

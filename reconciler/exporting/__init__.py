@@ -4,7 +4,7 @@
 `cluster.reading`) into files: a manifest per resource under a folder per kind, and a
 README listing the credential variables the manifests read (never values: the server does
 not return them, §2.7). Each kind has its exporter in `EXPORTERS`, a registry the
-consumer kinds join with their own module. Each document carries the live ID in the
+consumer kinds are in `exporting.consumers`. Each document carries the live ID in the
 `osml/adopt-id` annotation, so the next plan adopts exactly that resource even where
 server names are not unique (§1.2). Output is deterministic: the same cluster gives the
 same bytes.
@@ -20,6 +20,7 @@ from typing import Protocol
 
 from reconciler.cluster.snapshots import Snapshot, StateRecord
 from reconciler.exporting.connectors import ConnectorExporter
+from reconciler.exporting.consumers import AgentExporter, PipelineExporter
 from reconciler.exporting.documents import Context, Exported, Variable
 from reconciler.exporting.groups import ModelGroupExporter
 from reconciler.exporting.models import ModelExporter
@@ -46,6 +47,9 @@ EXPORTERS: tuple[KindExporter, ...] = (
     ModelGroupExporter(),
     ConnectorExporter(),
     ModelExporter(),
+    PipelineExporter(Kind.INGEST_PIPELINE),
+    PipelineExporter(Kind.SEARCH_PIPELINE),
+    AgentExporter(),
 )
 """Every exportable kind, in create order."""
 
@@ -90,4 +94,5 @@ def _names(snapshot: Snapshot) -> dict[Kind, dict[str, str]]:
             snapshot.model_groups, kind=Kind.MODEL_GROUP, records=records
         ),
         Kind.MODEL: manifest_names(snapshot.models, kind=Kind.MODEL, records=records),
+        Kind.AGENT: manifest_names(snapshot.agents, kind=Kind.AGENT, records=records),
     }

@@ -23,7 +23,12 @@ from reconciler.resources import Kind
 MAX_NAME = 128
 """The longest `metadata.name` (docs/manifests.md, "The envelope")."""
 
-FALLBACK = {Kind.CONNECTOR: "connector", Kind.MODEL_GROUP: "model-group", Kind.MODEL: "model"}
+FALLBACK = {
+    Kind.CONNECTOR: "connector",
+    Kind.MODEL_GROUP: "model-group",
+    Kind.MODEL: "model",
+    Kind.AGENT: "agent",
+}
 """The base name of a resource whose server name has no usable character."""
 
 _INVALID = re.compile(r"[^a-z0-9._-]+")

@@ -67,6 +67,9 @@ _AGENT_TYPES: tuple[tuple[str, str], ...] = (
 # 2.12 checks no type at register but runs only these three (its executor's switch);
 # 2.13 made them the `MLAgentType` enum (CONS §4.2).
 
+AGENT_SERVER_FIELDS = frozenset({"created_time", "last_updated_time", "is_hidden"})
+"""Fields the server adds to a stored agent (CONS §4.3)."""
+
 AGENT_NAME_MAX = 128
 """3.1+: longer agent names are refused (CONS §4.2)."""
 

@@ -33,6 +33,7 @@ from reconciler.manifests.models import (
     server_name,
 )
 from reconciler.manifests.references import REFERABLE, replace_references
+from reconciler.mlcommons.consumers import AGENT_SERVER_FIELDS
 from reconciler.mlcommons.defaults import MODEL_TTL_MINUTES_DEFAULT, fill_client_config
 from reconciler.mlcommons.fields import (
     drop_server_managed,
@@ -359,10 +360,6 @@ def live_model(source: Mapping[str, Any], *, ids: LiveIds) -> Body:
     if isinstance(body.get("connector"), Mapping):
         body["connector"] = live_connector(body["connector"])
     return _model_defaults(body)
-
-
-AGENT_SERVER_FIELDS = frozenset({"created_time", "last_updated_time", "is_hidden"})
-"""Fields the server adds to a stored agent (CONS §4.3)."""
 
 
 def live_consumer(source: Mapping[str, Any], *, kind: Kind, ids: LiveIds) -> Body:

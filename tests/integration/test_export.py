@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 from reconciler.cli import main
 from reconciler.sandbox.server import Sandbox
 from reconciler.sandbox.testing import client_for
+from tests.integration import support
 from tests.support.blueprints import load_all
 from tests.support.brownfield import USERS, Filled, fill, with_secret
 
@@ -149,3 +150,52 @@ def test_export_with_env_reads_that_environments_cluster(
         assert {c["action"] for c in changes if c["kind"] == "Connector"} == {action}, name
     missing = _run("export", "--out", str(tmp_path / "x"), "--env", "stage", env=env)
     assert missing.exit_code != 0 and "stage" in missing.output
+
+
+def test_export_writes_consumers_with_references_and_round_trips(
+    sandbox_factory: Any, tmp_path: Path
+) -> None:
+    """Pipelines and an agent made by scripts, naming a model by its raw ID, come out as
+    manifests that reference the model by name; plan adopts, apply converges."""
+    sandbox = sandbox_factory("3.x")
+    client = client_for(sandbox)
+    ml = client.plugins.ml
+    body = {**support.connector("chat")["spec"], "credential": {"openAI_key": SECRET}}
+    connector = ml.create_connector(body=body)["connector_id"]
+    group = ml.register_model_group(body={"name": "team"})["model_group_id"]
+    registered = {"name": "embedder", "function_name": "remote", "connector_id": connector}
+    model_id = ml.register_model(body={**registered, "model_group_id": group})["model_id"]
+    embed = {"processors": [{"text_embedding": {"model_id": model_id, "field_map": {"t": "v"}}}]}
+    client.ingest.put_pipeline(id="embed-docs", body=embed)
+    enrich = {"request_processors": [{"neural_query_enricher": {"default_model_id": model_id}}]}
+    client.search_pipeline.put(id="enrich", body=enrich)
+    tool = {"type": "MLModelTool", "parameters": {"model_id": model_id}}
+    ml.register_agents(body={"name": "helper", "type": "flow", "tools": [tool]})
+    client.ingest.put_pipeline(id="Bad Name", body={"processors": []})
+
+    out = tmp_path / "manifests"
+    exported = _export(sandbox, out)
+    files = _files(out)
+    _export(sandbox, tmp_path / "again")
+    assert _files(tmp_path / "again") == files
+    texts = {name: data.decode() for name, data in files.items()}
+    assert "ref: Model/embedder" in texts["ingest-pipelines/embed-docs.yaml"]
+    assert "ref: Model/embedder" in texts["search-pipelines/enrich.yaml"]
+    assert "ref: Model/embedder" in texts["agents/helper.yaml"]
+    assert 'Ingest pipeline "Bad Name" is not exported' in texts["README.md"]
+    assert _run("fmt", "--check", str(out)).exit_code == 0
+
+    env = {name: SECRET for name in _VARIABLE.findall(texts["README.md"])}
+    cluster = ["--cluster", sandbox.url]
+    plan = _run("plan", str(out), *cluster, "--format", "json", env=env)
+    assert plan.exit_code == 0, plan.output
+    changes = json.loads(plan.output[plan.output.index("{") :])["changes"]
+    actions = {change["key"]: change["action"] for change in changes}
+    assert actions["IngestPipeline/embed-docs"] == actions["Agent/helper"] == "adopt"
+    assert set(actions.values()) == {"adopt"}, actions
+    applied = _run("apply", str(out), *cluster, "--auto-approve", env=env)
+    assert applied.exit_code == 0, applied.output
+    final = _run("plan", str(out), *cluster, "--detailed-exitcode", env=env)
+    assert final.exit_code == 0, final.output
+    for text in [exported.output, plan.output, applied.output, final.output, *texts.values()]:
+        assert SECRET not in text
