@@ -22,7 +22,7 @@ from reconciler.cluster.calling import MlCalls
 from reconciler.cluster.locking import force_unlock, is_expired, lock_status
 from reconciler.cluster.snapshots import LockInfo, StateRecord
 from reconciler.cluster.state import delete_record, read_state, utc_now, write_record
-from reconciler.errors import LockError, PlanError
+from reconciler.errors import ClusterNotFoundError, LockError, PlanError
 from reconciler.resources import Kind, ResourceKey
 from reconciler.secrets import scrub
 
@@ -216,5 +216,17 @@ def _fetch(calls: MlCalls, key: ResourceKey, live_id: str) -> None:
         calls.get_connector(live_id, subject=subject)
     elif key.kind is Kind.MODEL_GROUP:
         calls.get_model_group(live_id, subject=subject)
+    elif key.kind in (Kind.INGEST_PIPELINE, Kind.SEARCH_PIPELINE):
+        if live_id != key.name:
+            raise PlanError(
+                f"{key}: a pipeline's manifest name is its ID; import it as "
+                f"{key.kind.value}/{live_id}, or name the manifest so"
+            )
+        kind = "ingest" if key.kind is Kind.INGEST_PIPELINE else "search"
+        if live_id not in calls.get_pipelines(kind):
+            missing = f"{subject}: read failed (404): no {kind} pipeline {live_id}"
+            raise ClusterNotFoundError(missing)
+    elif key.kind is Kind.AGENT:
+        calls.get_agent(live_id, subject=subject)
     else:
         calls.get_model(live_id, subject=subject)

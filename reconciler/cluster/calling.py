@@ -259,6 +259,11 @@ class MlCalls:
         answer = self._call(subject, "create", self._ml.register_agents, body=body)
         return str(answer["agent_id"])
 
+    def get_agent(self, agent_id: str, *, subject: str | None = None) -> Json:
+        """The stored agent (CONS §4.3)."""
+        who = subject or f"Agent {agent_id}"
+        return self._call(who, "read", self._ml.get_agent, agent_id=agent_id)
+
     def search_agents(self, body: Mapping[str, Any]) -> Json:
         """A raw search response over agents; a missing index is an empty result."""
         return self._search("Agents", self._ml.search_agents, body)

@@ -323,3 +323,22 @@ def test_an_agent_change_is_an_update_from_3_1_and_a_new_agent_before(
     assert [h["_source"]["description"] for h in hits] == ["second"]
     assert (hits[0]["_id"] == before) is (action == "update")
     assert support.actions(support.plan(sandbox.url, manifests)) == {}
+
+
+def test_import_takes_a_pipeline_by_its_id_and_an_agent_by_its_id(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    sandbox: Sandbox = sandbox_factory("3.x")
+    client = client_for(sandbox)
+    client.ingest.put_pipeline(id="embed-docs", body={"processors": []})
+    agent = client.plugins.ml.register_agents(body={"name": "helper", "type": "flow"})["agent_id"]
+    cluster = ("--cluster", sandbox.url)
+    wrong = osml("import", "IngestPipeline/other", "embed-docs", *cluster)
+    assert wrong.exit_code == 1
+    assert "a pipeline's manifest name is its ID" in wrong.output
+    missing = osml("import", "SearchPipeline/nope", "nope", *cluster)
+    assert missing.exit_code == 1 and "no search pipeline nope" in missing.output
+    assert osml("import", "IngestPipeline/embed-docs", "embed-docs", *cluster).exit_code == 0
+    assert osml("import", "Agent/assistant", agent, *cluster).exit_code == 0
+    shown = osml("state", "list", *cluster)
+    assert "IngestPipeline/embed-docs" in shown.output and "Agent/assistant" in shown.output
