@@ -501,9 +501,7 @@ def test_the_policy_holds_back_a_change_with_an_error_finding(
 ) -> None:  # fmt: skip
     project = tmp_path / "osml.yaml"
     project.write_text(SPARE_DENIED.format(severity="error"), "utf-8")
-    running = start_watcher(
-        sandbox, manifest_file.parent, cycle_options={"policy_file": project}
-    )
+    running = start_watcher(sandbox, manifest_file.parent, cycle_options={"policy_file": project})
     wait_until(lambda: running.cycles(status="partial") >= 2, what="two held cycles")
 
     created = {e["resource"] for e in running.events("change_finished", outcome="done")}
@@ -534,3 +532,27 @@ def test_allow_policy_lets_the_watcher_apply_the_change(
     wait_until(converged(running), what="a converged cycle")
     assert running.events("policy_held") == []
     assert running.events("change_finished", resource="Connector/spare", outcome="done")
+
+
+def test_a_pipeline_edited_by_hand_is_put_back_with_the_live_model_id(
+    sandbox: Sandbox, client: OpenSearch, manifest_file: Path, start_watcher: StartWatcher
+) -> None:
+    pipeline = (
+        "---\napiVersion: osml/v1\nkind: IngestPipeline\nmetadata: {name: embed}\nspec:\n"
+        "  processors:\n    - text_embedding:\n        model_id: {ref: Model/chat}\n"
+        "        field_map: {text: vector}\n"
+    )
+    manifest_file.write_text(manifests() + pipeline, "utf-8")
+    running = start_watcher(sandbox, manifest_file)
+    wait_until(converged(running), what="the first apply")
+    model_id = running.live_id("Model/chat")
+    stored = client.ingest.get_pipeline(id="embed")["embed"]
+    assert stored["processors"][0]["text_embedding"]["model_id"] == model_id
+
+    client.ingest.put_pipeline(id="embed", body={"processors": []})
+    wait_until(
+        lambda: bool(client.ingest.get_pipeline(id="embed")["embed"]["processors"]),
+        what="the pipeline to be restored",
+    )
+    assert client.ingest.get_pipeline(id="embed")["embed"] == stored
+    assert running.events("drift", resource="IngestPipeline/embed", action="update")
