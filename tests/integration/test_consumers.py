@@ -19,6 +19,7 @@ from opensearchpy import OpenSearch
 from opensearchpy import exceptions as os_exc
 
 from reconciler.cli import main
+from reconciler.plans import Strategy
 from reconciler.sandbox.server import Sandbox
 from reconciler.sandbox.testing import client_for
 from tests.integration import support
@@ -342,3 +343,29 @@ def test_import_takes_a_pipeline_by_its_id_and_an_agent_by_its_id(
     assert osml("import", "Agent/assistant", agent, *cluster).exit_code == 0
     shown = osml("state", "list", *cluster)
     assert "IngestPipeline/embed-docs" in shown.output and "Agent/assistant" in shown.output
+
+
+def test_a_connector_swap_keeps_the_model_id_and_the_pipelines_never_dangle(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """2.12+: a connector that must be replaced (a parameter removed) is swapped; its
+    deployed model is repointed and keeps its ID, so the pipelines need no change."""
+    sandbox: Sandbox = sandbox_factory("3.x", deploy_delay=0.02)
+    client = client_for(sandbox)
+    params = {"model": "a", "temperature": "0"}
+    base = [group("team"), model("embedder", connector_name="chat", group_name="team")]
+    manifests = write(tmp_path / "m", [connector("chat", parameters=params), *base, INGEST, SEARCH])
+    assert support.apply(sandbox.url, manifests).ok
+    (model_id,) = {m for _, m in _pipeline_model_ids(client)}
+
+    write(tmp_path / "m", [connector("chat", parameters={"model": "a"}), *base, INGEST, SEARCH])
+    planned = support.plan(sandbox.url, manifests)
+    assert support.actions(planned) == {"Connector/chat": "replace"}
+    swapped = next(c for c in planned.changes if str(c.key) == "Connector/chat")
+    assert swapped.strategy is Strategy.SWAP and str(swapped.affected[0]) == "Model/embedder"
+    with Poller(client) as poller:
+        result = support.apply(sandbox.url, manifests)
+    assert result.ok, support.actions(result)
+    assert poller.rounds > 0 and poller.dangling == []
+    assert {m for _, m in _pipeline_model_ids(client)} == {model_id}
+    assert support.actions(support.plan(sandbox.url, manifests)) == {}
