@@ -369,3 +369,29 @@ def test_a_connector_swap_keeps_the_model_id_and_the_pipelines_never_dangle(
     assert poller.rounds > 0 and poller.dangling == []
     assert {m for _, m in _pipeline_model_ids(client)} == {model_id}
     assert support.actions(support.plan(sandbox.url, manifests)) == {}
+
+
+@pytest.mark.parametrize("edit", ["pipeline", "index default"])
+def test_a_saved_plan_is_stale_once_a_pipeline_or_an_index_default_changes(
+    edit: str, sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    sandbox: Sandbox = sandbox_factory("3.x")
+    client = client_for(sandbox)
+    docs = [group("team"), connector("chat"), model("embedder", connector_name="chat",
+                                                    group_name="team")]  # fmt: skip
+    manifests = write(tmp_path / "m", docs)
+    assert support.apply(sandbox.url, manifests).ok
+    write(tmp_path / "m", [*docs, INGEST])
+    saved = tmp_path / "plan.json"
+    assert (
+        osml("plan", str(manifests), "--cluster", sandbox.url, "--out", str(saved)).exit_code == 0
+    )
+    if edit == "pipeline":
+        client.ingest.put_pipeline(id="someone-elses", body={"processors": []})
+    else:
+        client.indices.create(index="docs", body={"settings": {"index.default_pipeline": "x"}})
+    result = osml("apply", str(saved), "--cluster", sandbox.url)
+    assert result.exit_code == 1
+    assert "the plan is stale" in result.output
+    with pytest.raises(os_exc.NotFoundError):
+        client.ingest.get_pipeline(id="embed-docs")
