@@ -395,3 +395,22 @@ def test_a_saved_plan_is_stale_once_a_pipeline_or_an_index_default_changes(
     assert "the plan is stale" in result.output
     with pytest.raises(os_exc.NotFoundError):
         client.ingest.get_pipeline(id="embed-docs")
+
+
+def test_an_agent_register_whose_answer_is_lost_creates_no_duplicate(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    sandbox: Sandbox = sandbox_factory("3.x")
+    docs = [group("team"), connector("chat"), model("embedder", connector_name="chat",
+                                                    group_name="team")]  # fmt: skip
+    manifests = write(tmp_path / "m", docs)
+    assert support.apply(sandbox.url, manifests).ok
+    write(tmp_path / "m", [*docs, AGENT])
+    route = "POST /_plugins/_ml/agents/_register"
+    sandbox.faults.configure({"rules": [{"route": route, "lost_rate": 1.0}]})
+    result = support.apply(sandbox.url, manifests)
+    assert result.ok, support.actions(result)
+    sandbox.faults.configure({"rules": []})
+    hits = client_for(sandbox).plugins.ml.search_agents(body={"query": {"match_all": {}}})
+    assert len(hits["hits"]["hits"]) == 1
+    assert support.actions(support.plan(sandbox.url, manifests)) == {}
