@@ -106,8 +106,9 @@ def flavor_of_root(info: Mapping[str, Any]) -> Flavor:
 def needs_managed(key: str) -> str:
     """The message for a managed-only credential form on a self-managed target."""
     instead = (
-        "access_key and secret_key (and session_token) from {fromEnv: VAR}, {fromFile: path} "
-        "or {encrypted: ...}"
+        "access_key, secret_key and session_token from {fromAwsRole: {role_arn: ...}} (short-"
+        "lived keys osml mints and rotates), or long-term keys from {fromEnv: VAR}, "
+        "{fromFile: path} or {encrypted: ...}"
         if key == ROLE_ARN
         else "the secret's own keys, e.g. openAI_key: {fromEnv: OPENAI_API_KEY}, written as "
         "${credential.openAI_key} in the headers"
