@@ -21,15 +21,13 @@ from reconciler.mlcommons.versions import Version
 from reconciler.planning.diffing import Diff, diff
 from reconciler.planning.normalizing import Body
 from reconciler.planning.pairing import Pair
-from reconciler.planning.situations import Findings, Situation
+from reconciler.planning.situations import Situation
 from reconciler.plans import Action, Change, ref_target
 from reconciler.resources import Kind, ResourceKey
 
 
-def decide_consumer(
-    pair: Pair, before: Body, after: Body, *, situation: Situation, findings: Findings
-) -> Change:
-    """The change for one paired pipeline or agent."""
+def decide_consumer(pair: Pair, before: Body, after: Body, *, situation: Situation) -> Change:
+    """The change for one paired pipeline or agent (`deciding` guards its replace)."""
     assert pair.live is not None
     kind = pair.key.kind
     record = pair.record
@@ -44,11 +42,6 @@ def decide_consumer(
         action = Action.ADOPT
     else:
         action = Action.UPDATE if found.changed else Action.NOOP
-    if action is Action.REPLACE and pair.manifest.lifecycle.prevent_destroy:
-        findings.problems.append(
-            f"{pair.key}: must be replaced ({'; '.join(replace)}) but lifecycle.prevent_destroy "
-            "is set; change the manifest or lift prevent_destroy"
-        )
     reasons = [*pair.reasons]
     if action is Action.REPLACE:
         reasons += [f"{reason}: replace (a new agent ID)" for reason in replace]

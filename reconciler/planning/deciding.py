@@ -101,9 +101,8 @@ def _decide_case(
         change = _model_group(case, situation=situation, findings=findings)
         return _with_lifecycle(change, pair), NO_SWAP
     if pair.key.kind.is_consumer:
-        change = decide_consumer(
-            pair, case.before, case.after, situation=situation, findings=findings
-        )
+        change = decide_consumer(pair, case.before, case.after, situation=situation)
+        _guard(pair, change.action, list(change.reasons), findings)
         return _with_lifecycle(change, pair), NO_SWAP
     assert isinstance(manifest, ModelManifest)
     culprit = reregister.get(pair.key)
