@@ -29,7 +29,7 @@ from reconciler.planning.probing import probe_need
 from reconciler.planning.reviewing import ROTATE_NOTE
 from reconciler.planning.situations import Findings, Situation
 from reconciler.planning.swapping import NO_SWAP, Swap, plan_swap
-from reconciler.plans import Action, Change, FieldChange
+from reconciler.plans import Action, Change, FieldChange, ref_target
 from reconciler.resources import Kind, ResourceKey
 
 MODEL_UPDATABLE = frozenset(
@@ -140,7 +140,7 @@ def _create(pair: Pair, after: Body) -> Change:
         Action.CREATE,
         after=after,
         reasons=pair.reasons or ("not on the cluster",),
-        depends_on=references(after),
+        depends_on=references(after, pair.key.kind),
         deploy_after=deploy,
     )
 
@@ -380,10 +380,13 @@ def _guard(pair: Pair, action: Action, replace: list[str], findings: Findings) -
         )
 
 
-def references(body: Mapping[str, Any]) -> tuple[ResourceKey, ...]:
-    """The managed resources a body refers to through reference markers (a consumer's
-    anywhere in it, `consuming.references`)."""
-    return consumer_references(body)
+def references(body: Mapping[str, Any], kind: Kind = Kind.MODEL) -> tuple[ResourceKey, ...]:
+    """The managed resources a body refers to through reference markers: a model's in
+    `connector_id` and `model_group_id`, a consumer's anywhere (`consuming.references`)."""
+    if kind.is_consumer:
+        return consumer_references(body)
+    found = (ref_target(body.get(field)) for field in ("connector_id", "model_group_id"))
+    return tuple(key for key in found if key is not None)
 
 
 # --- orphans ---------------------------------------------------------------------------
