@@ -48,6 +48,9 @@ class Kind(enum.StrEnum):
 
 
 _RANKS = {kind: rank for rank, kind in enumerate(Kind)}
+_BY_LOWER_NAME = {kind.value.lower(): kind for kind in Kind}
+"""Kinds by lower-case name: `parse` runs for every reference of a large plan, and an
+enum's member access is slow."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, order=True)
@@ -68,9 +71,9 @@ class ResourceKey:
         kind_text, sep, name = text.partition("/")
         if not sep or not name:
             raise ValueError(f"{text!r} is not of the form KIND/NAME")
-        for kind in Kind:
-            if kind.value.lower() == kind_text.lower():
-                return cls(kind, name)
+        kind = _BY_LOWER_NAME.get(kind_text.lower())
+        if kind is not None:
+            return cls(kind, name)
         known = ", ".join(k.value for k in Kind)
         raise ValueError(f"{kind_text!r} is not a kind; expected one of {known}")
 
