@@ -2,7 +2,8 @@
 
 `manifests.loading` calls `read_documents` once per file and keeps the positions so that
 every later problem (pydantic's, the semantic checks') can point at `file:line:column`.
-YAML is read with PyYAML's pure-Python safe loader, bounded: documents nested deeper than
+YAML is read with PyYAML's safe loader (libyaml's when present, with the pure-Python one
+as the reference for every error), bounded: documents nested deeper than
 `MAX_DEPTH`, or expanding (through aliases) to more than `MAX_NODES` nodes, are refused
 instead of exhausting the stack or the memory. Duplicate mapping keys are errors, because
 PyYAML would silently keep the last one and the manifest would not mean what it says.
@@ -110,12 +111,13 @@ def read_documents(text: str, *, file: str) -> tuple[list[Document], list[Proble
 
     A syntax error ends the file (the parser cannot resynchronise), but documents before
     it are still returned; a problem inside one document skips only that document.
-    libyaml scans and parses when PyYAML has it (several times faster on a large
-    repository); a file in which it finds any YAML error is read again by the pure-Python
-    parser, so every message and position reads the same whichever parser is present.
+    libyaml scans, parses and composes when PyYAML has it (several times faster on a
+    large repository); a file in which it finds any YAML error, or a document past a
+    limit, is read again by the pure-Python parser, so every message and position reads
+    the same whichever parser is present.
     """
     if _FAST_LOADER is not None:
-        documents, problems, clean = _read(_FAST_LOADER, text, file=file)
+        documents, problems, clean = _read(_FAST_LOADER, text, file=file, fast=True)
         if clean:
             return documents, problems
     documents, problems, _ = _read(_BoundedLoader, text, file=file)
@@ -123,9 +125,13 @@ def read_documents(text: str, *, file: str) -> tuple[list[Document], list[Proble
 
 
 def _read(
-    loader_class: Callable[[str], Any], text: str, *, file: str
+    loader_class: Callable[[str], Any], text: str, *, file: str, fast: bool = False
 ) -> tuple[list[Document], list[Problem], bool]:
-    """(documents, problems, no YAML error) for one parser."""
+    """(documents, problems, no YAML error) for one parser; `fast` stops at a limit too.
+
+    The fast loaders' depth bound is libyaml's or the builder's, not `_BoundedLoader`'s:
+    a document past a limit is reported by the pure-Python reader alone.
+    """
     documents: list[Document] = []
     problems: list[Problem] = []
     loader = None
@@ -138,6 +144,8 @@ def _read(
                 if node is not None:
                     documents.extend(_build_document(node, loader, file=file, index=index))
             except ManifestError as exc:  # a limit was hit: this document is skipped
+                if fast:
+                    return documents, problems, False  # the reference reader words it
                 problems.extend(exc.problems)
             index += 1
     except yaml.YAMLError as exc:
@@ -230,7 +238,29 @@ def _fast_loader() -> Callable[[str], Any] | None:
     return FastBoundedLoader
 
 
-_FAST_LOADER = _fast_loader()
+def _c_loader() -> Callable[[str], Any] | None:
+    """libyaml's own safe loader, composing in C too, when its nesting is bounded.
+
+    Its composer recurses in C without the interpreter's recursion limit: it is used only
+    when libyaml refuses deep nesting itself (libyaml 0.2.6 and later stop at 1,000
+    levels), which a probe checks here. It builds the same nodes, tags and marks as
+    PyYAML's composer (the resolver and constructor are the safe ones); documents nested
+    deeper than MAX_DEPTH reach the builder, which stops at the same depth, and the file
+    is then read again by the pure-Python reader for its exact message.
+    """
+    loader_class = getattr(yaml, "CSafeLoader", None)
+    if not getattr(yaml, "__with_libyaml__", False) or loader_class is None:
+        return None
+    try:
+        probe = loader_class("[" * 1_500)
+        probe.check_node()
+        probe.get_node()
+    except yaml.YAMLError:
+        return loader_class  # type: ignore[no-any-return]
+    return None  # composed 1,500 levels: no bound, do not rely on it
+
+
+_FAST_LOADER = _c_loader() or _fast_loader()
 
 
 class _Builder:

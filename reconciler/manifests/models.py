@@ -532,6 +532,9 @@ class Metadata(Strict):
     annotations: dict[str, str] = Field(default_factory=dict)
 
 
+_KINDS: dict[str, Kind] = {kind.value: kind for kind in Kind}
+
+
 class _Envelope(Strict):
     api_version: Literal["osml/v1"] = Field(alias="apiVersion")
     metadata: Metadata
@@ -539,7 +542,8 @@ class _Envelope(Strict):
     @property
     def key(self) -> ResourceKey:
         """The resource's identity, `Kind/name`."""
-        return ResourceKey(Kind(getattr(self, "kind")), self.metadata.name)  # noqa: B009
+        # A dict, not `Kind(...)`: the enum's call is slow, and this runs per comparison.
+        return ResourceKey(_KINDS[getattr(self, "kind")], self.metadata.name)  # noqa: B009
 
 
 class ConnectorManifest(_Envelope):

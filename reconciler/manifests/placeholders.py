@@ -25,6 +25,8 @@ _ANGLE = re.compile(r"(?<![<\w])<([A-Za-z][A-Za-z0-9_ .|/-]*)>(?!>)")
 """`<...>` holding a hint: letters, digits, spaces and `_.|/-`, not part of `<<...>>`."""
 _MUSTACHE = re.compile(r"(?<!\$)\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
 """`{{name}}`, as the SageMaker batch blueprints write their inputs."""
+_SPACE = re.compile(r"\s")
+"""Any character `str.isspace` calls white space (the same Unicode test)."""
 _BRACE = re.compile(r"(?<![$\w{])\{([a-z][a-z0-9_-]{3,})\}(?!\})")
 """`{region}`, `{your-endpoint-name}`: one lower-case word in single braces, in a value
 with no spaces (a host, a model name), where JSON or Painless would not have it."""
@@ -74,7 +76,7 @@ def placeholder_in(value: str) -> str | None:
     mustache = _MUSTACHE.search(value)
     if mustache is not None:
         return mustache.group(0)
-    brace = None if any(c.isspace() for c in value) else _BRACE.search(value)
+    brace = None if _SPACE.search(value) else _BRACE.search(value)
     if brace is not None:
         return brace.group(0)
     if _WRITTEN.fullmatch(value.strip()):

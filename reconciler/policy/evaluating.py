@@ -36,22 +36,33 @@ def evaluate(
 ) -> tuple[Finding, ...]:
     """Every finding of `policy` on `manifests` (and `plan`), by file and line."""
     findings: list[Finding] = []
-    for subject in subjects(manifests, plan=plan, environment=environment):
+    # Only CEL rules read a change as the JSON plan shows it (redacted); without one, no
+    # change is redacted or turned into data.
+    with_data = bool(policy.rules)
+    for subject in subjects(manifests, plan=plan, environment=environment, with_data=with_data):
         findings += _builtin(policy, subject)
         findings += _user(policy.rules, subject)
     return tuple(sorted(findings, key=_order))
 
 
 def subjects(
-    manifests: ManifestSet, *, plan: Plan | None, environment: str | None
+    manifests: ManifestSet,
+    *,
+    plan: Plan | None,
+    environment: str | None,
+    with_data: bool = True,
 ) -> Iterator[Subject]:
-    """One Subject per manifest, with its change; then the changes without a manifest."""
+    """One Subject per manifest, with its change; then the changes without a manifest.
+
+    `with_data=False` leaves `Subject.change_data` out (None), for rules that never read it.
+    """
     changes: dict[str, Change] = {}
     data: dict[str, Mapping[str, Any]] = {}
     if plan is not None:
         changes = {str(c.key): c for c in (*plan.changes, *plan.orphans)}
-        document = plan_document(plan)
-        data = {c["key"]: c for c in (*document["changes"], *document["orphans"])}
+        if with_data:
+            document = plan_document(plan)
+            data = {c["key"]: c for c in (*document["changes"], *document["orphans"])}
     declared = set()
     for doc in manifests:
         key = str(doc.key)

@@ -6,10 +6,12 @@ of a pipeline or agent and the IDs they resolve to, the consumers a change affec
 dependencies and field-level `before -> after` lines; then the resources left out of
 the manifests, the warnings and the summary line. Called by the CLI, which decides on
 colour (a TTY without NO_COLOR). Returns a string; never prints, never sees a secret
-(the plan is redacted first).
+(the plan is redacted first: only the part it shows, since no-op changes print nothing).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from reconciler.plans import Action, Change, FieldChange, Plan
 from reconciler.rendering import formatting
@@ -54,7 +56,12 @@ class _Painter:
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
     """The whole plan as terminal text, ending with the summary line and a newline."""
-    plan = redact_plan(plan)
+    # No-op changes print nothing and count toward nothing (neither the summary line
+    # nor `depends on:` lists them): left out before redacting, so that a large plan
+    # with few changes redacts only those, and nothing unredacted is held here.
+    plan = redact_plan(
+        dataclasses.replace(plan, changes=tuple(c for c in plan.changes if c.is_change))
+    )
     paint = _Painter(color=color)
     sections = [_title(plan)]
     shown = [c for c in plan.changes if c.is_change]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.errors import ManifestError
+from reconciler.manifests import locating
 from reconciler.manifests.loading import MAX_FILE_BYTES, load_manifests
 from reconciler.manifests.locating import MAX_DEPTH, read_documents
 
@@ -129,3 +130,29 @@ def test_merged_values_are_located_where_they_were_written() -> None:
 
     assert document.positions.locate(("m", "x")).line == 1
     assert document.positions.locate(("m", "y")).line == 4
+
+
+PARITY = [
+    (
+        "a: 1\nb: [x, {c: d}]\n---\n# only a comment\n---\ne: &e {f: g}\nh:\n  <<: *e\n  i: j\n",
+        True,
+    ),
+    ("a: 1\na: 2\nb: !!binary aGk=\nc: 2001-12-14\n'on': yes\n", True),
+    ("a: " + "[" * (MAX_DEPTH + 2) + "]" * (MAX_DEPTH + 2) + "\n", False),
+    (BOMB, False),
+    ("a: 1\n---\nb: [unclosed\n", False),
+]
+
+
+@pytest.mark.parametrize(("text", "plain"), PARITY)
+def test_libyaml_reads_a_file_as_the_pure_python_reader_does(text: str, plain: bool) -> None:
+    # A file with no YAML error and no limit hit is read by libyaml alone (when present);
+    # any other is read again by the pure-Python reader, whose messages are the reference.
+    reference = locating._read(locating._BoundedLoader, text, file="f.yaml")
+    assert read_documents(text, file="f.yaml") == reference[:2]
+    for reader in (locating._c_loader(), locating._fast_loader()):
+        if reader is not None:
+            documents, problems, clean = locating._read(reader, text, file="f.yaml", fast=True)
+            assert clean is plain
+            if clean:
+                assert (documents, problems) == reference[:2]
