@@ -149,6 +149,16 @@ def reference_lines(change: Change, plan: Plan) -> list[str]:
     return lines
 
 
+def referenced(changes: Iterable[Change]) -> set[ResourceKey]:
+    """What the references of these pipelines and agents name (`reference_lines`)."""
+    return {
+        target
+        for change in changes
+        if change.key.kind.is_consumer and change.after
+        for _, target in _references(change.after, "")
+    }
+
+
 def _references(value: Any, path: str) -> Iterator[tuple[str, ResourceKey]]:
     target = ref_target(value)
     if target is not None:

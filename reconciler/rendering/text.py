@@ -59,9 +59,10 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     # No-op changes print nothing and count toward nothing (neither the summary line
     # nor `depends on:` lists them): left out before redacting, so that a large plan
     # with few changes redacts only those, and nothing unredacted is held here.
-    plan = redact_plan(
-        dataclasses.replace(plan, changes=tuple(c for c in plan.changes if c.is_change))
-    )
+    # The no-ops a shown consumer references stay, for the IDs its references resolve to.
+    named = formatting.referenced(c for c in plan.changes if c.is_change)
+    kept = tuple(c for c in plan.changes if c.is_change or c.key in named)
+    plan = redact_plan(dataclasses.replace(plan, changes=kept))
     paint = _Painter(color=color)
     sections = [_title(plan)]
     shown = [c for c in plan.changes if c.is_change]

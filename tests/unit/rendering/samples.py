@@ -205,6 +205,12 @@ def _case_plan(name: str) -> Plan:
     return plan
 
 
+def consumers_created_plan() -> Plan:
+    """Pipelines and an agent created against a model that exists: their references
+    resolve to its live ID."""
+    return _case_plan("consumers-create-3.8")
+
+
 def consumers_rewired_plan() -> Plan:
     """A model replaced on 2.11; the two pipelines that reference it are rewired."""
     return _case_plan("consumers-rewire-2.11")
@@ -216,6 +222,7 @@ def consumers_breaking_plan() -> Plan:
 
 
 PLANS = {
+    "consumers_created": consumers_created_plan,
     "consumers_rewired": consumers_rewired_plan,
     "consumers_breaking": consumers_breaking_plan,
     "empty": empty_plan,
