@@ -42,6 +42,11 @@ class Kind(enum.StrEnum):
         return self in (Kind.ACCESS_CONTROL, Kind.TRUSTED_ENDPOINTS)
 
     @property
+    def is_pipeline(self) -> bool:
+        """Ingest and search pipelines: their ID is the user's `metadata.name`."""
+        return self in (Kind.INGEST_PIPELINE, Kind.SEARCH_PIPELINE)
+
+    @property
     def is_consumer(self) -> bool:
         """Pipelines and agents: resources that use models by ID."""
         return self in (Kind.INGEST_PIPELINE, Kind.SEARCH_PIPELINE, Kind.AGENT)

@@ -43,14 +43,10 @@ def run_change(ex: Executor, change: Change) -> str | None:
     return _HANDLERS[change.action](ex, change)
 
 
-PIPELINES = {Kind.INGEST_PIPELINE: "ingest", Kind.SEARCH_PIPELINE: "search"}
-"""Pipeline kinds and the API each is put through (CONS §1.1, §2.1)."""
-
-
 def _create(ex: Executor, change: Change) -> str:
     body = ex.body(change)
     interrupted = ex.intent(change)
-    if change.key.kind in PIPELINES:
+    if change.key.kind.is_pipeline:
         # The ID is the pipeline's name and a PUT is idempotent: no lookup, no duplicate.
         new_id = change.key.name
         ex.retried(lambda: _put_pipeline(ex, change.key, body.body))
@@ -106,7 +102,7 @@ def _send_create(ex: Executor, change: Change, body: dict[str, Any]) -> str:
 
 
 def _put_pipeline(ex: Executor, key: ResourceKey, body: dict[str, Any]) -> Any:
-    return ex.calls.put_pipeline(PIPELINES[key.kind], key.name, body, subject=str(key))
+    return ex.calls.put_pipeline(key.kind, key.name, body, subject=str(key))
 
 
 def _unclaimed_by_name(ex: Executor, change: Change, name: str) -> str | None:
@@ -159,7 +155,7 @@ def _update_call(ex: Executor, change: Change, live_id: str, body: dict[str, Any
         return ex.calls.update_connector(live_id, body, subject=subject)
     if change.key.kind is Kind.MODEL_GROUP:
         return ex.calls.update_model_group(live_id, body, subject=subject)
-    if change.key.kind in PIPELINES:
+    if change.key.kind.is_pipeline:
         return _put_pipeline(ex, change.key, body)
     if change.key.kind is Kind.AGENT:
         return ex.calls.update_agent(live_id, body, subject=subject)
@@ -210,7 +206,7 @@ def rewire(ex: Executor, change: Change, new_id: str) -> None:
 
 def _send_consumer(ex: Executor, key: ResourceKey, live_id: str, body: dict[str, Any]) -> Any:
     """Put a pipeline, or update an agent in place (3.1+, CONS §4.6)."""
-    if key.kind in PIPELINES:
+    if key.kind.is_pipeline:
         return _put_pipeline(ex, key, body)
     return ex.calls.update_agent(live_id, body, subject=str(key))
 
@@ -306,8 +302,8 @@ def _delete(ex: Executor, change: Change) -> None:
         deploying.remove_model(ex, change, live_id)
     elif change.key.kind is Kind.CONNECTOR:
         ex.retried_unless_gone(lambda: ex.calls.delete_connector(live_id, subject=subject))
-    elif change.key.kind in PIPELINES:
-        kind = PIPELINES[change.key.kind]
+    elif change.key.kind.is_pipeline:
+        kind = change.key.kind
         ex.retried_unless_gone(lambda: ex.calls.delete_pipeline(kind, live_id, subject=subject))
     elif change.key.kind is Kind.AGENT:
         ex.retried_unless_gone(lambda: ex.calls.delete_agent(live_id, subject=subject))

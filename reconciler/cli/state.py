@@ -216,15 +216,15 @@ def _fetch(calls: MlCalls, key: ResourceKey, live_id: str) -> None:
         calls.get_connector(live_id, subject=subject)
     elif key.kind is Kind.MODEL_GROUP:
         calls.get_model_group(live_id, subject=subject)
-    elif key.kind in (Kind.INGEST_PIPELINE, Kind.SEARCH_PIPELINE):
+    elif key.kind.is_pipeline:
         if live_id != key.name:
             raise PlanError(
                 f"{key}: a pipeline's manifest name is its ID; import it as "
                 f"{key.kind.value}/{live_id}, or name the manifest so"
             )
-        kind = "ingest" if key.kind is Kind.INGEST_PIPELINE else "search"
-        if live_id not in calls.get_pipelines(kind):
-            missing = f"{subject}: read failed (404): no {kind} pipeline {live_id}"
+        if live_id not in calls.get_pipelines(key.kind):
+            what = "ingest" if key.kind is Kind.INGEST_PIPELINE else "search"
+            missing = f"{subject}: read failed (404): no {what} pipeline {live_id}"
             raise ClusterNotFoundError(missing)
     elif key.kind is Kind.AGENT:
         calls.get_agent(live_id, subject=subject)

@@ -16,6 +16,7 @@ echo the request in their reasons. This module decides nothing: no retries, no p
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,6 +27,7 @@ from reconciler.cluster.connecting import Connection
 from reconciler.cluster.failures import Scrub, cluster_error, keep
 from reconciler.errors import ClusterError, ClusterNotFoundError
 from reconciler.mlcommons.versions import LATEST, Capabilities, Version, capabilities
+from reconciler.resources import Kind
 
 Json = dict[str, Any]
 
@@ -214,34 +216,34 @@ class MlCalls:
 
     # --- consumers: pipelines, index defaults, agents (docs/reference/consumers.md) ------
 
-    def get_pipelines(self, kind: str) -> Json:
-        """Every ingest (`kind="ingest"`) or search pipeline by ID; `{}` when there are
-        none, which the server answers as 404 `{}` (CONS §1.3, §2.3)."""
-        get = (
-            self._conn.client.ingest.get_pipeline
-            if kind == "ingest"
-            else (self._conn.client.search_pipeline.get)
-        )
+    def get_pipelines(self, kind: Kind) -> Json:
+        """Every pipeline of `kind` (IngestPipeline or SearchPipeline) by ID; `{}` when
+        there are none, which the server answers as 404 `{}` (CONS §1.3, §2.3)."""
         try:
-            return self._call(f"{kind.capitalize()} pipelines", "read", get)
+            api = self._pipelines(kind)
+            return self._call(api.what, "read", api.get)
         except ClusterNotFoundError:
             return {}
 
     def put_pipeline(
-        self, kind: str, pipeline_id: str, body: Mapping[str, Any], *, subject: str
+        self, kind: Kind, pipeline_id: str, body: Mapping[str, Any], *, subject: str
     ) -> Json:
         """Create or replace a pipeline whole (CONS §1.1, §2.1)."""
-        client = self._conn.client
-        put = client.ingest.put_pipeline if kind == "ingest" else client.search_pipeline.put
-        return self._call(subject, "put", put, id=pipeline_id, body=body)
+        return self._call(subject, "put", self._pipelines(kind).put, id=pipeline_id, body=body)
 
-    def delete_pipeline(self, kind: str, pipeline_id: str, *, subject: str) -> Json:
+    def delete_pipeline(self, kind: Kind, pipeline_id: str, *, subject: str) -> Json:
         """Delete a pipeline; 404 when it is gone (CONS §1.3, §2.3)."""
+        return self._call(subject, "delete", self._pipelines(kind).delete, id=pipeline_id)
+
+    def _pipelines(self, kind: Kind) -> _PipelineApi:
         client = self._conn.client
-        delete = (
-            client.ingest.delete_pipeline if kind == "ingest" else client.search_pipeline.delete
-        )
-        return self._call(subject, "delete", delete, id=pipeline_id)
+        if kind is Kind.INGEST_PIPELINE:
+            ingest = client.ingest
+            return _PipelineApi(
+                "Ingest pipelines", ingest.get_pipeline, ingest.put_pipeline, ingest.delete_pipeline
+            )
+        search = client.search_pipeline
+        return _PipelineApi("Search pipelines", search.get, search.put, search.delete)
 
     def index_pipelines(self) -> Json:
         """The pipeline settings of every index that sets one, flat (CONS §3.1)."""
@@ -350,6 +352,16 @@ class MlCalls:
             return self.get_task(task_id, subject=subject)
         except ClusterNotFoundError:
             return None  # the task document may not be searchable yet
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _PipelineApi:
+    """opensearch-py's methods for one pipeline kind (`client.ingest`, `client.search_pipeline`)."""
+
+    what: str
+    get: Callable[..., Any]
+    put: Callable[..., Any]
+    delete: Callable[..., Any]
 
 
 def _capabilities(version_text: str) -> Capabilities:

@@ -51,6 +51,7 @@ from reconciler.cluster.state import (
     state_hit,
 )
 from reconciler.errors import ClusterError
+from reconciler.resources import Kind
 from reconciler.retrying import Backoff, Timing
 
 __all__ = [
@@ -137,8 +138,12 @@ LIVE_KINDS: tuple[LiveKind, ...] = (
 )
 """Every searched kind of the snapshot, read side by side."""
 
-PIPELINE_KINDS = ("ingest", "search")
-"""The pipelines, each read whole with one `GET` (they are not searchable, CONS §1.1)."""
+PIPELINE_KINDS = {
+    Kind.INGEST_PIPELINE: "ingest_pipelines",
+    Kind.SEARCH_PIPELINE: "search_pipelines",
+}
+"""The pipelines and the Snapshot field each fills, each read whole with one `GET` (they
+are not searchable, CONS §1.1)."""
 
 AGENTS_OFF = "Agent Framework is currently disabled"
 """The refusal of every agent route while `plugins.ml_commons.agent_framework_enabled` is
@@ -293,9 +298,7 @@ class SnapshotReader:
                         "agents: the agent framework is switched off "
                         "(plugins.ml_commons.agent_framework_enabled: false)"
                     )
-            for field, answer in zip(
-                ("ingest_pipelines", "search_pipelines"), pipeline_answers, strict=True
-            ):
+            for field, answer in zip(PIPELINE_KINDS.values(), pipeline_answers, strict=True):
                 objects[field] = pipelines(answer.result())
             objects["index_pipelines"] = index_defaults(index_answer.result())
             objects["unread"] = tuple(unread)

@@ -51,9 +51,6 @@ DOCUMENT_KINDS = (
     Kind.AGENT,
 )
 
-PIPELINE_KINDS = (Kind.INGEST_PIPELINE, Kind.SEARCH_PIPELINE)
-"""Kinds whose ID the user chooses (`metadata.name`): paired by ID, never by name."""
-
 _PLURAL = {
     Kind.CONNECTOR: "connectors",
     Kind.MODEL_GROUP: "model groups",
@@ -173,7 +170,7 @@ def _pair_one(
     problems: list[str],
 ) -> Pair:
     """The pair for one manifest; ambiguities go to `problems`."""
-    if manifest.key.kind in PIPELINE_KINDS:
+    if manifest.key.kind.is_pipeline:  # the ID is the name: paired by ID, never by name
         return _by_pipeline_id(manifest, record, live, claimed=claimed)
     if record is not None and record.id and record.id in live.by_id:
         if record.status == "managed":
