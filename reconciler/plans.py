@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from reconciler.errors import PlanError
@@ -292,6 +292,20 @@ def ref_target(value: Any) -> ResourceKey | None:
     if isinstance(value, Mapping) and isinstance(value.get(REF_MARKER), str):
         return ResourceKey.parse(value[REF_MARKER])
     return None
+
+
+def references_in(value: Any, path: str = "") -> Iterator[tuple[str, ResourceKey]]:
+    """Every reference marker in a body, depth first, with its path
+    (`processors[0].text_embedding.model_id`)."""
+    target = ref_target(value)
+    if target is not None:
+        yield path, target
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from references_in(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from references_in(item, f"{path}[{index}]")
 
 
 def _change_to_dict(change: Change) -> dict[str, Any]:

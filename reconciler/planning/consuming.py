@@ -22,7 +22,7 @@ from reconciler.planning.diffing import Diff, diff
 from reconciler.planning.normalizing import Body
 from reconciler.planning.pairing import Pair
 from reconciler.planning.situations import Situation
-from reconciler.plans import Action, Change, ref_target
+from reconciler.plans import Action, Change, references_in
 from reconciler.resources import Kind, ResourceKey
 
 
@@ -85,18 +85,4 @@ def _agent_replace_reasons(
 
 def references(body: Mapping[str, Any]) -> tuple[ResourceKey, ...]:
     """Every managed resource a consumer body names through a reference marker."""
-    found: list[ResourceKey] = []
-    _collect(body, found)
-    return tuple(dict.fromkeys(found))
-
-
-def _collect(value: Any, found: list[ResourceKey]) -> None:
-    target = ref_target(value)
-    if target is not None:
-        found.append(target)
-    elif isinstance(value, Mapping):
-        for item in value.values():
-            _collect(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _collect(item, found)
+    return tuple(dict.fromkeys(target for _, target in references_in(body)))

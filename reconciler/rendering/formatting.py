@@ -20,7 +20,7 @@ from reconciler.plans import (
     FieldChange,
     Plan,
     Strategy,
-    ref_target,
+    references_in,
 )
 from reconciler.rendering.redacting import Redacted, ref_text, safe_url
 from reconciler.resources import ResourceKey
@@ -134,7 +134,7 @@ def reference_lines(change: Change, plan: Plan) -> list[str]:
     if not change.key.kind.is_consumer or not change.after or change.action is Action.DELETE:
         return []
     lines = []
-    for path, target in _references(change.after, ""):
+    for path, target in references_in(change.after):
         planned = plan.get(target)
         renewed = planned is not None and (
             planned.action in (Action.CREATE, Action.REPLACE) or planned.strategy is Strategy.SWAP
@@ -155,20 +155,8 @@ def referenced(changes: Iterable[Change]) -> set[ResourceKey]:
         target
         for change in changes
         if change.key.kind.is_consumer and change.after
-        for _, target in _references(change.after, "")
+        for _, target in references_in(change.after)
     }
-
-
-def _references(value: Any, path: str) -> Iterator[tuple[str, ResourceKey]]:
-    target = ref_target(value)
-    if target is not None:
-        yield path, target
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _references(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _references(item, f"{path}[{index}]")
 
 
 def consumer_lines(change: Change) -> list[str]:
