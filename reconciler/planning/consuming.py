@@ -18,7 +18,7 @@ from typing import Any
 
 from reconciler.mlcommons.consumers import AGENT_UPDATE_SINCE
 from reconciler.mlcommons.versions import Version
-from reconciler.planning.diffing import Diff, diff
+from reconciler.planning.diffing import Diff
 from reconciler.planning.normalizing import Body
 from reconciler.planning.pairing import Pair
 from reconciler.planning.situations import Situation
@@ -26,15 +26,13 @@ from reconciler.plans import Action, Change, references_in
 from reconciler.resources import Kind, ResourceKey
 
 
-def decide_consumer(pair: Pair, before: Body, after: Body, *, situation: Situation) -> Change:
-    """The change for one paired pipeline or agent (`deciding` guards its replace)."""
+def decide_consumer(
+    pair: Pair, before: Body, after: Body, found: Diff, *, situation: Situation
+) -> Change:
+    """The change for one paired pipeline or agent, from the diff `deciding` made (with
+    every live field in scope for a pipeline); `deciding` guards its replace."""
     assert pair.live is not None
     kind = pair.key.kind
-    record = pair.record
-    applied = record.applied if record and record.status == "managed" else None
-    # A pipeline PUT replaces the whole body: every live field is in scope.
-    scope = before if kind is not Kind.AGENT else applied
-    found = diff(before, after, kind=kind, applied=scope)
     replace = _agent_replace_reasons(before, after, found, situation) if kind is Kind.AGENT else []
     if replace:
         action = Action.REPLACE

@@ -57,7 +57,8 @@ def decide_document(
     findings: Findings,
     reregister: Mapping[ResourceKey, ResourceKey],
 ) -> tuple[Change, Swap]:
-    """The change for one connector, model group or model, and a connector's swap."""
+    """The change for one connector, model group, model, pipeline or agent, and a
+    connector's swap."""
     after = desired_body(
         pair.manifest,
         version=situation.version,
@@ -68,11 +69,13 @@ def decide_document(
         return _create(pair, after), NO_SWAP
     before = live_body(pair.live.source, kind=pair.key.kind, ids=situation.ids)
     record = pair.record
+    applied = record.applied if record and record.status == "managed" else None
     found = diff(
         before,
         after,
         kind=pair.key.kind,
-        applied=record.applied if record and record.status == "managed" else None,
+        # A pipeline PUT replaces the whole body: every live field is in scope.
+        applied=before if pair.key.kind.is_pipeline else applied,
         fingerprints=record.fingerprints if record else None,
     )
     case = _Case(pair, before, after, found)
@@ -101,7 +104,8 @@ def _decide_case(
         change = _model_group(case, situation=situation, findings=findings)
         return _with_lifecycle(change, pair), NO_SWAP
     if pair.key.kind.is_consumer:
-        change = decide_consumer(pair, case.before, case.after, situation=situation)
+        change = decide_consumer(case.pair, case.before, case.after, case.found,
+                                 situation=situation)  # fmt: skip
         _guard(pair, change.action, list(change.reasons), findings)
         return _with_lifecycle(change, pair), NO_SWAP
     assert isinstance(manifest, ModelManifest)
