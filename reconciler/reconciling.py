@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from reconciler import __version__
+from reconciler import __version__, collecting
 from reconciler.applying.bodies import SecretPath, secret_mismatches
 from reconciler.applying.executing import Settings
 from reconciler.applying.orchestrating import apply_plan, write_plan_intents
@@ -94,10 +94,11 @@ def read_desired(
     `environment` applied, when one is given: `manifests.overlaying`), then resolve every
     secret. `detected` is the flavor the cluster shows; a declaration must agree."""
     flavor = target_flavor(paths, environment=environment, detected=detected)
-    manifests, warnings = load_checked(
-        paths, version=version, environment=environment, flavor=flavor
-    )
-    desired = with_secrets(manifests, warnings, key_file=key_file, env=env)
+    with collecting.paused():
+        manifests, warnings = load_checked(
+            paths, version=version, environment=environment, flavor=flavor
+        )
+        desired = with_secrets(manifests, warnings, key_file=key_file, env=env)
     return dataclasses.replace(desired, flavor=flavor)
 
 
@@ -166,6 +167,18 @@ def plan_against(
 
     `reader` keeps what earlier reads found (`osml watch`); without it the read is full.
     """
+    with collecting.paused():
+        return _plan_against(conn, desired, options=options, state_index=state_index, reader=reader)
+
+
+def _plan_against(
+    conn: Connection,
+    desired: Desired,
+    *,
+    options: PlanOptions,
+    state_index: str,
+    reader: SnapshotReader | None,
+) -> Planned:
     # Server reasons are scrubbed where they are kept, not only where they are printed:
     # the exceptions travel on to observers, logs and metrics.
     if reader is None:

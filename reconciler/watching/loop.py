@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from reconciler import collecting
 from reconciler.secrets import scrub
 from reconciler.watching.backoffs import CycleBackoff
 from reconciler.watching.cycle import CycleReport, Status
@@ -133,6 +134,8 @@ class Loop:
             message = f"{type(exc).__name__}: {scrub(str(exc))}"
             self._log.event("cycle_crashed", level="error", message=message)
             report = CycleReport(Status.ERROR, message=message)
+        finally:
+            collecting.settle()  # what the cycle froze, its garbage cycles included
         duration = clock() - started
         self._record(report, trigger=trigger, duration=duration)
         return report
