@@ -57,7 +57,7 @@ from reconciler.resources import Kind, ResourceKey
 from reconciler.retrying import Backoff, Timing
 from reconciler.secrets import Secret, scrub
 from reconciler.secrets.encrypting import load_key
-from reconciler.secrets.headers import replace_literal_headers
+from reconciler.secrets.headers import has_literal_headers, replace_literal_headers
 
 _log = logging.getLogger(__name__)
 
@@ -249,6 +249,15 @@ def _seal_change(
     def live(where: str, name: str, value: str) -> Any:
         return _header_marker(name, Secret(value, source=f"header {name}"), fingerprint_key)
 
+    if not (
+        has_literal_headers(change.before)
+        or has_literal_headers(change.after)
+        or any(
+            has_literal_headers(f.before, path=f.path) or has_literal_headers(f.after, path=f.path)
+            for f in change.fields
+        )
+    ):
+        return change  # nothing to seal: most changes, and every change without headers
     fields = tuple(
         dataclasses.replace(
             field,

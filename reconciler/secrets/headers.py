@@ -71,6 +71,30 @@ def replace_literal_headers(value: Any, replace: Replace, *, path: str = "") -> 
     return _walk(value, path, header=_header_of(path), replace=replace)
 
 
+def has_literal_headers(value: Any, *, path: str = "") -> bool:
+    """Whether `replace_literal_headers(value, ..., path=path)` would replace anything:
+    the same walk without building paths or copies (most bodies have no header at all)."""
+    header = _header_of(path)
+    if header is not None:
+        return is_literal_credential(header, value) or _has_literal(value)
+    return _has_literal(value, in_headers=path == "headers" or path.endswith(".headers"))
+
+
+def _has_literal(value: Any, *, in_headers: bool = False) -> bool:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if in_headers and is_literal_credential(str(key), item):
+                return True
+            if isinstance(item, (Mapping, list)) and _has_literal(
+                item, in_headers=key == "headers"
+            ):
+                return True
+        return False
+    if isinstance(value, list):
+        return any(isinstance(item, (Mapping, list)) and _has_literal(item) for item in value)
+    return False
+
+
 def _walk(value: Any, path: str, *, header: str | None, replace: Replace) -> Any:
     if header is not None and is_literal_credential(header, value):
         return replace(path, header, value)
