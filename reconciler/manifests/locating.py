@@ -194,6 +194,26 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+class _QuickResolve:
+    """PyYAML's safe `resolve`, answered without its loop where the answer is fixed: a
+    mapping, a list, a quoted scalar, and a plain scalar whose first character starts no
+    implicit type (`c3997`, `openai`: only `yes`, `~`, digits and the like can be
+    anything but a string). Everything else goes to PyYAML. It runs for every node, and
+    libyaml's composer calls it from C; the readers' agreement is tested."""
+
+    _firsts = frozenset(k for k in yaml.SafeLoader.yaml_implicit_resolvers if k is not None)
+
+    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            if not implicit[0] or (value and value[0] not in self._firsts):
+                return _TAG + "str"
+        elif kind is MappingNode:
+            return _TAG + "map"
+        elif kind is SequenceNode:
+            return _TAG + "seq"
+        return super().resolve(kind, value, implicit)  # type: ignore[misc,no-any-return]
+
+
 def _fast_loader() -> Callable[[str], Any] | None:
     """_BoundedLoader's twin on libyaml's scanner and parser, when PyYAML was built with it.
 
@@ -208,7 +228,7 @@ def _fast_loader() -> Callable[[str], Any] | None:
     from yaml.constructor import SafeConstructor  # noqa: PLC0415
     from yaml.resolver import Resolver  # noqa: PLC0415
 
-    class FastBoundedLoader(CParser, Composer, SafeConstructor, Resolver):
+    class FastBoundedLoader(_QuickResolve, CParser, Composer, SafeConstructor, Resolver):
         check_node = Composer.check_node
         get_node = Composer.get_node
         compose_document = Composer.compose_document
@@ -256,7 +276,7 @@ def _c_loader() -> Callable[[str], Any] | None:
         probe.check_node()
         probe.get_node()
     except yaml.YAMLError:
-        return loader_class  # type: ignore[no-any-return]
+        return type("QuickCSafeLoader", (_QuickResolve, loader_class), {})
     return None  # composed 1,500 levels: no bound, do not rely on it
 
 
