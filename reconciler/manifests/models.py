@@ -11,6 +11,7 @@ and templates are checked in `manifests.checking`; secret references are resolve
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Any, Literal
 
@@ -539,10 +540,10 @@ class _Envelope(Strict):
     api_version: Literal["osml/v1"] = Field(alias="apiVersion")
     metadata: Metadata
 
-    @property
+    @functools.cached_property
     def key(self) -> ResourceKey:
-        """The resource's identity, `Kind/name`."""
-        # A dict, not `Kind(...)`: the enum's call is slow, and this runs per comparison.
+        """The resource's identity, `Kind/name` (the model is frozen: computed once, as the
+        planner asks for it many times per resource)."""
         return ResourceKey(_KINDS[getattr(self, "kind")], self.metadata.name)  # noqa: B009
 
 

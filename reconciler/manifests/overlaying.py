@@ -57,19 +57,19 @@ class Overlay:
     def apply(self, document: Document, problems: list[Problem]) -> Document:
         """`document` with the environment's values and its override applied."""
         data, positions = document.data, document.positions
-        values = dict(positions.values)
-        keys = dict(positions.keys)
         found: list[Problem] = []
         data = self._substitute(data, (), positions, found)
         key = _raw_key(data)
         override = self._override_for(key, positions)
         if override is not None and isinstance(data, dict):
+            # The patch moves positions: it works on copies of the tables.
+            values, keys = dict(positions.values), dict(positions.keys)
             data = self._patch(data, override, values, keys, found)
+            positions = Positions(start=positions.start, values=values, keys=keys)
         problems.extend(dataclasses.replace(p, resource=str(key) if key else None) for p in found)
         if data is document.data and not found:
             return document
-        moved = Positions(start=positions.start, values=values, keys=keys)
-        return dataclasses.replace(document, data=data, positions=moved)
+        return dataclasses.replace(document, data=data, positions=positions)
 
     def leftovers(self) -> list[Problem]:
         """An error for each override whose resource no manifest declares."""
@@ -109,19 +109,37 @@ class Overlay:
         problems: list[Problem],
     ) -> Any:
         """`data` with every `${env.NAME}` replaced; unchanged objects are kept as they are."""
+        return self._substituted(data, list(path), positions, problems)
+
+    def _substituted(
+        self, data: Any, path: list[str | int], positions: Positions, problems: list[Problem]
+    ) -> Any:
+        # One path list, grown and shrunk in place; a tuple only for a reference found
+        # (this runs over every value of every document).
         if isinstance(data, str):
-            return self._string(data, path, positions, problems) if "${env." in data else data
+            if "${env." not in data:
+                return data
+            return self._string(data, tuple(path), positions, problems)
         if isinstance(data, dict):
-            result = {
-                k: self._substitute(v, (*path, k), positions, problems) for k, v in data.items()
-            }
-            return data if all(result[k] is data[k] for k in data) else result
-        if isinstance(data, list):
-            items = [
-                self._substitute(v, (*path, i), positions, problems) for i, v in enumerate(data)
-            ]
-            return data if all(a is b for a, b in zip(items, data, strict=True)) else items
-        return data
+            items: Any = data.items()
+        elif isinstance(data, list):
+            items = enumerate(data)
+        else:
+            return data
+        changed: dict[str | int, Any] = {}
+        for part, value in items:
+            if isinstance(value, str) and "${env." not in value:
+                continue
+            path.append(part)
+            result = self._substituted(value, path, positions, problems)
+            path.pop()
+            if result is not value:
+                changed[part] = result
+        if not changed:
+            return data
+        if isinstance(data, dict):
+            return {k: changed.get(k, v) for k, v in data.items()}
+        return [changed.get(i, v) for i, v in enumerate(data)]
 
     def _string(
         self, text: str, path: FieldPath, positions: Positions, problems: list[Problem]

@@ -32,6 +32,9 @@ _BRACE = re.compile(r"(?<![$\w{])\{([a-z][a-z0-9_-]{3,})\}(?!\})")
 with no spaces (a host, a model name), where JSON or Painless would not have it."""
 _WRITTEN = re.compile(r"your[_-][a-z0-9_-]+", re.IGNORECASE)
 """A whole value such as `your_iam_role_arn_from_step_2a`."""
+_CANDIDATE = re.compile(r"[<{]|your[_-]", re.IGNORECASE)
+"""What every placeholder form holds (`<`, a brace, `your_`): a value without it is
+passed over in one search."""
 _HINT_WORDS = re.compile(r"^(your|please|enter|add|insert|replace)\b|_here$", re.IGNORECASE)
 
 
@@ -56,16 +59,35 @@ class Placeholder:
 
 def find(data: Any, path: tuple[PathPart, ...] = ()) -> Iterator[Placeholder]:
     """Every unfilled placeholder in `data`, first one per value, in document order."""
+    found: list[Placeholder] = []
+    _find(data, list(path), found)
+    return iter(found)
+
+
+def _find(data: Any, path: list[PathPart], found: list[Placeholder]) -> None:
+    # One path list, grown and shrunk in place: a tuple is made only for a placeholder
+    # (this runs over every value of every document).
     if isinstance(data, dict):
-        for key, value in data.items():
-            yield from find(value, (*path, str(key)))
+        items: Any = ((str(key), value) for key, value in data.items())
     elif isinstance(data, list):
-        for index, value in enumerate(data):
-            yield from find(value, (*path, index))
-    elif isinstance(data, str):
-        text = placeholder_in(data)
+        items = enumerate(data)
+    else:
+        _found_in(data, path, found)
+        return
+    for part, value in items:
+        path.append(part)
+        if isinstance(value, dict | list):
+            _find(value, path, found)
+        else:
+            _found_in(value, path, found)
+        path.pop()
+
+
+def _found_in(value: Any, path: list[PathPart], found: list[Placeholder]) -> None:
+    if isinstance(value, str) and _CANDIDATE.search(value) is not None:
+        text = placeholder_in(value)
         if text is not None:
-            yield Placeholder(path, text)
+            found.append(Placeholder(tuple(path), text))
 
 
 def placeholder_in(value: str) -> str | None:
