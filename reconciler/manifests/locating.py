@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn
 
 import yaml
@@ -91,6 +91,34 @@ class Document:
     problems: tuple[Problem, ...] = ()
     """Problems that did not stop reading (duplicate keys, bad tags): the data is
     usable for further checks, but the document is invalid."""
+
+
+class _Marks(Mapping[FieldPath, SourceLocation]):
+    """Paths to where their nodes start, read as SourceLocations.
+
+    A document has a position per value and per key, and nearly none is ever asked for
+    (only a problem's is): each is kept as one int, `line << 32 | column` from PyYAML's
+    0-based mark, and made a SourceLocation when it is read.
+    """
+
+    __slots__ = ("_file", "packed")
+
+    def __init__(self, file: str) -> None:
+        self._file = file
+        self.packed: dict[FieldPath, int] = {}
+
+    def __getitem__(self, path: FieldPath) -> SourceLocation:
+        packed = self.packed[path]
+        return SourceLocation(self._file, (packed >> 32) + 1, (packed & 0xFFFFFFFF) + 1)
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.packed
+
+    def __iter__(self) -> Iterator[FieldPath]:
+        return iter(self.packed)
+
+    def __len__(self) -> int:
+        return len(self.packed)
 
 
 def render_path(path: FieldPath) -> str:
@@ -290,8 +318,10 @@ class _Builder:
         self._loader = loader
         self._file = file
         self._count = 0
-        self.values: dict[FieldPath, SourceLocation] = {}
-        self.keys: dict[FieldPath, SourceLocation] = {}
+        self.values = _Marks(file)
+        self.keys = _Marks(file)
+        self._value_marks = self.values.packed
+        self._key_marks = self.keys.packed
         self.problems: list[Problem] = []
 
     def build(self, node: Node, path: FieldPath, *, depth: int) -> Any:
@@ -302,7 +332,8 @@ class _Builder:
             self._fail(node, f"the document expands to more than {MAX_NODES} values")
         if depth > MAX_DEPTH:
             self._fail(node, f"nested deeper than {MAX_DEPTH} levels (a recursive alias?)")
-        self.values[path] = self._where(node)
+        mark = node.start_mark
+        self._value_marks[path] = mark.line << 32 | mark.column
         if isinstance(node, MappingNode):
             return self._mapping(node, path, depth=depth)
         if isinstance(node, SequenceNode):
@@ -327,13 +358,15 @@ class _Builder:
             if key_node.tag == _MERGE_TAG:
                 continue
             key = self._key(key_node, path)
+            at = (*path, key)
             if key in seen:
                 # Reported, then read as PyYAML would (the last wins) to find more problems.
                 message = f"duplicate key '{truncate(key, 60)}' (first defined at line {seen[key]})"
-                self._note(key_node, message, path=(*path, key))
+                self._note(key_node, message, path=at)
             seen[key] = key_node.start_mark.line + 1
-            self.keys[(*path, key)] = self._where(key_node)
-            result[key] = self.build(value_node, (*path, key), depth=depth + 1)
+            mark = key_node.start_mark
+            self._key_marks[at] = mark.line << 32 | mark.column
+            result[key] = self.build(value_node, at, depth=depth + 1)
         return result
 
     def _merge_sources(self, node: Node) -> list[MappingNode]:
