@@ -39,8 +39,9 @@ def evaluate(
     # Only CEL rules read a change as the JSON plan shows it (redacted); without one, no
     # change is redacted or turned into data.
     with_data = bool(policy.rules)
+    active = _active(policy, environment)
     for subject in subjects(manifests, plan=plan, environment=environment, with_data=with_data):
-        findings += _builtin(policy, subject)
+        findings += _builtin(active, subject)
         findings += _user(policy.rules, subject)
     return tuple(sorted(findings, key=_order))
 
@@ -73,15 +74,28 @@ def subjects(
             yield Subject(key, None, change, data.get(key), environment)
 
 
-def _builtin(policy: Policy, subject: Subject) -> Iterator[Finding]:
+def _active(
+    policy: Policy, environment: str | None
+) -> list[tuple[BuiltinRule, FindingSeverity, Mapping[str, Any]]]:
+    """The built-in rules that run in `environment`, with their severity and parameters:
+    the same for every subject of one evaluation."""
+    active = []
     for rule in BUILTIN_RULES:
         setting = policy.setting(rule.id)
         if setting.severity is None:
             continue
-        if setting.environments is not None and subject.environment not in setting.environments:
+        if setting.environments is not None and environment not in setting.environments:
             continue
-        for hit in rule.check(subject, setting.params):
-            yield _located(rule, setting.severity, hit, subject)
+        active.append((rule, setting.severity, setting.params))
+    return active
+
+
+def _builtin(
+    active: Iterable[tuple[BuiltinRule, FindingSeverity, Mapping[str, Any]]], subject: Subject
+) -> Iterator[Finding]:
+    for rule, severity, params in active:
+        for hit in rule.check(subject, params):
+            yield _located(rule, severity, hit, subject)
 
 
 def _located(rule: BuiltinRule, severity: FindingSeverity, hit: Hit, subject: Subject) -> Finding:
