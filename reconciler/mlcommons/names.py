@@ -8,6 +8,7 @@ UNICODE_CHARACTER_CLASS flag). Used by the manifest checks; pure, no I/O.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 ALLOWED_PUNCTUATION = frozenset(".,!?():@-_/'\"")
@@ -27,6 +28,10 @@ MODEL_DESCRIPTION = "Model description"
 MODEL_PROVISIONED_BY = "Model provisioned_by field"
 """Labels the server puts in front of its messages (§2.5, §5.2, §6.2)."""
 
+_SAFE_ASCII = re.compile(r"[A-Za-z0-9 \t\n\x0b\f\r.,!?():@\-_/'\"]*")
+"""The pattern over ASCII alone, where letters and numbers are A-Z, a-z and 0-9: the
+common case, answered without a look at each character's category."""
+
 
 def is_safe_char(char: str) -> bool:
     """Whether one character is allowed: a letter, a number, whitespace or the punctuation."""
@@ -38,6 +43,8 @@ def is_safe_char(char: str) -> bool:
 
 def is_safe_text(text: str) -> bool:
     """Whether the whole of `text` passes the 3.1+ pattern."""
+    if _SAFE_ASCII.fullmatch(text):
+        return True
     return all(is_safe_char(char) for char in text)
 
 

@@ -8,6 +8,7 @@ from reconciler.mlcommons.names import (
     CONNECTOR_NAME,
     MODEL_DESCRIPTION,
     description_error,
+    is_safe_char,
     is_safe_text,
     name_error,
     unsafe_characters,
@@ -74,3 +75,12 @@ def test_name_error(text: str | None, expected: str | None) -> None:
 )
 def test_description_error(text: str | None, expected: str | None) -> None:
     assert description_error(text, label=MODEL_DESCRIPTION) == expected
+
+
+def test_whole_texts_agree_with_the_rule_for_each_character() -> None:
+    # ASCII is answered by one pattern, the rest character by character: both must give
+    # what the per-character rule gives, alone and next to an allowed letter.
+    for code in range(0x3000):
+        char = chr(code)
+        for text in (char, f"a{char}", f"{char}9 z"):
+            assert is_safe_text(text) == all(is_safe_char(c) for c in text), repr(text)
