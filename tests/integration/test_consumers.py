@@ -92,7 +92,13 @@ def _pipeline_model_ids(client: OpenSearch) -> list[tuple[str, str]]:
 
 class Poller:
     """Reads every pipeline and every model again and again, and keeps each moment a
-    pipeline named a model that did not exist."""
+    pipeline named a model that did not exist.
+
+    Each round reads the models, then the pipelines, then the models again. A model is
+    created once and deleted once, so a model found by either read may have existed when
+    the pipelines were read (the old model deleted just after them, the new one created
+    just before): only a model missing from both reads was surely missing in between.
+    """
 
     def __init__(self, client: OpenSearch) -> None:
         self.client = client
@@ -103,12 +109,16 @@ class Poller:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            before = self._models()
             named = _pipeline_model_ids(self.client)
-            body = {"query": {"match_all": {}}, "size": 100, "_source": False}
-            hits = self.client.plugins.ml.search_models(body=body)["hits"]["hits"]
-            live = {hit["_id"] for hit in hits}
+            live = before | self._models()
             self.dangling += [(p, m) for p, m in named if m not in live]
             self.rounds += 1
+
+    def _models(self) -> set[str]:
+        body = {"query": {"match_all": {}}, "size": 100, "_source": False}
+        hits = self.client.plugins.ml.search_models(body=body)["hits"]["hits"]
+        return {hit["_id"] for hit in hits}
 
     def __enter__(self) -> Poller:
         self._thread.start()
@@ -123,6 +133,23 @@ class Poller:
 def old_release(request: pytest.FixtureRequest, sandbox_factory: Callable[..., Any]) -> Sandbox:
     sandbox: Sandbox = sandbox_factory(request.param, deploy_delay=0.05)
     return sandbox
+
+
+def test_the_poller_sees_a_pipeline_that_names_a_deleted_model(
+    old_release: Sandbox, tmp_path: Path
+) -> None:
+    # The zero-downtime tests below rest on the poller: it must see a real dangling moment.
+    sandbox, client = old_release, client_for(old_release)
+    manifests = write(tmp_path / "m", [group("team"), _inline_model("a"), INGEST])
+    assert support.apply(sandbox.url, manifests).ok
+    (model_id,) = {m for _, m in _pipeline_model_ids(client)}
+    with Poller(client) as poller:
+        client.plugins.ml.undeploy_model(model_id=model_id)
+        client.plugins.ml.delete_model(model_id=model_id)
+        deleted_at = poller.rounds
+        while poller.rounds < deleted_at + 2:  # one whole round after the delete
+            threading.Event().wait(0.01)
+    assert ("embed-docs", model_id) in poller.dangling
 
 
 def test_a_connector_change_replaces_the_model_and_rewires_both_pipelines(
