@@ -5,6 +5,9 @@ Executor on a bounded pool of workers, in dependency order; a failed change skip
 dependents with a reason and the rest goes on. The intents of all creates are written
 first, in one request; a change's dependents start once its cluster calls answered,
 while its state record is still being written (the change ends when it is stored).
+A change with `retire_after` runs as two tasks: its beginning (the new resource in place)
+and its retirement (the old one deleted, the record moved), which waits for the changes
+it names; those wait only for the beginning, everything else for the whole change.
 Every event reaches the observer, and every error text is scrubbed of known secret
 values before it leaves. The caller holds the state lock and has checked the plan is
 current.
@@ -13,11 +16,12 @@ current.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
-from reconciler.applying.acting import run_change, writes_intent
+from reconciler.applying.acting import Finish, begin_change, writes_intent
 from reconciler.applying.bodies import SecretPath
 from reconciler.applying.executing import Executor, Records, Settings, prepare_intents
 from reconciler.applying.recording import Intents, restore
@@ -37,6 +41,16 @@ Clock = Callable[[], float]
 _MAX_WORKERS = 128
 """Changes in progress at once, most of them usually waiting on deploys."""
 _UNRUN = (Status.SKIPPED, Status.NOT_STARTED)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Beginning:
+    """The task key of a change's first part, up to retiring the old resource."""
+
+    key: ResourceKey
+
+
+TaskKey = ResourceKey | Beginning
 
 
 def apply_plan(
@@ -87,18 +101,24 @@ def apply_plan(
             planned={c.key: c for c in changes},
         )
         try:
-            tasks = [_task(c, executor=executor, results=results, clock=clock) for c in changes]
+            planned = {c.key: c for c in changes}
+            tasks = [
+                task
+                for c in changes
+                for task in _tasks(c, planned, executor=executor, results=results, clock=clock)
+            ]
             # Workers may outnumber request slots: a change waiting for a deploy holds a
             # worker but no slot, so `parallelism` bounds the load on the cluster only.
             workers = max(parallelism, min(len(tasks), _MAX_WORKERS))
             outcomes = run_graph(tasks, parallelism=workers, stop=stop)
-            unrun = [c.key for c in changes if outcomes[c.key].status in _UNRUN]
+            # A change whose beginning ran keeps its intent: the next run finishes it.
+            unrun = [c.key for c in changes if _first(outcomes, c.key).status in _UNRUN]
             if unrun and _may_act(guard):
                 restore(conn, intents, unrun, before=state.records, index=settings.state_index)
         finally:
             executor.writer.close(refresh=refresh_state)
         for change in changes:
-            _report_unrun(change, outcomes[change.key], results=results, observer=observer)
+            _report_unrun(change, outcomes, results=results, observer=observer)
     result = ApplyResult(tuple(results[c.key] for c in changes), duration=clock() - started)
     observer.on_summary(result)
     return result
@@ -128,15 +148,40 @@ def write_plan_intents(
     )
 
 
-def _task(
+def _first(
+    outcomes: Mapping[TaskKey, TaskOutcome[TaskKey]], key: ResourceKey
+) -> TaskOutcome[TaskKey]:
+    """The outcome of the first part of `key`'s change (its beginning, when split)."""
+    return outcomes.get(Beginning(key)) or outcomes[key]
+
+
+def _retiring(change: Change, planned: Mapping[ResourceKey, Change]) -> tuple[ResourceKey, ...]:
+    """The planned changes that must finish before `change` retires the old resource."""
+    return tuple(key for key in change.retire_after if key in planned and key != change.key)
+
+
+def _waits(change: Change, planned: Mapping[ResourceKey, Change]) -> tuple[TaskKey, ...]:
+    """What `change` waits for: the beginning of a change it retires after, else the
+    whole of each change it depends on."""
+    return tuple(
+        Beginning(dep) if dep in planned and change.key in _retiring(planned[dep], planned) else dep
+        for dep in change.depends_on
+    )
+
+
+def _tasks(
     change: Change,
+    planned: Mapping[ResourceKey, Change],
     *,
     executor: Executor,
     results: dict[ResourceKey, ChangeResult],
     clock: Clock,
-) -> Task[ResourceKey]:
+) -> Sequence[Task[TaskKey]]:
+    """One task for the change, or two (beginning, retirement) when it has `retire_after`."""
     started: list[float] = []
     live: list[str | None] = []
+    rest: list[Finish] = []
+    later = _retiring(change, planned)
 
     def failed(exc: Exception) -> None:
         error = scrub(str(exc)) or type(exc).__name__
@@ -146,16 +191,26 @@ def _task(
         )
         executor.observer.on_finish(change, outcome=Outcome.FAILED, duration=duration, error=error)
 
-    def run() -> None:
-        executor.observer.on_start(change)
-        started.append(clock())
+    def guarded(step: Callable[[], None]) -> None:
         try:
-            live.append(run_change(executor, change))
+            step()
         except Exception as exc:
             with contextlib.suppress(Exception):
                 executor.settle(change.key)  # what it did write is stored before it ends
             failed(exc)
             raise
+
+    def begin() -> None:
+        executor.observer.on_start(change)
+        started.append(clock())
+        guarded(lambda: rest.append(begin_change(executor, change)))
+
+    def finish() -> None:
+        guarded(lambda: live.append(rest[0]()))
+
+    def run() -> None:
+        begin()
+        finish()
 
     def settle() -> None:
         try:
@@ -176,17 +231,31 @@ def _task(
             change, outcome=Outcome.DONE, duration=duration, live_id=live[0]
         )
 
-    return Task(change.key, run, depends_on=change.depends_on, settle=settle)
+    waits = _waits(change, planned)
+    if not later:
+        return (Task(change.key, run, depends_on=waits, settle=settle),)
+    return (
+        Task(Beginning(change.key), begin, depends_on=waits),
+        Task(change.key, finish, depends_on=(Beginning(change.key), *later), settle=settle),
+    )
 
 
 def _report_unrun(
     change: Change,
-    outcome: TaskOutcome[ResourceKey],
+    outcomes: Mapping[TaskKey, TaskOutcome[TaskKey]],
     *,
     results: dict[ResourceKey, ChangeResult],
     observer: ApplyObserver,
 ) -> None:
-    if outcome.status not in (Status.SKIPPED, Status.NOT_STARTED):
+    outcome = outcomes[change.key]
+    if outcome.status not in _UNRUN or change.key in results:
+        return  # it ran, or its beginning failed and said so
+    if _first(outcomes, change.key).status is Status.SUCCEEDED:
+        # The new resource is in place; the old one stays until a change it waits for
+        # succeeds. The intent keeps the old ID, so the next apply finishes the job.
+        error = f"the old one was kept: {outcome.reason.replace('skipped ', 'not deleted ')}"
+        results[change.key] = ChangeResult(change.key, change.action, Outcome.FAILED, error=error)
+        observer.on_finish(change, outcome=Outcome.FAILED, duration=0.0, error=error)
         return
     results[change.key] = ChangeResult(
         change.key, change.action, Outcome.SKIPPED, error=outcome.reason

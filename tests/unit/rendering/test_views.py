@@ -104,7 +104,7 @@ def test_noop_changes_are_not_shown() -> None:
 def test_json_summary_matches_the_plan(name: str) -> None:
     plan = PLANS[name]()
     document = json.loads(render_json(plan))
-    assert document["format_version"] == FORMAT_VERSION == 2
+    assert document["format_version"] == FORMAT_VERSION == 3
     assert document["has_changes"] == plan.has_changes
     for action in Action:
         assert document["summary"][action.value] == plan.counts()[action]
