@@ -537,3 +537,40 @@ def test_an_agent_before_3_1_is_registered_again_before_its_model_is_retired(
     (named,) = {m for _, m in _agent_model_ids(client)}
     assert client.plugins.ml.get_model(model_id=named)["model_state"] == "DEPLOYED"
     assert support.actions(support.plan(sandbox.url, manifests)) == {}
+
+
+def test_a_failed_reregistration_keeps_the_old_connector_and_the_next_apply_finishes(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A model that cannot register again on the new connector (a 500) keeps its old
+    model and the old connector: the connector change fails saying so, nothing is lost,
+    and the next apply finishes the replacement."""
+    sandbox: Sandbox = sandbox_factory("2.11", deploy_delay=0.02)
+    client = client_for(sandbox)
+    base = [group("team"), model("embedder", connector_name="chat", group_name="team"), INGEST]
+    params = {"model": "a", "temperature": "0"}
+    manifests = write(tmp_path / "m", [connector("chat", parameters=params), *base])
+    assert support.apply(sandbox.url, manifests).ok
+    (old_connector,) = _connector_ids(client)
+    (old_model,) = {m for _, m in _pipeline_model_ids(client)}
+
+    write(tmp_path / "m", [connector("chat", parameters={"model": "a"}), *base])
+    # The next register (the new model's) is refused with a permanent error.
+    rule = {"route": "POST /_plugins/_ml/models/_register", "refuse_next": 1, "status": 500}
+    client.transport.perform_request("PUT", "/_sandbox/faults", body={"rules": [rule]})
+    with Poller(client) as poller:
+        result = support.apply(sandbox.url, manifests)
+    assert not result.ok
+    outcomes = {str(r.key): r for r in result.results}
+    assert outcomes["Model/embedder"].outcome.value == "failed"
+    kept = outcomes["Connector/chat"]
+    assert kept.outcome.value == "failed"
+    assert kept.error is not None and "the old one was kept" in kept.error
+    assert old_connector in _connector_ids(client)
+    assert client.plugins.ml.get_model(model_id=old_model)["model_state"] == "DEPLOYED"
+    assert poller.dangling == []
+
+    assert support.apply(sandbox.url, manifests).ok
+    (new_connector,) = _connector_ids(client)
+    assert new_connector != old_connector
+    assert support.actions(support.plan(sandbox.url, manifests)) == {}
