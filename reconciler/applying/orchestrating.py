@@ -178,66 +178,99 @@ def _tasks(
     clock: Clock,
 ) -> Sequence[Task[TaskKey]]:
     """One task for the change, or two (beginning, retirement) when it has `retire_after`."""
-    started: list[float] = []
-    live: list[str | None] = []
-    rest: list[Finish] = []
+    run = _ChangeRun(change, executor=executor, results=results, clock=clock)
+    waits = _waits(change, planned)
     later = _retiring(change, planned)
+    if not later:
+        return (Task(change.key, run.whole, depends_on=waits, settle=run.settle),)
+    first = Beginning(change.key)
+    return (
+        Task(first, run.begin, depends_on=waits),
+        Task(change.key, run.finish, depends_on=(first, *later), settle=run.settle),
+    )
 
-    def failed(exc: Exception) -> None:
-        error = scrub(str(exc)) or type(exc).__name__
-        duration = clock() - started[0]
-        results[change.key] = ChangeResult(
-            change.key, change.action, Outcome.FAILED, duration=duration, error=error
-        )
-        executor.observer.on_finish(change, outcome=Outcome.FAILED, duration=duration, error=error)
 
-    def guarded(step: Callable[[], None]) -> None:
+class _ChangeRun:
+    """The steps of one change as the graph runs them, and the result they leave."""
+
+    def __init__(
+        self,
+        change: Change,
+        *,
+        executor: Executor,
+        results: dict[ResourceKey, ChangeResult],
+        clock: Clock,
+    ) -> None:
+        self.change = change
+        self.executor = executor
+        self.results = results
+        self.clock = clock
+        self.started = 0.0
+        self.live_id: str | None = None
+        self.rest: Finish | None = None
+        """What is left once the beginning ran: retiring the old resource."""
+
+    def whole(self) -> None:
+        """A change that is not split: its beginning and its end in one task."""
+        self.begin()
+        self.finish()
+
+    def begin(self) -> None:
+        """Everything up to retiring the old resource (all there is to most changes)."""
+        self.executor.observer.on_start(self.change)
+        self.started = self.clock()
         try:
-            step()
+            self.rest = begin_change(self.executor, self.change)
         except Exception as exc:
-            with contextlib.suppress(Exception):
-                executor.settle(change.key)  # what it did write is stored before it ends
-            failed(exc)
+            self._stopped(exc)
             raise
 
-    def begin() -> None:
-        executor.observer.on_start(change)
-        started.append(clock())
-        guarded(lambda: rest.append(begin_change(executor, change)))
-
-    def finish() -> None:
-        guarded(lambda: live.append(rest[0]()))
-
-    def run() -> None:
-        begin()
-        finish()
-
-    def settle() -> None:
+    def finish(self) -> None:
+        """Retire the old resource and record the new one."""
+        assert self.rest is not None  # the graph runs this only after the beginning
         try:
-            executor.settle(change.key)
+            self.live_id = self.rest()
         except Exception as exc:
-            failed(exc)
+            self._stopped(exc)
             raise
-        duration = clock() - started[0]
-        results[change.key] = ChangeResult(
+
+    def settle(self) -> None:
+        """Wait for the change's state writes; the change ends here, done or failed."""
+        change = self.change
+        try:
+            self.executor.settle(change.key)
+        except Exception as exc:
+            self._failed(exc)
+            raise
+        duration = self.clock() - self.started
+        self.results[change.key] = ChangeResult(
             change.key,
             change.action,
             Outcome.DONE,
-            live_id=live[0],
+            live_id=self.live_id,
             duration=duration,
             tally=change.tally,
         )
-        executor.observer.on_finish(
-            change, outcome=Outcome.DONE, duration=duration, live_id=live[0]
+        self.executor.observer.on_finish(
+            change, outcome=Outcome.DONE, duration=duration, live_id=self.live_id
         )
 
-    waits = _waits(change, planned)
-    if not later:
-        return (Task(change.key, run, depends_on=waits, settle=settle),)
-    return (
-        Task(Beginning(change.key), begin, depends_on=waits),
-        Task(change.key, finish, depends_on=(Beginning(change.key), *later), settle=settle),
-    )
+    def _stopped(self, exc: Exception) -> None:
+        """A step failed: what it did write is stored before the change ends, failed."""
+        with contextlib.suppress(Exception):
+            self.executor.settle(self.change.key)
+        self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        change = self.change
+        error = scrub(str(exc)) or type(exc).__name__
+        duration = self.clock() - self.started
+        self.results[change.key] = ChangeResult(
+            change.key, change.action, Outcome.FAILED, duration=duration, error=error
+        )
+        self.executor.observer.on_finish(
+            change, outcome=Outcome.FAILED, duration=duration, error=error
+        )
 
 
 def _report_unrun(
