@@ -128,9 +128,16 @@ def verify(document: Mapping[str, Any], *, key: SecretKey | None, origin: str) -
             f"trusted; {_REMAKE}"
         )
     if version != FORMAT_VERSION:
+        older = isinstance(version, int) and version < FORMAT_VERSION
+        why = (
+            f"; it was saved by an older osml, which did not record when replaced resources "
+            f"are retired: {_REMAKE}"
+            if older
+            else ""
+        )
         raise PlanError(
             f"{origin}: plan format version {version!r} is not supported "
-            f"(expected {FORMAT_VERSION})"
+            f"(expected {FORMAT_VERSION}){why}"
         )
     block = document.get(INTEGRITY)
     if not isinstance(block, Mapping) or not isinstance(block.get("digest"), str):

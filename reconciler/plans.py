@@ -20,9 +20,10 @@ from reconciler.errors import PlanError
 from reconciler.findings import Finding
 from reconciler.resources import Kind, ResourceKey
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """Version of the saved-plan and JSON plan format (docs/plan-format.md). 2 added
-`manifests` and the saved file's `integrity` block (`reconciler.planfiles`)."""
+`manifests` and the saved file's `integrity` block (`reconciler.planfiles`); 3 added a
+change's `retire_after` and the connector strategy `reregister`."""
 
 SECRET_MARKER = "$secret"
 STATE_ONLY_PREFIX = "lifecycle."
@@ -65,6 +66,10 @@ class Strategy(enum.StrEnum):
     """Create a new connector, repoint each model with Update Model (2.12+), delete the old."""
     RECREATE = "recreate"
     """Undeploy the models, change the connector, redeploy them: downtime."""
+    REREGISTER = "reregister"
+    """A replace before 2.12 (no Update Model, §6.8; a referenced connector cannot be
+    deleted, §2.10): create the new connector, register each model again on it (its own
+    replace), and delete the old connector after the last old model is gone."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -110,6 +115,10 @@ class Change:
     affected: tuple[ResourceKey, ...] = ()
     """Models repointed, undeployed or redeployed as a side effect of this change, and the
     managed pipelines and agents rewired to a new ID before the old resource goes."""
+    retire_after: tuple[ResourceKey, ...] = ()
+    """For a replace (or swap): the changes that must finish before the old resource is
+    deleted. They wait only for the new resource (their `depends_on` names this change);
+    everything else that depends on this change waits for the old one to be gone too."""
     downtime: str | None = None
     """Expected downtime in words; None when there is none."""
     deploy_after: bool = False
@@ -247,8 +256,11 @@ class Plan:
         """Read a plan document; PlanError when it is not one this osml understands."""
         version = data.get("format_version")
         if version != FORMAT_VERSION:
+            older = isinstance(version, int) and version < FORMAT_VERSION
+            hint = "; it was saved by an older osml: make the plan again" if older else ""
             raise PlanError(
-                f"plan format version {version!r} is not supported (expected {FORMAT_VERSION})"
+                f"plan format version {version!r} is not supported (expected "
+                f"{FORMAT_VERSION}){hint}"
             )
         try:
             return cls(
@@ -322,6 +334,7 @@ def _change_to_dict(change: Change) -> dict[str, Any]:
         "depends_on": [str(k) for k in change.depends_on],
         "strategy": change.strategy.value if change.strategy else None,
         "affected": [str(k) for k in change.affected],
+        "retire_after": [str(k) for k in change.retire_after],
         "downtime": change.downtime,
         "deploy_after": change.deploy_after,
         "undeploy_first": change.undeploy_first,
@@ -345,6 +358,7 @@ def _change_from_dict(data: Mapping[str, Any]) -> Change:
         depends_on=tuple(ResourceKey.parse(k) for k in data.get("depends_on", [])),
         strategy=Strategy(data["strategy"]) if data.get("strategy") else None,
         affected=tuple(ResourceKey.parse(k) for k in data.get("affected", [])),
+        retire_after=tuple(ResourceKey.parse(k) for k in data.get("retire_after", [])),
         downtime=data.get("downtime"),
         deploy_after=bool(data.get("deploy_after", False)),
         undeploy_first=bool(data.get("undeploy_first", False)),

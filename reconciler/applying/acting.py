@@ -4,7 +4,9 @@
 order: an intent record before every create (a crash between the create and its record
 is resolved by adoption on the next plan, never by a duplicate; `writes_intent` tells
 which changes create), each mutation followed by its record, a replaced resource's
-record moved only once the old one is gone.
+record moved only once the old one is gone. `begin_change` stops a replace (or swap)
+before the old resource is retired and hands back the rest, which the orchestrator runs
+once the change's `retire_after` changes finished.
 Called by `applying.orchestrating` from worker threads; never decides anything itself.
 """
 
@@ -35,12 +37,45 @@ def writes_intent(change: Change) -> bool:
     )
 
 
+Finish = Callable[[], "str | None"]
+"""The rest of a change once its new resource is in place: retire the old one, record the
+new one; returns the resource's live ID (None for settings)."""
+
+
 def run_change(ex: Executor, change: Change) -> str | None:
     """Perform `change`; the resource's live ID afterwards (None for settings)."""
+    return begin_change(ex, change)()
+
+
+def begin_change(ex: Executor, change: Change) -> Finish:
+    """Perform `change` up to retiring the resource it replaces; the rest, to call later.
+
+    A replace (or connector swap) creates the new resource, deploys it and rewires the
+    consumers here, and from then on the new ID is what references to it resolve to
+    (`Executor.begin`); the returned callable deletes the old resource and records the
+    new one. Any other change runs whole here.
+    """
     if change.key.kind.is_setting:
         ex.apply_settings(change)
-        return None
-    return _HANDLERS[change.action](ex, change)
+        return _done(None)
+    if _swaps(change):
+        return _swap(ex, change)
+    if change.action is Action.REPLACE:
+        return _replace(ex, change)
+    return _done(_HANDLERS[change.action](ex, change))
+
+
+def _done(live_id: str | None) -> Finish:
+    return lambda: live_id
+
+
+def _swaps(change: Change) -> bool:
+    """A connector update (or adoption) done as a swap: a new connector takes over."""
+    return (
+        change.action in (Action.UPDATE, Action.ADOPT)
+        and change.key.kind is Kind.CONNECTOR
+        and change.strategy is Strategy.SWAP
+    )
 
 
 def _create(ex: Executor, change: Change) -> str:
@@ -123,8 +158,6 @@ def _unclaimed_by_name(ex: Executor, change: Change, name: str) -> str | None:
 
 def _update(ex: Executor, change: Change) -> str:
     live_id = _require_id(change)
-    if change.key.kind is Kind.CONNECTOR and change.strategy is Strategy.SWAP:
-        return _swap(ex, change)
     body = ex.body(change, sent=_sends(change))
     if change.undeploy_first:
         deploying.undeploy_and_wait(ex, change, live_id, subject=str(change.key))
@@ -162,7 +195,7 @@ def _update_call(ex: Executor, change: Change, live_id: str, body: dict[str, Any
     return ex.calls.update_model(live_id, body, subject=subject)
 
 
-def _replace(ex: Executor, change: Change) -> str:
+def _replace(ex: Executor, change: Change) -> Finish:
     if change.key.kind is Kind.CONNECTOR:
         return _replace_connector(ex, change)
     old_id = _require_id(change)
@@ -170,23 +203,29 @@ def _replace(ex: Executor, change: Change) -> str:
         # Group names are unique (§5.3): the old group must go before the new one exists.
         subject = str(change.key)
         ex.retried_unless_gone(lambda: ex.calls.delete_model_group(old_id, subject=subject))
-        return _create(ex, dataclasses.replace(change, live_id=None))
-    # A model: the new one is registered and deployed before the old one goes, so the
-    # name keeps answering (models may share names, §1.2). The record moves to the new
-    # ID only once the old one is gone: until then the intent keeps the old ID, so a run
-    # cut short in between finishes the job instead of leaving the old model behind.
+        return _done(_create(ex, dataclasses.replace(change, live_id=None)))
+    # A model or agent: the new one is registered (and deployed) before the old one goes,
+    # so the name keeps answering (models may share names, §1.2). The record moves to the
+    # new ID only once the old one is gone: until then the intent keeps the old ID, so a
+    # run cut short in between finishes the job instead of leaving the old one behind.
     body = ex.body(change)
     interrupted = ex.intent(change)
     new_id = _create_call(ex, change, body.body, look_first=interrupted)
     if change.deploy_after:
         deploying.deploy_and_wait(ex, change, new_id)
     rewire(ex, change, new_id)
-    if change.key.kind is Kind.AGENT:
-        ex.retried_unless_gone(lambda: ex.calls.delete_agent(old_id, subject=str(change.key)))
-    else:
-        deploying.remove_model(ex, change, old_id)
-    ex.record(change, new_id, body)
-    return new_id
+    ex.begin(change.key, new_id)
+
+    def retire() -> str:
+        if change.key.kind is Kind.AGENT:
+            subject = str(change.key)
+            ex.retried_unless_gone(lambda: ex.calls.delete_agent(old_id, subject=subject))
+        else:
+            deploying.remove_model(ex, change, old_id)
+        ex.record(change, new_id, body)
+        return new_id
+
+    return retire
 
 
 def rewire(ex: Executor, change: Change, new_id: str) -> None:
@@ -211,36 +250,27 @@ def _send_consumer(ex: Executor, key: ResourceKey, live_id: str, body: dict[str,
     return ex.calls.update_agent(live_id, body, subject=str(key))
 
 
-def _replace_connector(ex: Executor, change: Change) -> str:
+def _replace_connector(ex: Executor, change: Change) -> Finish:
     """A connector that update cannot change (§1.5): a new one takes its place."""
     if change.strategy is not Strategy.RECREATE:
         return _swap(ex, change)
-    if not ex.calls.capabilities.update_model:
-        return _replace_before_update_model(ex, change)
     # `recreate` asked for: the models stop answering while their connector changes.
     deployed = [(m, i) for m, i in _affected(ex, change) if deploying.is_deployed(ex, i)]
     for model, model_id in deployed:
         deploying.undeploy_and_wait(ex, change, model_id, subject=str(model))
-    new_id = _swap(ex, change)
+    retire = _swap(ex, change)
     for model, model_id in deployed:
         deploying.deploy_and_wait(ex, change, model_id, subject=str(model))
-    return new_id
+    return retire
 
 
-def _replace_before_update_model(ex: Executor, change: Change) -> str:
-    """Before 2.12 no model can be repointed (§6.8) and a referenced connector cannot be
-    deleted (§2.10): the models using it go first; their own replace changes, which
-    depend on this one, register them again on the new connector."""
-    old_id = _require_id(change)
-    for model, model_id in _affected(ex, change):
-        ex.observer.on_wait(change, f"removing {model}; it is registered again afterwards")
-        deploying.remove_model(ex, change, model_id, subject=str(model))
-    ex.retried_unless_gone(lambda: ex.calls.delete_connector(old_id, subject=str(change.key)))
-    return _create(ex, dataclasses.replace(change, live_id=None))
-
-
-def _swap(ex: Executor, change: Change) -> str:
+def _swap(ex: Executor, change: Change) -> Finish:
     """A new connector, every model repointed to it (§6.8), then the old one deleted.
+
+    Before 2.12 (`Strategy.REREGISTER`) no model can be repointed: the models register
+    again on the new connector through their own replaces, which run between this begin
+    and the retirement (`Change.retire_after`), since the server refuses to delete a
+    connector any model references (§2.10).
 
     The record moves to the new ID last: while the intent holds the old ID, a run cut
     short anywhere in between (a crash, a failed delete) is finished by the next one,
@@ -250,15 +280,22 @@ def _swap(ex: Executor, change: Change) -> str:
     body = ex.body(change)
     interrupted = ex.intent(change)
     new_id = _create_call(ex, change, body.body, look_first=interrupted)
-    for model in change.affected:
-        if model.kind is not Kind.MODEL:
-            continue
-        ex.observer.on_wait(change, f"repointing {model} to the new connector")
-        _repoint(ex, model, connector_id=new_id)
+    if change.strategy is not Strategy.REREGISTER:
+        for model in change.affected:
+            if model.kind is not Kind.MODEL:
+                continue
+            ex.observer.on_wait(change, f"repointing {model} to the new connector")
+            _repoint(ex, model, connector_id=new_id)
     rewire(ex, change, new_id)
-    ex.retried_unless_gone(lambda: ex.calls.delete_connector(old_id, subject=str(change.key)))
-    ex.record(change, new_id, body)
-    return new_id
+    ex.begin(change.key, new_id)
+
+    def retire() -> str:
+        subject = str(change.key)
+        ex.retried_unless_gone(lambda: ex.calls.delete_connector(old_id, subject=subject))
+        ex.record(change, new_id, body)
+        return new_id
+
+    return retire
 
 
 def _repoint(ex: Executor, model: ResourceKey, *, connector_id: str) -> None:
@@ -342,10 +379,10 @@ def _require_id(change: Change) -> str:
 
 
 _HANDLERS: Mapping[Action, Callable[[Executor, Change], str | None]] = {
+    # A replace, and a connector swap, begin in `_replace` and `_swap` (`begin_change`).
     Action.CREATE: _create,
     Action.UPDATE: _update,
     Action.ADOPT: _update,
-    Action.REPLACE: _replace,
     Action.DELETE: _delete,
     Action.DEPLOY: _deploy_change,
     Action.REDEPLOY: _deploy_change,

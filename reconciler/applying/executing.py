@@ -239,6 +239,9 @@ class Executor:
         )
         self._pending: dict[ResourceKey, list[Future[StateRecord | None]]] = {}
         self._pending_lock = threading.Lock()
+        self.begun: dict[ResourceKey, str] = {}
+        """New IDs of resources whose replacement is in place but whose old one is not
+        yet retired (nor the record moved): what references to them resolve to."""
         self._probes: dict[ResourceKey, ProbeResult] = {}
         """Probe outcomes of this apply, for records written after the probe ran (a
         model replace records the new model once the old one is gone)."""
@@ -284,11 +287,18 @@ class Executor:
         return materialize(
             change.after,
             key=change.key,
-            resolve_id=lambda key: overrides.get(key) or self.records.live_id(key),
+            resolve_id=lambda key: (
+                overrides.get(key) or self.begun.get(key) or self.records.live_id(key)
+            ),
             secrets=self.secrets,
             fingerprint_key=self.fingerprint_key,
             unsent=current,
         )
+
+    def begin(self, key: ResourceKey, new_id: str) -> None:
+        """The replacement of `key` is in place as `new_id`: changes that run before the
+        old one is retired (its `retire_after`) refer to the new one."""
+        self.begun[key] = new_id
 
     def intent(self, change: Change) -> bool:
         """Make sure the intent of a create is stored before the create is sent.

@@ -238,7 +238,11 @@ def _model(
     assert pair.live is not None
     replace = _model_replace_reasons(before, after, found, situation) + _finish_replacement(pair)
     if culprit is not None:
-        replace.append(f"its connector {culprit} is replaced and cannot be repointed before 2.12")
+        replace.append(
+            f"its connector {culprit} is replaced and cannot be repointed before 2.12: "
+            "registered again on the new connector, the old model deleted once the new "
+            "one serves"
+        )
     action = _action(pair, found, replace)
     change = Change(
         pair.key,
@@ -281,10 +285,11 @@ def _with_lifecycle(change: Change, pair: Pair) -> Change:
 def _with_deploy(change: Change, need: DeployNeed, *, wanted: bool, running: bool) -> Change:
     """Fold the model's deploy state into its one change."""
     if change.action is Action.REPLACE:
-        downtime = f"{change.key} unavailable from undeploy until redeploy (new model ID)"
-        return dataclasses.replace(
-            change, deploy_after=wanted, downtime=downtime if running else None
-        )
+        # The new model is registered and deployed before the old one is deleted
+        # (`applying.acting`): the name keeps serving, under a new model ID.
+        stops = running and not wanted
+        downtime = f"{change.key} stops serving (lifecycle.deployed is false)" if stops else None
+        return dataclasses.replace(change, deploy_after=wanted, downtime=downtime)
     if need.action is None:
         return change
     if change.action is Action.NOOP:

@@ -1,14 +1,15 @@
 """Model groups that a plan empties on 2.9-2.10, where the server deletes them (§5.7).
 
 Before 2.11, deleting the last model of a group also deletes the group. A plan that
-removes every model of a group osml keeps (a connector replace that re-registers its
-models, a model replaced into another group, the last model pruned) would leave the
+removes every model of a group osml keeps (a model replaced into another group, the
+last model pruned) would leave the
 next run to create the group again, and the models registered again into it fail with
 `Model Group Response is empty` (§6.3). So such a group is planned as a `replace` that
 waits for the changes removing its models: apply deletes what is left of it (nothing,
 usually) and creates it again, and the models that register into it wait for it through
 their references. A group the plan does not keep (unmanaged, or kept by a recorded
-`prevent_destroy`) gets a warning instead. A model replaced within its own group is
+`prevent_destroy`) gets a warning instead. A model replaced within its own group (also
+one registered again because its connector is replaced, `Strategy.REREGISTER`) is
 registered again before the old one goes, so it never empties the group.
 
 Called by `planning.making` once every change is decided; pure.
@@ -20,7 +21,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 from reconciler.planning.situations import Findings, Situation
-from reconciler.plans import Action, Change, Strategy, ref_target
+from reconciler.plans import Action, Change, ref_target
 from reconciler.resources import Kind, ResourceKey
 
 
@@ -57,26 +58,13 @@ def _leaving(changes: Iterable[Change], *, situation: Situation) -> dict[str, Re
     models = {m.id: m for m in situation.snapshot.models}
     leaving: dict[str, ResourceKey] = {}
     for change in changes:
-        if change.key.kind is Kind.CONNECTOR and _reregisters(change, situation):
-            users = situation.models_by_connector.get(change.live_id or "", ())
-            removed = (m for m in users if situation.key_of(m) in change.affected)
-            leaving.update((m.id, change.key) for m in removed)
-        elif change.key.kind is Kind.MODEL and change.live_id in models:
+        if change.key.kind is Kind.MODEL and change.live_id in models:
             live = models[change.live_id]
             if change.action is Action.DELETE or (
                 change.action is Action.REPLACE and _moves(change, live.source, situation)
             ):
                 leaving.setdefault(live.id, change.key)
     return leaving
-
-
-def _reregisters(change: Change, situation: Situation) -> bool:
-    """A connector replace before 2.12 deletes its models and registers them again."""
-    return (
-        change.action is Action.REPLACE
-        and change.strategy is Strategy.RECREATE
-        and not situation.caps.update_model
-    )
 
 
 def _moves(change: Change, source: Mapping[str, object], situation: Situation) -> bool:

@@ -15,7 +15,8 @@ the plan lists each live consumer that names it (`Situation.uses`, managed or no
   becomes an update to the new ID that waits for the replacement, and the replacing change
   re-sends it (`Change.affected`) after the new resource answers and before the old one is
   deleted, so no moment has the consumer naming a deleted resource (applying.acting);
-  an agent before 3.1 cannot be updated, so it is registered again afterwards;
+  an agent before 3.1 cannot be updated, so it is registered again with the new ID, and
+  the replacing change retires the old resource only after that (`Change.retire_after`);
 * any other use (an unmanaged pipeline or agent, an index default, a raw ID) would break:
   the plan is refused with the consumer's name, unless the user allows it
   (`--allow-breaking-consumers`, or `lifecycle.allow_breaking_consumers` on the model),
@@ -133,6 +134,7 @@ def _weigh(
     """Decide each use of `target` and record it on the change at `i`."""
     lines: list[str] = []
     rewired: list[ResourceKey] = []
+    renewed: list[ResourceKey] = []
     first: list[ResourceKey] = []
     notes: list[str] = []
     for use in uses:
@@ -155,8 +157,7 @@ def _weigh(
                 line, change = _rewire(planned, use, target, live_id, situation=situation)
                 out[where[use.key]] = change
                 lines.append(line)
-                if change.action is not Action.REPLACE:
-                    rewired.append(use.key)
+                (renewed if change.action is Action.REPLACE else rewired).append(use.key)
                 continue
         if effect is Effect.OFFLINE:
             lines.append(f"{use.consumer}: {use.path}: fails while {target} is offline")
@@ -178,9 +179,15 @@ def _weigh(
     if rewired:
         names = ", ".join(str(key) for key in rewired)
         reasons = (*reasons, f"rewires {names} to the new ID before the old one is deleted")
+    if renewed and target == change.key:
+        names = ", ".join(str(key) for key in renewed)
+        verb = "is" if len(renewed) == 1 else "are"
+        reasons = (*reasons, f"the old one is deleted once {names} {verb} registered again")
     waits = (*change.depends_on, *(k for k in first if k not in change.depends_on))
+    retire = (*change.retire_after, *(k for k in renewed if k not in change.retire_after))
     out[i] = dataclasses.replace(
         change,
+        retire_after=retire if target == change.key else change.retire_after,
         depends_on=waits if target == change.key else change.depends_on,
         consumers=(*change.consumers, *lines),
         affected=(*change.affected, *(k for k in rewired if k not in change.affected)),
@@ -205,7 +212,10 @@ def _rewire(
             reasons=(*planned.reasons, f"{reason}, but {why}: replace (a new agent ID)"),
             depends_on=depends,
         )
-        line = f"{use.consumer}: {use.path}: registered again afterwards ({why})"
+        line = (
+            f"{use.consumer}: {use.path}: registered again with the new ID before the old "
+            f"one goes ({why})"
+        )
         return line, change
     action = planned.action
     if action is Action.NOOP:

@@ -37,6 +37,7 @@ from reconciler.planning.impacts import Allowance, wire_consumers
 from reconciler.planning.normalizing import Fingerprints
 from reconciler.planning.ordering import order
 from reconciler.planning.pairing import DocumentManifest, Orphan, Pairing, pair
+from reconciler.planning.retiring import schedule_retirements
 from reconciler.planning.reviewing import review
 from reconciler.planning.situations import Findings, Situation
 from reconciler.plans import Change, ClusterIdentity, Plan
@@ -104,6 +105,7 @@ def make_plan(
         changes, situation=situation, findings=findings, allowance=_allowance(manifests, options,
         records=snapshot.state.records),
     )  # fmt: skip
+    changes = schedule_retirements(changes, findings=findings)
     pruned_keys = {c.key for c in pruned}
     pruned = [c for c in changes if c.key in pruned_keys]
     if findings.problems:

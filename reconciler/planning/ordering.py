@@ -7,7 +7,8 @@ Dependencies come from the changes themselves (reference markers, models that mu
 connector before it is deleted) plus one rule: a document change waits for every settings
 change, since trusted endpoints must be in place before a connector is created (§10). Only
 dependencies on changes that do something are kept. `--target` keeps the targeted changes
-and, transitively, what they depend on.
+and, transitively, what they depend on and what must finish before they retire the old
+resource (`Change.retire_after`).
 
 A heap-based topological sort: O(n log n + edges), fine for plans of thousands of changes.
 Called by `planning.making`; pure.
@@ -77,9 +78,10 @@ def _linked(change: Change, acting: set[ResourceKey], settings: list[ResourceKey
     """`change` with its dependencies filled in; copied only when they differ (a big,
     quiet plan is mostly no-ops, and copying a frozen dataclass is not free)."""
     depends_on = _dependencies(change, acting, settings)
-    if depends_on == change.depends_on:
+    retire_after = tuple(key for key in change.retire_after if key in acting)
+    if depends_on == change.depends_on and retire_after == change.retire_after:
         return change
-    return dataclasses.replace(change, depends_on=depends_on)
+    return dataclasses.replace(change, depends_on=depends_on, retire_after=retire_after)
 
 
 def _dependencies(
@@ -116,7 +118,13 @@ def _narrow(
         if key in kept:
             continue
         kept[key] = changes[key]
-        wanted = {*changes[key].depends_on, *references[key].depends_on}
+        # What retires the old resource must run too: a connector replaced before 2.12
+        # cannot be deleted while its old models exist (§2.10).
+        wanted = {
+            *changes[key].depends_on,
+            *references[key].depends_on,
+            *changes[key].retire_after,
+        }
         stack.extend(dep for dep in wanted if dep in changes)
     return kept
 

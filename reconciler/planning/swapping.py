@@ -9,8 +9,12 @@ So an update with deployed models, or a replace with any referencing model, need
   works on deployed models from 2.12, §6.8), then delete the old connector. No downtime.
 - RECREATE: undeploy the running models, change the connector, redeploy them. Chosen by
   `lifecycle.update_strategy: recreate`, under `prevent_destroy` (a swap deletes the old
-  connector), and before 2.12 where models cannot be repointed. A replace before 2.12 cannot
-  repoint either, so its models are deleted and registered again (new model IDs).
+  connector), and for an update before 2.12 where models cannot be repointed.
+- REREGISTER (a replace before 2.12, which cannot repoint either): create the new
+  connector, register each model again on it (new model IDs; each model's own replace
+  deploys the new one, rewires its consumers, then deletes the old one), and delete the
+  old connector only once the last old model is gone (`Change.retire_after`, filled in by
+  `planning.retiring`). The models keep serving until their replacement is deployed.
 
 Called by `deciding`; pure. docs/planning.md walks through the cases.
 """
@@ -35,7 +39,7 @@ class Swap:
     downtime: str | None = None
     reasons: tuple[str, ...] = ()
     reregister: tuple[ResourceKey, ...] = ()
-    """Models that must be deleted and registered again (replace before 2.12)."""
+    """Models that must be registered again on the new connector (replace before 2.12)."""
 
 
 NO_SWAP = Swap()
@@ -114,14 +118,14 @@ def _recreate_before_repoint(
         return _recreate(action, affected, running, f"{version} has no Update Model",
                          situation=situation)  # fmt: skip
     return Swap(
-        Strategy.RECREATE,
+        Strategy.REREGISTER,
         affected=affected,
-        downtime=f"{', '.join(map(str, affected)) or 'its models'} deleted and registered "
-        "again (new model IDs) until redeployed",
+        downtime="none (reregister: each model serves until its new registration is deployed)",
         reasons=(
             f"used by {_count(users)} and {version} cannot repoint them (Update Model "
             "is 2.12+) while the server refuses to delete a referenced connector: "
-            "the models are deleted and registered again",
+            "reregister (create the new connector, register the models again on it, "
+            "delete the old connector after the last old model)",
         ),
         reregister=affected,
     )

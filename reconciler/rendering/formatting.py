@@ -43,6 +43,10 @@ STRATEGIES: Mapping[Strategy, str] = {
     Strategy.IN_PLACE: "in place (no deployed model uses it)",
     Strategy.SWAP: "swap (create a new connector, repoint the models, delete the old one)",
     Strategy.RECREATE: "recreate (undeploy the models, change the connector, redeploy them)",
+    Strategy.REREGISTER: (
+        "reregister (create the new connector, register the models again on it, "
+        "delete the old connector after the last old model)"
+    ),
 }
 """How a connector change reaches its models (reference §2.9), in words."""
 
@@ -112,7 +116,8 @@ def header(change: Change) -> str:
 
 
 def detail_lines(change: Change) -> list[str]:
-    """`strategy: ...`, `downtime: ...`, `affected: ...`, `probe: ...` when they apply."""
+    """`strategy: ...`, `downtime: ...`, `affected: ...`, `old one deleted after: ...`,
+    `probe: ...` when they apply."""
     lines = []
     if change.strategy is not None:
         lines.append(f"strategy: {STRATEGIES[change.strategy]}")
@@ -121,6 +126,8 @@ def detail_lines(change: Change) -> list[str]:
         lines.append(f"downtime: {change.downtime}")
     if change.affected:
         lines.append("affected: " + ", ".join(str(k) for k in change.affected))
+    if change.retire_after:
+        lines.append("old one deleted after: " + ", ".join(str(k) for k in change.retire_after))
     if change.probe is not None:
         when = "probe" if change.action is Action.PROBE else "probe after deploy"
         lines.append(f"{when}: {value_text(change.probe)}")

@@ -90,35 +90,59 @@ def _pipeline_model_ids(client: OpenSearch) -> list[tuple[str, str]]:
     return found
 
 
+def _agent_model_ids(client: OpenSearch) -> list[tuple[str, str]]:
+    body = {"query": {"match_all": {}}, "size": 100}
+    hits = client.plugins.ml.search_agents(body=body)["hits"]["hits"]
+    return [
+        (f"agent {hit['_source'].get('name')}", m)
+        for hit in hits
+        for m in _MODEL_ID.findall(json.dumps(hit["_source"]))
+    ]
+
+
 class Poller:
-    """Reads every pipeline and every model again and again, and keeps each moment a
-    pipeline named a model that did not exist.
+    """Reads every pipeline (and, with `agents`, every agent) and every model again and
+    again, and keeps each moment a consumer named a model that did not exist, and each
+    moment a model name in `serving` had no deployed model."""
 
-    Each round reads the models, then the pipelines, then the models again. A model is
-    created once and deleted once, so a model found by either read may have existed when
-    the pipelines were read (the old model deleted just after them, the new one created
-    just before): only a model missing from both reads was surely missing in between.
-    """
-
-    def __init__(self, client: OpenSearch) -> None:
+    def __init__(
+        self, client: OpenSearch, *, agents: bool = False, serving: tuple[str, ...] = ()
+    ) -> None:
         self.client = client
+        self.agents = agents
+        self.serving = serving
         self.dangling: list[tuple[str, str]] = []
+        self.offline: list[str] = []
         self.rounds = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        # The models are read before and after the pipelines: a model deleted right
+        # after its pipeline moved on is in the first read, a model created right
+        # before a pipeline named it in the second. One in neither was missing while
+        # the pipeline named it.
         while not self._stop.is_set():
-            before = self._models()
+            before, deployed = self._models()
             named = _pipeline_model_ids(self.client)
-            live = before | self._models()
+            if self.agents:
+                named += _agent_model_ids(self.client)
+            after, deployed_after = self._models()
+            live = before | after
             self.dangling += [(p, m) for p, m in named if m not in live]
+            self.offline += [n for n in self.serving if n not in deployed | deployed_after]
             self.rounds += 1
 
-    def _models(self) -> set[str]:
-        body = {"query": {"match_all": {}}, "size": 100, "_source": False}
+    def _models(self) -> tuple[set[str], set[str]]:
+        """The live model IDs, and the names that have a deployed model."""
+        body = {"query": {"match_all": {}}, "size": 100, "_source": ["name", "model_state"]}
         hits = self.client.plugins.ml.search_models(body=body)["hits"]["hits"]
-        return {hit["_id"] for hit in hits}
+        deployed = {
+            str(hit["_source"].get("name"))
+            for hit in hits
+            if hit["_source"].get("model_state") == "DEPLOYED"
+        }
+        return {hit["_id"] for hit in hits}, deployed
 
     def __enter__(self) -> Poller:
         self._thread.start()
@@ -440,4 +464,130 @@ def test_an_agent_register_whose_answer_is_lost_creates_no_duplicate(
     sandbox.faults.configure({"rules": []})
     hits = client_for(sandbox).plugins.ml.search_agents(body={"query": {"match_all": {}}})
     assert len(hits["hits"]["hits"]) == 1
+    assert support.actions(support.plan(sandbox.url, manifests)) == {}
+
+
+def _connector_ids(client: OpenSearch) -> set[str]:
+    body = {"query": {"match_all": {}}, "size": 100, "_source": False}
+    return {h["_id"] for h in client.plugins.ml.search_connectors(body=body)["hits"]["hits"]}
+
+
+def test_a_connector_replace_before_2_12_registers_the_models_first_and_retires_after(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """2.11: no Update Model, and a referenced connector cannot be deleted (§2.10). The
+    new connector comes first, each model registers again on it and is deployed before
+    its old one goes, the pipelines follow the new ID, and the old connector is deleted
+    last: no pipeline ever names a missing model, and both models keep serving."""
+    sandbox: Sandbox = sandbox_factory("2.11", deploy_delay=0.05)
+    client = client_for(sandbox)
+    params = {"model": "a", "temperature": "0"}
+    base = [
+        group("team"),
+        model("embedder", connector_name="chat", group_name="team"),
+        model("second", connector_name="chat", group_name="team"),
+        INGEST,
+        SEARCH,
+    ]
+    manifests = write(tmp_path / "m", [connector("chat", parameters=params), *base])
+    assert support.apply(sandbox.url, manifests).ok
+    (old_connector,) = _connector_ids(client)
+
+    write(tmp_path / "m", [connector("chat", parameters={"model": "a"}), *base])
+    planned = osml("plan", str(manifests), "--cluster", sandbox.url)
+    assert planned.exit_code == 0, planned.output
+    assert "strategy: reregister" in planned.output
+    assert "old one deleted after: Model/embedder, Model/second" in planned.output
+    assert "downtime: none (reregister" in planned.output
+
+    with Poller(client, serving=("embedder model", "second model")) as poller:
+        result = support.apply(sandbox.url, manifests)
+    assert result.ok, support.actions(result)
+    assert support.actions(result) == {
+        "Connector/chat": "replace:done",
+        "Model/embedder": "replace:done",
+        "Model/second": "replace:done",
+        "IngestPipeline/embed-docs": "update:done",
+        "SearchPipeline/enrich": "update:done",
+    }
+    assert poller.rounds > 0 and poller.dangling == [] and poller.offline == []
+    (new_connector,) = _connector_ids(client)
+    assert new_connector != old_connector
+    body = {"query": {"match_all": {}}, "size": 100}
+    models = client.plugins.ml.search_models(body=body)["hits"]["hits"]
+    assert sorted(h["_source"]["name"] for h in models) == ["embedder model", "second model"]
+    assert {h["_source"]["connector_id"] for h in models} == {new_connector}
+    assert support.actions(support.plan(sandbox.url, manifests)) == {}
+
+
+def test_an_agent_before_3_1_is_registered_again_before_its_model_is_retired(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """2.19: no Update Agent (CONS §4.6). When its model is replaced, the new agent (with
+    the new model ID) is registered before the old model is deleted, then the old agent
+    goes, then the old model: the agent never names a missing model."""
+    # A slow agent register: were the old model deleted first, the old agent would name
+    # it for that long, and the poller would see it.
+    slow = {"rules": [{"route": "POST /_plugins/_ml/agents/_register", "latency": 0.3}]}
+    sandbox: Sandbox = sandbox_factory("2.19", deploy_delay=0.05, faults=slow)
+    client = client_for(sandbox)
+    manifests = write(tmp_path / "m", [group("team"), _inline_model("a"), AGENT])
+    assert support.apply(sandbox.url, manifests).ok
+    search = {"query": {"match_all": {}}}
+    (before,) = [h["_id"] for h in client.plugins.ml.search_agents(body=search)["hits"]["hits"]]
+
+    # A removed parameter of an internal connector cannot be merged away: a replace.
+    changed = _inline_model("a")
+    changed["spec"]["connector"]["parameters"] = {}
+    write(tmp_path / "m", [group("team"), changed, AGENT])
+    planned = support.plan(sandbox.url, manifests)
+    assert support.actions(planned) == {"Model/embedder": "replace", "Agent/helper": "replace"}
+    replaced = next(c for c in planned.changes if str(c.key) == "Model/embedder")
+    assert [str(k) for k in replaced.retire_after] == ["Agent/helper"]
+
+    with Poller(client, agents=True, serving=("embedder",)) as poller:
+        result = support.apply(sandbox.url, manifests)
+    assert result.ok, support.actions(result)
+    assert poller.rounds > 0 and poller.dangling == [] and poller.offline == []
+    hits = client.plugins.ml.search_agents(body=search)["hits"]["hits"]
+    assert len(hits) == 1 and hits[0]["_id"] != before
+    (named,) = {m for _, m in _agent_model_ids(client)}
+    assert client.plugins.ml.get_model(model_id=named)["model_state"] == "DEPLOYED"
+    assert support.actions(support.plan(sandbox.url, manifests)) == {}
+
+
+def test_a_failed_reregistration_keeps_the_old_connector_and_the_next_apply_finishes(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """A model that cannot register again on the new connector (a 500) keeps its old
+    model and the old connector: the connector change fails saying so, nothing is lost,
+    and the next apply finishes the replacement."""
+    sandbox: Sandbox = sandbox_factory("2.11", deploy_delay=0.02)
+    client = client_for(sandbox)
+    base = [group("team"), model("embedder", connector_name="chat", group_name="team"), INGEST]
+    params = {"model": "a", "temperature": "0"}
+    manifests = write(tmp_path / "m", [connector("chat", parameters=params), *base])
+    assert support.apply(sandbox.url, manifests).ok
+    (old_connector,) = _connector_ids(client)
+    (old_model,) = {m for _, m in _pipeline_model_ids(client)}
+
+    write(tmp_path / "m", [connector("chat", parameters={"model": "a"}), *base])
+    # The next register (the new model's) is refused with a permanent error.
+    rule = {"route": "POST /_plugins/_ml/models/_register", "refuse_next": 1, "status": 500}
+    client.transport.perform_request("PUT", "/_sandbox/faults", body={"rules": [rule]})
+    with Poller(client) as poller:
+        result = support.apply(sandbox.url, manifests)
+    assert not result.ok
+    outcomes = {str(r.key): r for r in result.results}
+    assert outcomes["Model/embedder"].outcome.value == "failed"
+    kept = outcomes["Connector/chat"]
+    assert kept.outcome.value == "failed"
+    assert kept.error is not None and "the old one was kept" in kept.error
+    assert old_connector in _connector_ids(client)
+    assert client.plugins.ml.get_model(model_id=old_model)["model_state"] == "DEPLOYED"
+    assert poller.dangling == []
+
+    assert support.apply(sandbox.url, manifests).ok
+    (new_connector,) = _connector_ids(client)
+    assert new_connector != old_connector
     assert support.actions(support.plan(sandbox.url, manifests)) == {}

@@ -132,6 +132,8 @@ def _change_lines(change: Change) -> list[str]:
     if change.affected or change.downtime:
         affected = ", ".join(str(k) for k in change.affected)
         lines.append(f"    affected=[{affected}] downtime={change.downtime}")
+    if change.retire_after:
+        lines.append(f"    retire_after=[{', '.join(str(k) for k in change.retire_after)}]")
     lines += [f"    review: {note}" for note in change.review]
     lines += [f"    consumer: {line}" for line in change.consumers]
     return lines

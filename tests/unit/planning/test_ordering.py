@@ -113,3 +113,20 @@ def test_order_is_deterministic_by_name_within_a_phase() -> None:
     changes = [change(f"Connector/{name}", Action.CREATE) for name in "cab"]
     assert [c.key.name for c in order(changes)] == ["a", "b", "c"]
     assert all(c.key.kind is Kind.CONNECTOR for c in order(changes))
+
+
+def test_a_target_brings_in_what_it_retires_after_and_unchanged_ones_are_dropped() -> None:
+    connector = Change(
+        key("Connector/c"),
+        Action.REPLACE,
+        retire_after=(key("Model/m"), key("Model/current")),
+    )
+    changes = [
+        connector,
+        change("Model/m", Action.REPLACE, "Connector/c"),
+        change("Model/current", Action.NOOP),
+        change("Model/other", Action.UPDATE),
+    ]
+    ordered = order(changes, targets=[key("Connector/c")])
+    assert [str(c.key) for c in ordered] == ["Connector/c", "Model/m"]
+    assert ordered[0].retire_after == (key("Model/m"),)

@@ -221,7 +221,20 @@ def consumers_breaking_plan() -> Plan:
     return _case_plan("consumers-prune-allowed-3.8")
 
 
+def reregister_plan() -> Plan:
+    """A connector replaced on 2.11: its models register again on the new connector and
+    the old connector is deleted after them; a pipeline follows the new model ID."""
+    return _case_plan("consumers-connector-reregister-2.11")
+
+
+def agent_retire_plan() -> Plan:
+    """A model replaced on 2.19: its agent is registered again before the old model goes."""
+    return _case_plan("consumers-agent-model-replace-2.19")
+
+
 PLANS = {
+    "reregister": reregister_plan,
+    "agent_retire": agent_retire_plan,
     "consumers_created": consumers_created_plan,
     "consumers_rewired": consumers_rewired_plan,
     "consumers_breaking": consumers_breaking_plan,

@@ -28,7 +28,7 @@ from reconciler.rendering.formatting import (
 )
 from reconciler.rendering.markdown import GITHUB_LIMIT, MARKER
 from reconciler.resources import Kind, ResourceKey
-from tests.unit.rendering.samples import PLANS, every_action_plan
+from tests.unit.rendering.samples import PLANS, every_action_plan, reregister_plan
 
 CLUSTER = ClusterIdentity(url="http://localhost:9200", version="3.1.0")
 
@@ -104,7 +104,7 @@ def test_noop_changes_are_not_shown() -> None:
 def test_json_summary_matches_the_plan(name: str) -> None:
     plan = PLANS[name]()
     document = json.loads(render_json(plan))
-    assert document["format_version"] == FORMAT_VERSION == 2
+    assert document["format_version"] == FORMAT_VERSION == 3
     assert document["has_changes"] == plan.has_changes
     for action in Action:
         assert document["summary"][action.value] == plan.counts()[action]
@@ -118,11 +118,21 @@ def test_json_document_reads_back_as_a_plan() -> None:
     assert [(c.key, c.action) for c in again.changes] == [(c.key, c.action) for c in plan.changes]
 
 
+def test_retire_order_and_the_reregister_strategy_read_back() -> None:
+    plan = reregister_plan()
+    again = Plan.from_dict(plan_document(plan))
+    connector = again.get(ResourceKey(Kind.CONNECTOR, "openai-chat"))
+    assert connector is not None and connector.strategy is Strategy.REREGISTER
+    assert [str(k) for k in connector.retire_after] == ["Model/chat", "Model/chat-b"]
+    assert "old one deleted after: Model/chat, Model/chat-b" in render_text(plan)
+
+
 def test_json_change_has_documented_keys() -> None:
     change = plan_document(every_action_plan())["changes"][0]
     documented = {
         "key", "kind", "name", "action", "live_id", "reasons", "strategy", "downtime",
         "affected", "depends_on", "fields", "review", "before", "after", "deploy_after",
+        "retire_after",
     }  # fmt: skip
     assert documented <= set(change)
 
