@@ -414,3 +414,32 @@ def test_an_agent_register_whose_answer_is_lost_creates_no_duplicate(
     hits = client_for(sandbox).plugins.ml.search_agents(body={"query": {"match_all": {}}})
     assert len(hits["hits"]["hits"]) == 1
     assert support.actions(support.plan(sandbox.url, manifests)) == {}
+
+
+def test_agent_parameters_written_as_numbers_or_booleans_converge(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The server stores every agent, `llm` and tool parameter as a string (CONS §4.2):
+    a second plan after apply is empty, and the agent is not updated again and again."""
+    sandbox: Sandbox = sandbox_factory("3.x")
+    tool = {
+        "type": "MLModelTool",
+        "name": "ask",
+        "parameters": {"model_id": {"ref": "Model/embedder"}, "top_k": 3, "strict": True},
+    }
+    agent = {
+        "apiVersion": "osml/v1",
+        "kind": "Agent",
+        "metadata": {"name": "helper"},
+        "spec": {
+            "type": "conversational",
+            "llm": {"model_id": {"ref": "Model/embedder"}, "parameters": {"max_iteration": 5}},
+            "parameters": {"verbose": False, "temperature": 0.5, "stop": ["x"]},
+            "tools": [tool],
+        },
+    }
+    docs = [group("team"), connector("chat"),
+            model("embedder", connector_name="chat", group_name="team"), agent]  # fmt: skip
+    manifests = write(tmp_path / "m", docs)
+    assert support.apply(sandbox.url, manifests).ok
+    assert support.actions(support.plan(sandbox.url, manifests)) == {}
