@@ -4,7 +4,8 @@
 order: an intent record before every create (a crash between the create and its record
 is resolved by adoption on the next plan, never by a duplicate; `writes_intent` tells
 which changes create), each mutation followed by its record, a replaced resource's
-record moved only once the old one is gone.
+record moved only once the old one is gone, an agent with a probe probed once it is sent
+(`agent_probing`).
 Called by `applying.orchestrating` from worker threads; never decides anything itself.
 """
 
@@ -15,7 +16,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from reconciler.applying import deploying
+from reconciler.applying import agent_probing, deploying
 from reconciler.applying.executing import Executor
 from reconciler.errors import ApplyError, TransientClusterError
 from reconciler.plans import Action, Change, Strategy
@@ -40,7 +41,10 @@ def run_change(ex: Executor, change: Change) -> str | None:
     if change.key.kind.is_setting:
         ex.apply_settings(change)
         return None
-    return _HANDLERS[change.action](ex, change)
+    live_id = _HANDLERS[change.action](ex, change)
+    if live_id is not None and agent_probing.probes_after(change):
+        agent_probing.run_probe(ex, change, live_id)
+    return live_id
 
 
 def _create(ex: Executor, change: Change) -> str:
@@ -136,7 +140,7 @@ def _update(ex: Executor, change: Change) -> str:
     ex.record(change, live_id, body)
     if change.deploy_after:
         deploying.deploy_and_wait(ex, change, live_id)
-    elif change.probe_after and change.probe is not None:
+    elif change.probe_after and change.probe is not None and change.key.kind is Kind.MODEL:
         deploying.run_probe(ex, change, live_id)
     return live_id
 
@@ -321,11 +325,14 @@ def _deploy_change(ex: Executor, change: Change) -> str:
 
 
 def _probe_change(ex: Executor, change: Change) -> str:
-    """Probe a deployed model again: its last probe failed or never ended."""
+    """Probe a deployed model, or an agent, again: its last probe failed or never ended."""
     live_id = _require_id(change)
     if change.probe is None:
         raise ApplyError(f"{change.key}: the plan holds no probe to run")
-    deploying.run_probe(ex, change, live_id)
+    if change.key.kind is Kind.AGENT:
+        agent_probing.run_probe(ex, change, live_id)
+    else:
+        deploying.run_probe(ex, change, live_id)
     return live_id
 
 

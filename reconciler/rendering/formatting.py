@@ -23,7 +23,7 @@ from reconciler.plans import (
     references_in,
 )
 from reconciler.rendering.redacting import Redacted, ref_text, safe_url
-from reconciler.resources import ResourceKey
+from reconciler.resources import Kind, ResourceKey
 
 SYMBOLS: Mapping[Action, str] = {
     Action.CREATE: "+",
@@ -122,7 +122,8 @@ def detail_lines(change: Change) -> list[str]:
     if change.affected:
         lines.append("affected: " + ", ".join(str(k) for k in change.affected))
     if change.probe is not None:
-        when = "probe" if change.action is Action.PROBE else "probe after deploy"
+        after = "apply" if change.key.kind is Kind.AGENT else "deploy"
+        when = "probe" if change.action is Action.PROBE else f"probe after {after}"
         lines.append(f"{when}: {value_text(change.probe)}")
     return lines
 
