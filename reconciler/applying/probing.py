@@ -1,12 +1,12 @@
 """What a probe's answer shows: the `expect` checks and the short description apply prints.
 
-`deploying.run_probe` sends the predict (§8.1) and hands the answer here, as
-`agent_probing.run_probe` does with an agent's execute answer (CONS §4.8, `agent_problems`,
-`describe_agent`). `problems` lists
+`deploying.run_probe` sends the predict (§8.1) and hands the answer here. `problems` lists
 every expectation the answer misses (an embedding dimension, a JSONPath that selects
 nothing); `describe` says in a few words what came back, such as `embedding of 1024
 dimensions` or `"The first words of the answer ..."`, for the progress line and the apply
-summary. Pure: no I/O; callers scrub the text of known secrets before showing it.
+summary. `agent_problems` and `describe_agent` do the same for the execute answer that
+`agent_probing.run_probe` gets from an agent (CONS §4.8). Pure: no I/O; callers scrub the
+text of known secrets before showing it.
 """
 
 from __future__ import annotations
