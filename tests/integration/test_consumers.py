@@ -103,12 +103,20 @@ class Poller:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # Models are read before and after the pipelines: a model the pipeline read
+            # saw named is dangling only when neither read found it. (One read after the
+            # pipelines would take a model deleted just after a pipeline stopped naming it
+            # for a dangling reference; model IDs are never reused.)
+            before = self._models()
             named = _pipeline_model_ids(self.client)
-            body = {"query": {"match_all": {}}, "size": 100, "_source": False}
-            hits = self.client.plugins.ml.search_models(body=body)["hits"]["hits"]
-            live = {hit["_id"] for hit in hits}
+            live = before | self._models()
             self.dangling += [(p, m) for p, m in named if m not in live]
             self.rounds += 1
+
+    def _models(self) -> set[str]:
+        body = {"query": {"match_all": {}}, "size": 100, "_source": False}
+        hits = self.client.plugins.ml.search_models(body=body)["hits"]["hits"]
+        return {hit["_id"] for hit in hits}
 
     def __enter__(self) -> Poller:
         self._thread.start()
