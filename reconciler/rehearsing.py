@@ -5,8 +5,8 @@ manifests, already checked for the cluster's version, are applied in full to a n
 of the nearest profile, with every secret replaced by a dummy value and the sandbox
 offline (only its provider emulators answer predicts, for the well-known hosts and those
 `--sandbox-emulate` maps; no other call leaves the process),
-and each model's probe runs there with its `expect`. The real cluster is never written; its
-connection is not even used here. Nothing prints: the outcomes come back as data.
+and each model's and agent's probe runs there with its `expect`. The real cluster is never
+written; its connection is not even used here. Nothing prints: the outcomes come back as data.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@
 order: an intent record before every create (a crash between the create and its record
 is resolved by adoption on the next plan, never by a duplicate; `writes_intent` tells
 which changes create), each mutation followed by its record, a replaced resource's
-record moved only once the old one is gone. `begin_change` stops a replace (or swap)
-before the old resource is retired and hands back the rest, which the orchestrator runs
-once the change's `retire_after` changes finished.
+record moved only once the old one is gone, an agent with a probe probed once it is sent
+(`agent_probing`). `begin_change` stops a replace (or swap) before the old resource is
+retired and hands back the rest, which the orchestrator runs once the change's
+`retire_after` changes finished.
 Called by `applying.orchestrating` from worker threads; never decides anything itself.
 """
 
@@ -17,7 +18,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from reconciler.applying import deploying
+from reconciler.applying import agent_probing, deploying
 from reconciler.applying.executing import Executor
 from reconciler.errors import ApplyError, TransientClusterError
 from reconciler.plans import Action, Change, Strategy
@@ -61,12 +62,27 @@ def begin_change(ex: Executor, change: Change) -> Finish:
     if _swaps(change):
         return _swap(ex, change)
     if change.action is Action.REPLACE:
-        return _replace(ex, change)
-    return _done(_HANDLERS[change.action](ex, change))
+        return _probed(ex, change, _replace(ex, change))
+    return _probed(ex, change, _done(_HANDLERS[change.action](ex, change)))
 
 
 def _done(live_id: str | None) -> Finish:
     return lambda: live_id
+
+
+def _probed(ex: Executor, change: Change, finish: Finish) -> Finish:
+    """`finish`, then the agent's probe when the change has one (`agent_probing`): a
+    replaced agent is probed once the whole change is done."""
+    if not agent_probing.probes_after(change):
+        return finish
+
+    def probed() -> str | None:
+        live_id = finish()
+        if live_id is not None:
+            agent_probing.run_probe(ex, change, live_id)
+        return live_id
+
+    return probed
 
 
 def _swaps(change: Change) -> bool:
@@ -169,7 +185,7 @@ def _update(ex: Executor, change: Change) -> str:
     ex.record(change, live_id, body)
     if change.deploy_after:
         deploying.deploy_and_wait(ex, change, live_id)
-    elif change.probe_after and change.probe is not None:
+    elif change.probe_after and change.probe is not None and change.key.kind is Kind.MODEL:
         deploying.run_probe(ex, change, live_id)
     return live_id
 
@@ -358,11 +374,14 @@ def _deploy_change(ex: Executor, change: Change) -> str:
 
 
 def _probe_change(ex: Executor, change: Change) -> str:
-    """Probe a deployed model again: its last probe failed or never ended."""
+    """Probe a deployed model, or an agent, again: its last probe failed or never ended."""
     live_id = _require_id(change)
     if change.probe is None:
         raise ApplyError(f"{change.key}: the plan holds no probe to run")
-    deploying.run_probe(ex, change, live_id)
+    if change.key.kind is Kind.AGENT:
+        agent_probing.run_probe(ex, change, live_id)
+    else:
+        deploying.run_probe(ex, change, live_id)
     return live_id
 
 

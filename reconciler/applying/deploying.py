@@ -103,9 +103,14 @@ def run_probe(ex: Executor, change: Change, model_id: str) -> None:
 
 def _predict(ex: Executor, change: Change, model_id: str) -> None:
     probe = change.probe or {}
-    body = {k: v for k, v in probe.items() if k != "expect"}
+    body = {k: v for k, v in probe.items() if k not in ("expect", "timeout")}
+    timeout = probe.get("timeout")
+    seconds = float(timeout) if isinstance(timeout, int | float) else None
+    subject = str(change.key)
     try:
-        answer = ex.request(lambda: ex.calls.predict(model_id, body, subject=str(change.key)))
+        answer = ex.request(
+            lambda: ex.calls.predict(model_id, body, subject=subject, timeout=seconds)
+        )
     except ClusterError as exc:
         # The remote service's own message (§8.1: `Error from remote service: ...`).
         status = f" ({exc.status})" if exc.status else ""

@@ -4,11 +4,14 @@
 every expectation the answer misses (an embedding dimension, a JSONPath that selects
 nothing); `describe` says in a few words what came back, such as `embedding of 1024
 dimensions` or `"The first words of the answer ..."`, for the progress line and the apply
-summary. Pure: no I/O; callers scrub the text of known secrets before showing it.
+summary. `agent_problems` and `describe_agent` do the same for the execute answer that
+`agent_probing.run_probe` gets from an agent (CONS §4.8). Pure: no I/O; callers scrub the
+text of known secrets before showing it.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -37,6 +40,42 @@ def problems(answer: Mapping[str, Any], expect: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def agent_problems(answer: Mapping[str, Any], expect: Mapping[str, Any]) -> list[str]:
+    """Every way an execute answer (CONS §4.8) misses an agent probe's `expect`."""
+    found: list[str] = []
+    if expect.get("outputs") and not agent_results(answer):
+        found.append("expected an output with a result, the answer has none")
+    for path in expect.get("exists") or []:
+        if not jsonpaths.find(answer, path):
+            found.append(f"expected {path} in the answer, it selects nothing")
+    return found
+
+
+def agent_results(answer: Mapping[str, Any]) -> list[str]:
+    """The non-empty `result` of every output tensor of an execute answer."""
+    results = (tensor.get("result") for tensor in _tensors(answer))
+    return [r for r in results if isinstance(r, str) and r.strip()]
+
+
+def describe_agent(answer: Mapping[str, Any]) -> str:
+    """A few words on what the agent answered."""
+    results = agent_results(answer)
+    if not results:
+        return "answered with no output"
+    return _quoted(_generated_text(results[-1]))
+
+
+def _generated_text(result: str) -> str:
+    """A tool's result, or the generated text inside it when it is a provider's JSON (an
+    MLModelTool whose `response_field` is `choices`)."""
+    try:
+        data = json.loads(result)
+    except ValueError:
+        return result
+    found = (_find_text(data, key) for key in _TEXT_KEYS)
+    return next((text for text in found if text), result)
+
+
 def embedding_dimensions(answer: Mapping[str, Any]) -> list[int]:
     """The length of every embedding in a predict answer: tensors with a shape, else the
     first array of numbers inside each `dataAsMap` (a raw provider answer)."""
@@ -61,10 +100,14 @@ def describe(answer: Mapping[str, Any]) -> str:
         )
     text = next((t for t in map(_first_text, _tensors(answer)) if t), None)
     if text is not None:
-        words = text.split()
-        quoted = " ".join(words[:_WORDS]) + (" ..." if len(words) > _WORDS else "")
-        return f'"{quoted}"'
+        return _quoted(text)
     return "answered"
+
+
+def _quoted(text: str) -> str:
+    words = text.split()
+    quoted = " ".join(words[:_WORDS]) + (" ..." if len(words) > _WORDS else "")
+    return f'"{quoted}"'
 
 
 def _tensors(answer: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

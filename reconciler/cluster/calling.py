@@ -203,11 +203,20 @@ class MlCalls:
         return self._call(who, "delete", self._ml.delete_model, model_id=model_id)
 
     def predict(
-        self, model_id: str, body: Mapping[str, Any], *, subject: str | None = None
+        self,
+        model_id: str,
+        body: Mapping[str, Any],
+        *,
+        subject: str | None = None,
+        timeout: float | None = None,
     ) -> Json:
-        """Run one prediction, as a deploy probe (§8.1)."""
+        """Run one prediction, as a deploy probe (§8.1); `timeout` seconds for the answer
+        (the connection's default when None)."""
         who = subject or f"Model {model_id}"
-        return self._call(who, "predict", self._ml.predict_model, model_id=model_id, body=body)
+        return self._call(
+            who, "predict", self._ml.predict_model, model_id=model_id, body=body,
+            **_timeout(timeout),
+        )  # fmt: skip
 
     def get_task(self, task_id: str, *, subject: str | None = None) -> Json:
         """The task document (§7)."""
@@ -280,6 +289,21 @@ class MlCalls:
         return self._call(
             who, "update", transport.perform_request, method="PUT",
             url=f"/_plugins/_ml/agents/{agent_id}", body=body,
+        )  # fmt: skip
+
+    def execute_agent(
+        self,
+        agent_id: str,
+        body: Mapping[str, Any],
+        *,
+        subject: str | None = None,
+        timeout: float | None = None,
+    ) -> Json:
+        """Execute an agent, as its probe (CONS §4.8); `timeout` seconds for the answer."""
+        who = subject or f"Agent {agent_id}"
+        return self._call(
+            who, "execute", self._ml.execute_agent, agent_id=agent_id, body=body,
+            **_timeout(timeout),
         )  # fmt: skip
 
     def delete_agent(self, agent_id: str, *, subject: str | None = None) -> Json:
@@ -362,6 +386,11 @@ class _PipelineApi:
     get: Callable[..., Any]
     put: Callable[..., Any]
     delete: Callable[..., Any]
+
+
+def _timeout(seconds: float | None) -> dict[str, float]:
+    """opensearch-py's per-request read timeout (`request_timeout`), when one is given."""
+    return {} if seconds is None else {"request_timeout": seconds}
 
 
 def _capabilities(version_text: str) -> Capabilities:

@@ -124,6 +124,10 @@ def server_reason(info: Any, *, fallback: Any = None) -> tuple[str | None, str]:
         error = info.get("error")
         if isinstance(error, Mapping):
             reason = error.get("reason")
+            if isinstance(error.get("details"), str) and error["details"]:
+                # ML Commons' own error body (agent execute, CONS §4.8): `reason` only says
+                # "Invalid Request" or "System Error"; `details` is the message.
+                reason = error["details"]
             if reason is None:
                 causes = error.get("root_cause") or [{}]
                 reason = causes[0].get("reason") if isinstance(causes[0], Mapping) else None

@@ -138,6 +138,20 @@ def check_agent(manifest: AgentManifest, report: Reporter, context: CheckContext
     if spec.llm is not None and spec.llm.get("model_id") is None:
         at.error("llm needs model_id", "llm")
     _check_tools(spec.tools or [], at)
+    if manifest.lifecycle.probe is not None:
+        _check_probe(spec.type, report.at("lifecycle", "probe"), version)
+
+
+def _check_probe(agent_type: str, report: Reporter, version: Version) -> None:
+    """A probe executes the agent (CONS §4.8): only types whose execute takes the plain
+    `parameters` body on this release."""
+    types = consumers.probed_agent_types(version)
+    if agent_type.lower() not in types:
+        known = ", ".join(types)
+        report.error(
+            f"agents of type {agent_type} cannot be probed on {version.short} "
+            f"(probes execute {known} agents)"
+        )
 
 
 def _check_tools(tools: list[dict[str, Any]], report: Reporter) -> None:

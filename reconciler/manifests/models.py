@@ -521,6 +521,43 @@ class AgentSpec(Strict):
     context_management: dict[str, Any] | None = None
 
 
+class AgentProbeExpect(Strict):
+    """What an agent probe's answer must show (the execute answer, CONS §4.8)."""
+
+    outputs: bool = False
+    """`true`: the answer carries at least one output with a non-empty `result` (a flow
+    agent whose model answered without the tool's `response_field` has none)."""
+    exists: list[Annotated[str, StringConstraints(min_length=1)]] = Field(default_factory=list)
+    """JSONPaths into the execute answer (`$.inference_results[0].output[0].result`) that
+    must each select at least one value."""
+
+    @field_validator("exists")
+    @classmethod
+    def _paths(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            jsonpaths.parse(path)
+        return paths
+
+
+class AgentProbe(Strict):
+    """An execute request run after the agent is created, changed or rewired, to prove
+    that it answers (CONS §4.8)."""
+
+    parameters: dict[str, Any] = Field(min_length=1)
+    """The `parameters` of the execute body (`{question: ...}`); the server refuses an
+    empty one (`Agent input data can not be empty.`)."""
+    timeout: Annotated[float, Field(gt=0)] = 30.0
+    """Seconds to wait for the answer."""
+    expect: AgentProbeExpect | None = None
+    """Assertions on the answer; without them any successful answer passes."""
+
+
+class AgentLifecycle(Lifecycle):
+    """What osml does with an agent; never sent to the server."""
+
+    probe: AgentProbe | None = None
+
+
 # --- the envelope ------------------------------------------------------------------
 
 
@@ -592,7 +629,7 @@ class SearchPipelineManifest(_Envelope):
 class AgentManifest(_Envelope):
     kind: Literal["Agent"]
     spec: AgentSpec
-    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    lifecycle: AgentLifecycle = Field(default_factory=AgentLifecycle)
 
 
 ConsumerManifest = IngestPipelineManifest | SearchPipelineManifest | AgentManifest

@@ -67,6 +67,18 @@ _AGENT_TYPES: tuple[tuple[str, str], ...] = (
 # 2.12 checks no type at register but runs only these three (its executor's switch);
 # 2.13 made them the `MLAgentType` enum (CONS §4.2).
 
+_PROBED_TYPES: tuple[tuple[str, str], ...] = (
+    ("2.12", "flow"),
+    ("2.12", "conversational"),
+    ("2.13", "conversational_flow"),
+    ("3.0", "plan_execute_and_reflect"),
+)
+# The types whose execute takes the plain `{"parameters": {...}}` body and answers
+# `inference_results` (CONS §4.8, `MLAgentExecutor.getAgentRunner`): before `MLAgentType`
+# the executor's switch ran `flow` and `conversational` only. `ag_ui` and
+# `conversational_v2` run too, but on the unified message input, which a probe does not
+# speak; they are left out.
+
 AGENT_SERVER_FIELDS = frozenset({"created_time", "last_updated_time", "is_hidden"})
 """Fields the server adds to a stored agent (CONS §4.3)."""
 
@@ -85,3 +97,8 @@ def needs_model(agent_type: str, version: Version) -> bool:
     if version >= Version.parse("3.8"):
         types.add("plan_execute_and_reflect")
     return agent_type.lower() in types
+
+
+def probed_agent_types(version: Version) -> tuple[str, ...]:
+    """The agent types a `lifecycle.probe` can execute on `version`, lower-case."""
+    return tuple(name for since, name in _PROBED_TYPES if version >= Version.parse(since))

@@ -22,6 +22,7 @@ from reconciler.errors import PlanError
 from reconciler.manifests.loading import ManifestSet
 from reconciler.manifests.models import (
     AccessControlManifest,
+    AgentManifest,
     ModelManifest,
     TrustedEndpointsManifest,
 )
@@ -37,6 +38,7 @@ from reconciler.planning.impacts import Allowance, wire_consumers
 from reconciler.planning.normalizing import Fingerprints
 from reconciler.planning.ordering import order
 from reconciler.planning.pairing import DocumentManifest, Orphan, Pairing, pair
+from reconciler.planning.probing import reprobe_agent
 from reconciler.planning.retiring import schedule_retirements
 from reconciler.planning.reviewing import review
 from reconciler.planning.situations import Findings, Situation
@@ -111,11 +113,12 @@ def make_plan(
     if findings.problems:
         raise PlanError("cannot make a plan:\n" + "\n".join(f"  {p}" for p in findings.problems))
     lifecycles = {m.key: _lifecycle(m) for m in manifests if isinstance(m, DocumentManifest)}
-    probes = {m.key: _probe(m) for m in manifests if isinstance(m, ModelManifest)}
+    probes = {m.key: _probe(m) for m in manifests if isinstance(m, ModelManifest | AgentManifest)}
     changes = [
         dataclasses.replace(c, lifecycle=lifecycles.get(c.key), probe=probes.get(c.key))
         for c in changes
     ]
+    changes = [reprobe_agent(c, snapshot.state.records.get(c.key)) for c in changes]
     return Plan(
         changes=order([review(change) for change in changes + pruned], targets=options.targets),
         cluster=_identity(snapshot, url=options.cluster_url),
@@ -159,15 +162,17 @@ def _allowance(
     return Allowance(everywhere=options.allow_breaking_consumers, models=models)
 
 
-def _probe(manifest: ModelManifest) -> dict[str, Any] | None:
-    """The predict body apply sends after each deploy of the model (§8.1), if any, with
-    the manifest's `expect` beside it."""
+def _probe(manifest: ModelManifest | AgentManifest) -> dict[str, Any] | None:
+    """The predict body apply sends after each deploy of a model (§8.1), or the execute
+    body after each change of an agent (CONS §4.8), if any, with the manifest's `timeout`
+    and `expect` beside it."""
     probe = manifest.lifecycle.probe
     if probe is None:
         return None
-    body: dict[str, Any] = {"parameters": dict(probe.parameters)}
+    # Kept beside the body: apply sends only `parameters`, waits `timeout` seconds for
+    # the answer and checks it against `expect`.
+    body: dict[str, Any] = {"parameters": dict(probe.parameters), "timeout": probe.timeout}
     if probe.expect is not None:
-        # Kept beside the body for the probe check; apply sends only `parameters`.
         body["expect"] = probe.expect.model_dump(exclude_defaults=True)
     return body
 

@@ -32,7 +32,7 @@ from reconciler.manifests.models import (
     SecretRef,
     server_name,
 )
-from reconciler.manifests.references import REFERABLE, replace_references
+from reconciler.manifests.references import REFERABLE, find_references, replace_references
 from reconciler.mlcommons.consumers import AGENT_SERVER_FIELDS
 from reconciler.mlcommons.defaults import MODEL_TTL_MINUTES_DEFAULT, fill_client_config
 from reconciler.mlcommons.fields import (
@@ -42,6 +42,7 @@ from reconciler.mlcommons.fields import (
     normalize_version,
     stored_access,
 )
+from reconciler.mlcommons.templates import stringify
 from reconciler.mlcommons.versions import Version
 from reconciler.plans import ref_marker, ref_target, secret_marker
 from reconciler.resources import Kind, ResourceKey
@@ -268,16 +269,23 @@ def desired_consumer(
 def _stored_agent(body: Body) -> Body:
     """An agent body as the server stores it (CONS §4.3): `tools` and `parameters` only
     when non-empty, each tool with `include_output_in_agent_response` (default false) and
-    its `parameters` only when non-empty, `llm.parameters` only when non-empty."""
+    its `parameters` only when non-empty, `llm.parameters` only when non-empty; every
+    parameter value a string (CONS §4.2), so `5` in YAML compares equal to the `"5"` the
+    server gives back."""
     for field in ("tools", "parameters"):
         if not body.get(field) and field in body:
             del body[field]
+    if isinstance(body.get("parameters"), Mapping):
+        body["parameters"] = _stored_parameters(body["parameters"])
     tools = body.get("tools")
     if isinstance(tools, list):
         body["tools"] = [_stored_tool(tool) for tool in tools]
     llm = body.get("llm")
-    if isinstance(llm, Mapping) and "parameters" in llm and not llm["parameters"]:
+    if isinstance(llm, Mapping) and "parameters" in llm:
+        parameters = llm["parameters"]
         body["llm"] = {k: v for k, v in llm.items() if k != "parameters"}
+        if isinstance(parameters, Mapping) and parameters:
+            body["llm"]["parameters"] = _stored_parameters(parameters)
     return body
 
 
@@ -285,8 +293,20 @@ def _stored_tool(tool: Any) -> Any:
     if not isinstance(tool, Mapping):
         return tool
     stored = {k: v for k, v in tool.items() if not (k == "parameters" and not v)}
+    if isinstance(stored.get("parameters"), Mapping):
+        stored["parameters"] = _stored_parameters(stored["parameters"])
     stored.setdefault("include_output_in_agent_response", False)
     return stored
+
+
+def _stored_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Agent parameters as `getParameterMap` stores them: strings verbatim, anything else
+    its compact JSON text (CONS §4.2). A value holding a reference `{ref: Kind/NAME}` stays
+    as written: it becomes the live ID, a string, once resolved."""
+    return {
+        key: value if isinstance(value, str) or find_references(value) else stringify(value)
+        for key, value in parameters.items()
+    }
 
 
 def consumer_references(value: Any, *, ids: LiveIds) -> Any:

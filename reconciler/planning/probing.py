@@ -7,11 +7,18 @@ probe did not pass is not converged: the plan probes it again (`probe`), or, aft
 too). A model that is not DEPLOYED gets its deploy from `planning.deploying` instead,
 and a manifest without a probe asks for nothing, whatever was recorded.
 
-Called by `deciding` for models whose deploy state is as desired; pure.
+An agent's probe (`lifecycle.probe`, an execute, CONS §4.8) runs after every change apply
+sends it; `reprobe_agent` adds one to an agent whose last probe failed or never ended: a
+`probe` when nothing else changes, `probe_after` on an update. A rewired agent has an
+update of its own, so it is probed after it too.
+
+Called by `deciding` for models whose deploy state is as desired, and by `making` for
+agents once every change is decided and consumers are rewired; pure.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +26,8 @@ from reconciler.cluster.snapshots import StateRecord
 from reconciler.manifests.models import Probe
 from reconciler.planning.deploying import DeployNeed
 from reconciler.planning.normalizing import model_state
-from reconciler.plans import Action
+from reconciler.plans import Action, Change
+from reconciler.resources import Kind
 
 
 def probe_need(
@@ -44,3 +52,26 @@ def probe_need(
         )
     times = "once" if last.failures == 1 else f"{last.failures} times in a row"
     return DeployNeed(Action.PROBE, f"its last probe failed ({times}, at {last.at}): {last.error}")
+
+
+def reprobe_agent(change: Change, record: StateRecord | None) -> Change:
+    """`change` of an agent with a probe whose last probe did not pass, probed again: a
+    PROBE instead of a NOOP, or `probe_after` on an update or adoption."""
+    if change.key.kind is not Kind.AGENT or change.probe is None:
+        return change
+    if record is None or record.status != "managed" or record.probe is None:
+        return change
+    last = record.probe
+    if last.outcome == "passed":
+        return change
+    if last.outcome == "pending":
+        reason = f"its last probe never finished (since {last.at})"
+    else:
+        times = "once" if last.failures == 1 else f"{last.failures} times in a row"
+        reason = f"its last probe failed ({times}, at {last.at}): {last.error}"
+    if change.action is Action.NOOP:
+        return dataclasses.replace(change, action=Action.PROBE, reasons=(*change.reasons, reason))
+    if change.action in (Action.UPDATE, Action.ADOPT):
+        reason += " (probed again after the update)"
+        return dataclasses.replace(change, probe_after=True, reasons=(*change.reasons, reason))
+    return change  # a create or replace probes anyway; a delete has nothing to probe

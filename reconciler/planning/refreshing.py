@@ -4,8 +4,9 @@
 cluster. They compare each state record with the live resource it names, as Terraform's
 refresh-only mode compares its state with real infrastructure:
 
-- `vanished`: a managed record whose live connector, model group or model is gone; the
-  refresh forgets the record.
+- `vanished`: a managed record whose live connector, model group, model, pipeline or agent
+  is gone; the refresh forgets the record. Agents the cluster would not let osml read (the
+  agent framework switched off, `Snapshot.unread`) are unknown, not gone: left alone.
 - `edited`: fields osml applied that differ live now (someone edited the resource by
   hand); the refresh writes the live values into the record's `applied`. Credentials,
   which cannot be read back (§2.7), keep their fingerprints.
@@ -81,6 +82,7 @@ class Refresh:
 def refresh(snapshot: Snapshot) -> Refresh:
     """Compare every state record of `snapshot` with the live resource it names."""
     live = _live_by_id(snapshot)
+    unread = {Kind.AGENT} if any(u.startswith("agents") for u in snapshot.unread) else set()
     drifts: list[Drift] = []
     forget: list[StateRecord] = []
     rewrite: list[StateRecord] = []
@@ -90,6 +92,8 @@ def refresh(snapshot: Snapshot) -> Refresh:
             drifts.append(Drift(key, DriftKind.INTENT, "a create was cut short", record.id))
         elif key.kind.is_setting:
             drifts.extend(_settings_drift(record, snapshot=snapshot))
+        elif key.kind in unread:
+            continue  # not read (the agent framework off): unknown, not vanished
         elif record.id is None or (record.id, key.kind) not in live:
             drifts.append(_vanished(record))
             forget.append(record)
@@ -109,6 +113,9 @@ def _live_by_id(snapshot: Snapshot) -> dict[tuple[str, Kind], LiveObject]:
         (Kind.CONNECTOR, snapshot.connectors),
         (Kind.MODEL_GROUP, snapshot.model_groups),
         (Kind.MODEL, snapshot.models),
+        (Kind.INGEST_PIPELINE, snapshot.ingest_pipelines),
+        (Kind.SEARCH_PIPELINE, snapshot.search_pipelines),
+        (Kind.AGENT, snapshot.agents),
     ):
         found.update({(o.id, kind): o for o in objects})
     return found

@@ -23,7 +23,7 @@ from reconciler.plans import (
     references_in,
 )
 from reconciler.rendering.redacting import Redacted, ref_text, safe_url
-from reconciler.resources import ResourceKey
+from reconciler.resources import Kind, ResourceKey
 
 SYMBOLS: Mapping[Action, str] = {
     Action.CREATE: "+",
@@ -129,7 +129,8 @@ def detail_lines(change: Change) -> list[str]:
     if change.retire_after:
         lines.append("old one deleted after: " + ", ".join(str(k) for k in change.retire_after))
     if change.probe is not None:
-        when = "probe" if change.action is Action.PROBE else "probe after deploy"
+        after = "apply" if change.key.kind is Kind.AGENT else "deploy"
+        when = "probe" if change.action is Action.PROBE else f"probe after {after}"
         lines.append(f"{when}: {value_text(change.probe)}")
     return lines
 

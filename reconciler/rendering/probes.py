@@ -1,4 +1,5 @@
-"""The report of `osml plan --probe-offline`: each model's probe against the offline sandbox.
+"""The report of `osml plan --probe-offline`: each model's and agent's probe against the
+offline sandbox.
 
 `render_probe_runs` turns the `ProbeRun`s the rehearsal returns into text (after the plan
 on a terminal) or Markdown (a section of a pull-request comment). Server and provider texts
@@ -15,7 +16,7 @@ from reconciler.rendering import formatting
 
 
 def render_probe_runs(runs: Sequence[ProbeRun], *, profile: str, markdown: bool = False) -> str:
-    """The report; one line (text) or table row (Markdown) per probed model."""
+    """The report; one line (text) or table row (Markdown) per probed model or agent."""
     passed = sum(1 for run in runs if run.passed)
     total = f"{passed} of {len(runs)} probes passed."
     where = f"sandbox {profile}, provider emulators, dummy secrets, nothing sent to the cluster"
@@ -26,11 +27,11 @@ def render_probe_runs(runs: Sequence[ProbeRun], *, profile: str, markdown: bool 
         ]
         # Markdown shows the reason of a failure as it is; the table says it failed.
         head = ["### Offline probes", "", f"{where}. {total}", ""]
-        table = ["| Model | Probe | Answer |", "|---|---|---|", *rows] if runs else []
+        table = ["| Resource | Probe | Answer |", "|---|---|---|", *rows] if runs else []
         return "\n".join([*head, *table, ""])
     lines = [f"Offline probes ({where}):"]
     lines += [f"  {run.key}: {_outcome(run)}" for run in runs]
-    lines.append(total if runs else "No model has a probe.")
+    lines.append(total if runs else "No model or agent has a probe.")
     return formatting.printable("\n".join(lines)) + "\n"
 
 

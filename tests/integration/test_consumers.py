@@ -590,4 +590,32 @@ def test_a_failed_reregistration_keeps_the_old_connector_and_the_next_apply_fini
     assert support.apply(sandbox.url, manifests).ok
     (new_connector,) = _connector_ids(client)
     assert new_connector != old_connector
+
+
+def test_agent_parameters_written_as_numbers_or_booleans_converge(
+    sandbox_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The server stores every agent, `llm` and tool parameter as a string (CONS §4.2):
+    a second plan after apply is empty, and the agent is not updated again and again."""
+    sandbox: Sandbox = sandbox_factory("3.x")
+    tool = {
+        "type": "MLModelTool",
+        "name": "ask",
+        "parameters": {"model_id": {"ref": "Model/embedder"}, "top_k": 3, "strict": True},
+    }
+    agent = {
+        "apiVersion": "osml/v1",
+        "kind": "Agent",
+        "metadata": {"name": "helper"},
+        "spec": {
+            "type": "conversational",
+            "llm": {"model_id": {"ref": "Model/embedder"}, "parameters": {"max_iteration": 5}},
+            "parameters": {"verbose": False, "temperature": 0.5, "stop": ["x"]},
+            "tools": [tool],
+        },
+    }
+    docs = [group("team"), connector("chat"),
+            model("embedder", connector_name="chat", group_name="team"), agent]  # fmt: skip
+    manifests = write(tmp_path / "m", docs)
+    assert support.apply(sandbox.url, manifests).ok
     assert support.actions(support.plan(sandbox.url, manifests)) == {}

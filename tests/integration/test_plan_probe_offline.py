@@ -135,3 +135,16 @@ def test_a_mapped_self_hosted_server_is_answered_by_its_emulator(
 )
 def test_the_sandbox_profile_is_the_nearest_one(version: str, profile: str) -> None:
     assert profile_for(Version.parse(version)) == profile
+
+
+def test_agent_probes_run_offline_too(sandbox_factory: Callable[..., Sandbox]) -> None:
+    """examples/rag: the flow agent's execute runs its model's predict in the rehearsal."""
+    cluster = sandbox_factory("3.x")
+    result = plan(cluster, ROOT / "examples" / "rag")
+    assert result.exit_code == 0, result.output
+    report = result.output.partition("Offline probes (")[2]
+    assert "  Agent/rag-quick-answer: probe passed: " in report
+    assert "  Model/rag-chat: probe passed: " in report
+    assert "3 of 3 probes passed." in report
+    assert writes(cluster) == []
+    assert SECRET not in result.output and DUMMY_SECRET not in result.output

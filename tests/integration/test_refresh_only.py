@@ -122,3 +122,50 @@ def test_refresh_only_rejects_what_it_cannot_do(sandbox_factory, tmp_path: Path)
     assert not out_file.exists()
     code, out = _run("apply", "--refresh-only", "--auto-approve", "--cluster", sandbox.url)
     assert code == 0 and "No drift" in out
+
+
+def _consumers() -> list[dict[str, Any]]:
+    """A pipeline and an agent that use Model/bot."""
+    ingest = {
+        "apiVersion": "osml/v1",
+        "kind": "IngestPipeline",
+        "metadata": {"name": "embed"},
+        "spec": {
+            "processors": [
+                {"text_embedding": {"model_id": {"ref": "Model/bot"}, "field_map": {"t": "v"}}}
+            ]
+        },
+    }
+    tool = {"type": "MLModelTool", "name": "ask", "parameters": {"model_id": {"ref": "Model/bot"}}}
+    agent = {
+        "apiVersion": "osml/v1",
+        "kind": "Agent",
+        "metadata": {"name": "helper"},
+        "spec": {"type": "flow", "description": "first", "tools": [tool]},
+    }
+    return [ingest, agent]
+
+
+def test_refresh_only_covers_pipeline_and_agent_records(sandbox_factory, tmp_path: Path) -> None:
+    sandbox = sandbox_factory("3.x")
+    client = OpenSearch(sandbox.url)
+    paths = write(tmp_path / "m", [*_docs(), *_consumers()])
+    assert _run("apply", str(paths), "--auto-approve", "--cluster", sandbox.url)[0] == 0
+    cluster = ("--cluster", sandbox.url)
+    code, out = _run("plan", "--refresh-only", "--detailed-exitcode", *cluster)
+    assert (code, out.splitlines()[-1]) == (0, "No drift. The state matches the cluster."), out
+
+    ids = _live_ids(sandbox.url)
+    client.ingest.delete_pipeline(id="embed")
+    client.transport.perform_request(
+        "PUT", f"/_plugins/_ml/agents/{ids['Agent/helper']}", body={"description": "by hand"}
+    )
+    code, out = _run("plan", "--refresh-only", "--format", "json", *cluster)
+    report = json.loads(out)
+    assert (report["forget"], report["update"]) == (["IngestPipeline/embed"], ["Agent/helper"])
+    code, out = _run("apply", "--refresh-only", "--auto-approve", *cluster)
+    assert code == 0, out
+    with support.open_connection(sandbox.url) as conn:
+        records = read_state(conn, index="osml-state").records
+    assert ResourceKey(Kind.INGEST_PIPELINE, "embed") not in records
+    assert records[ResourceKey(Kind.AGENT, "helper")].applied["description"] == "by hand"

@@ -44,12 +44,14 @@ def env_names(folder: Path) -> set[str]:
     )
 
 
-def probed_models(folder: Path) -> set[str]:
+def probed_resources(folder: Path) -> set[str]:
+    """`Kind/name` of every model and agent with a `lifecycle.probe`."""
     names = set()
     for path in folder.glob("*.yaml"):
         for doc in yaml.safe_load_all(path.read_text()):
-            if doc and doc.get("kind") == "Model" and (doc.get("lifecycle") or {}).get("probe"):
-                names.add(f"Model/{doc['metadata']['name']}")
+            probed = doc and (doc.get("lifecycle") or {}).get("probe")
+            if probed and doc.get("kind") in ("Model", "Agent"):
+                names.add(f"{doc['kind']}/{doc['metadata']['name']}")
     return names
 
 
@@ -79,7 +81,7 @@ def test_apply_sandbox_on_a_set_passes_every_probe(folder: Path, tmp_path: Path)
         assert reason in result.output.split(f"\n  {key}: ", 1)[1], result.output
     assert result.exit_code == (1 if known else 0), result.output
     passed = {key for key, text in entries if text.startswith("probe passed: ")}
-    assert passed == probed_models(folder) - set(known)
+    assert passed == probed_resources(folder) - set(known)
     assert DUMMY not in result.output
 
 

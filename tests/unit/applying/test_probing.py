@@ -146,3 +146,42 @@ def test_a_good_expect_loads(tmp_path: Path) -> None:
     (loaded,) = load_manifests([path])
     probe = loaded.manifest.lifecycle.probe  # type: ignore[union-attr]
     assert probe.expect.embedding_dimension == 8
+
+
+def agent_answer(*results: Any) -> dict[str, Any]:
+    """An execute answer (CONS §4.8): one output tensor per result."""
+    outputs = [{"name": "response", "result": r} for r in results]
+    return {"inference_results": [{"output": outputs}]}
+
+
+@pytest.mark.parametrize(
+    ("answer", "expect", "found"),
+    [
+        (agent_answer("ready"), {"outputs": True}, []),
+        (agent_answer(), {"outputs": True}, ["expected an output with a result, the answer has none"]),
+        (agent_answer("  "), {"outputs": True}, ["expected an output with a result, the answer has none"]),
+        ({"inference_results": []}, {}, []),
+        (agent_answer("x"), {"exists": ["$.inference_results[0].output[0].result"]}, []),
+        (
+            agent_answer("x"),
+            {"exists": ["$.inference_results[0].output[1]"]},
+            ["expected $.inference_results[0].output[1] in the answer, it selects nothing"],
+        ),
+    ],
+)
+def test_agent_expectations(answer: dict[str, Any], expect: dict[str, Any], found: list[str]) -> None:
+    assert probing.agent_problems(answer, expect) == found
+
+
+@pytest.mark.parametrize(
+    ("answer", "shown"),
+    [
+        (agent_answer("The first words of a rather long answer from the agent"),
+         '"The first words of a rather long answer ..."'),
+        (agent_answer('[{"index":0,"message":{"role":"assistant","content":"ready"}}]'), '"ready"'),
+        (agent_answer('{"no_text": 1}'), '"{"no_text": 1}"'),
+        (agent_answer(), "answered with no output"),
+    ],
+)  # fmt: skip
+def test_agent_answers_are_described_in_a_few_words(answer: dict[str, Any], shown: str) -> None:
+    assert probing.describe_agent(answer) == shown

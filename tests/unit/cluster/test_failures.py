@@ -174,3 +174,20 @@ def test_non_json_error_body_is_the_reason() -> None:
     error = cluster_error(exc, subject="Models", action="search")
     assert isinstance(error, TransientClusterError)
     assert "bad gateway" in str(error)
+
+
+def test_the_ml_commons_error_body_reports_its_details() -> None:
+    """Agent execute answers ML Commons' own body (CONS §4.8): `reason` is only `Invalid
+    Request` or `System Error`; the message is `details`."""
+    body = {
+        "status": 400,
+        "error": {
+            "type": "IllegalArgumentException",
+            "reason": "Invalid Request",
+            "details": "no tool configured",
+        },
+    }
+    exc = os_exc.RequestError(400, "IllegalArgumentException", body)
+    error = cluster_error(exc, subject="Agent/helper", action="execute")
+    assert str(error) == "Agent/helper: execute failed (400): no tool configured"
+    assert (error.error_type, error.reason) == ("IllegalArgumentException", "no tool configured")

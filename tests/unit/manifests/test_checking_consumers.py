@@ -58,6 +58,11 @@ def tool(model_id: Any = None, **extra: Any) -> dict[str, Any]:
     }
 
 
+def probed(document: dict[str, Any], **probe: Any) -> dict[str, Any]:
+    body = {"parameters": {"question": "ready?"}, **probe}
+    return {**document, "lifecycle": {"probe": body}}
+
+
 BASE = [connector(), model()]
 ALL_AGENTS = ("2.13", "2.19", "3.1", "3.8")
 AT = "spec.processors[0].text_embedding"
@@ -126,6 +131,24 @@ CASES: list[tuple[str, tuple[str, ...], list[dict[str, Any]], list[Row]]] = [
     ("long names from 3.1", ("3.1", "3.8"), [agent(name="n" * 129)],
      [error("spec.name", "agent names are at most 128 characters")]),
     ("long names before 3.1", ("2.19",), [agent(name="n" * 129)], []),
+    # --- agent probes (CONS §4.8) ---
+    ("probed flow agents", ("2.12", *ALL_AGENTS), [*BASE, probed(agent(tools=[tool()]))], []),
+    ("probed types by release", ("2.12",),
+     [probed(agent(type="conversational_flow"))],
+     [error("lifecycle.probe", "agents of type conversational_flow cannot be probed on 2.12 "
+            "(probes execute flow, conversational agents)")]),
+    ("plan_execute_and_reflect is probed from 3.0", ("2.19",),
+     [probed(agent(type="plan_execute_and_reflect", llm={"model_id": "m"}))],
+     [error("spec.type", "agent type plan_execute_and_reflect is not one of 2.19's: flow, "
+            "conversational, conversational_flow"),
+      error("lifecycle.probe", "agents of type plan_execute_and_reflect cannot be probed on 2.19 "
+            "(probes execute flow, conversational, conversational_flow agents)")]),
+    ("newer types are not probed", ("3.8",),
+     [probed(agent(type="ag_ui")), probed(agent("v2", type="conversational_v2"))],
+     [error("lifecycle.probe", "agents of type ag_ui cannot be probed on 3.8 (probes execute "
+            "flow, conversational, conversational_flow, plan_execute_and_reflect agents)"),
+      error("lifecycle.probe", "agents of type conversational_v2 cannot be probed on 3.8 (probes "
+            "execute flow, conversational, conversational_flow, plan_execute_and_reflect agents)")]),
 ]  # fmt: skip
 
 
@@ -193,3 +216,43 @@ def test_references_are_found_and_replaced() -> None:
 def test_every_version_accepts_a_clean_pipeline(tmp_path: Path) -> None:
     for version in ALL_VERSIONS:
         assert_case(tmp_path, [*BASE, ingest("embed", embedding())], version, [])
+
+
+PROBE_SHAPES = """\
+apiVersion: osml/v1
+kind: Agent
+metadata: {name: empty}
+spec: {type: flow}
+lifecycle:
+  probe:
+    parameters: {}
+---
+apiVersion: osml/v1
+kind: Agent
+metadata: {name: shapes}
+spec: {type: flow}
+lifecycle:
+  probe:
+    parameters: {question: ready?}
+    timeout: 0
+    expect: {outputs: true, exists: ["$.inference_results[0"], embedding_dimension: 3}
+"""
+
+
+def test_bad_agent_probes_name_file_line_and_resource(tmp_path: Path) -> None:
+    file = tmp_path / "agents.yaml"
+    file.write_text(PROBE_SHAPES, encoding="utf-8")
+    reading = read_manifests([file])
+    assert not reading.manifests.documents
+    shown = [str(p).replace(str(tmp_path), "m") for p in reading.problems]
+    assert any(
+        line.startswith("m/agents.yaml:7:") and "Agent/empty" in line
+        and "lifecycle.probe.parameters" in line
+        for line in shown
+    ), shown
+    for field in ("timeout", "expect.exists", "expect.embedding_dimension"):
+        assert any(
+            line.startswith("m/agents.yaml:") and "Agent/shapes" in line
+            and f"lifecycle.probe.{field}" in line
+            for line in shown
+        ), (field, shown)

@@ -12,7 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from reconciler.cluster.snapshots import LiveObject, Snapshot, StateRecord, StateSnapshot
+from reconciler.cluster.snapshots import (
+    LiveObject,
+    ProbeResult,
+    Snapshot,
+    StateRecord,
+    StateSnapshot,
+)
 from reconciler.errors import PlanError
 from reconciler.manifests.loading import load_manifests
 from reconciler.planning import PlanOptions, make_plan
@@ -77,6 +83,7 @@ def _record(data: dict[str, Any], key: bytes | None) -> StateRecord:
         spec_hash=data.get("spec_hash", ""),
         applied=data.get("applied", {}),
         fingerprints=fingerprints,
+        probe=ProbeResult.from_dict(data.get("probe")),
     )
 
 
@@ -125,6 +132,7 @@ def _change_lines(change: Change) -> list[str]:
     strategy = f" [{change.strategy.value}]" if change.strategy else ""
     deploy = " +deploy" if change.deploy_after else ""
     deploy = " -undeploy" + deploy if change.undeploy_first else deploy
+    deploy += " +probe" if change.probe_after else ""
     deps = ", ".join(str(k) for k in change.depends_on)
     paths = ", ".join(f.path + (" (sensitive)" if f.sensitive else "") for f in change.fields)
     head = f"{change.action.value} {change.key}{strategy}{deploy} deps=[{deps}]"
@@ -136,4 +144,6 @@ def _change_lines(change: Change) -> list[str]:
         lines.append(f"    retire_after=[{', '.join(str(k) for k in change.retire_after)}]")
     lines += [f"    review: {note}" for note in change.review]
     lines += [f"    consumer: {line}" for line in change.consumers]
+    if change.probe is not None:
+        lines.append(f"    probe: {json.dumps(change.probe, sort_keys=True)}")
     return lines

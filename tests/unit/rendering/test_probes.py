@@ -34,4 +34,4 @@ def test_markdown_is_a_table_with_escaped_cells() -> None:
 
 
 def test_no_probes_says_so() -> None:
-    assert render_probe_runs([], profile="3.x").splitlines()[-1] == "No model has a probe."
+    assert render_probe_runs([], profile="3.x").splitlines()[-1] == "No model or agent has a probe."
