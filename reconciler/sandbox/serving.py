@@ -49,6 +49,8 @@ class HttpServer(ThreadingHTTPServer):
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.dispatch, self.record = dispatch, record
+        if tls is not None:
+            tls.sslsocket_class = _ServerSSLSocket
         self._tls = tls
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -100,6 +102,26 @@ class HttpServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that hang up (resets, TLS probes) are normal for a test server; log quietly.
         _log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+
+class _ServerSSLSocket(ssl.SSLSocket):
+    """An SSLSocket that a client's reset cannot leave unclosed while it is wrapped.
+
+    Wrapping a socket the client reset after `get_request` looked at it (ENOTCONN),
+    `SSLSocket` reads one byte to tell whether data came before TLS; that read fails with
+    ECONNRESET, which it raises from inside its constructor, with the connection's file
+    descriptor already its own and the object out of reach: a ResourceWarning later, in
+    whatever runs then. Before the handshake, that reset reads as no data here, so the
+    wrap completes, the handshake in the handler fails and socketserver closes it.
+    """
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        if getattr(self, "_sslobj", None) is None:  # not yet TLS: the constructor's probe
+            try:
+                return super().recv(buflen, flags)
+            except ConnectionResetError:
+                return b""
+        return super().recv(buflen, flags)
 
 
 class _Handler(BaseHTTPRequestHandler):
