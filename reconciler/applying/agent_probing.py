@@ -13,6 +13,7 @@ fails the agent's change with a message scrubbed of secret values. Called by
 from __future__ import annotations
 
 from reconciler.applying import probing
+from reconciler.applying.deploying import recorded_probe
 from reconciler.applying.executing import Executor
 from reconciler.errors import ApplyError, ClusterError
 from reconciler.mlcommons.templates import stringify
@@ -36,13 +37,7 @@ def run_probe(ex: Executor, change: Change, agent_id: str) -> None:
     """Execute the agent and record the outcome; ApplyError when the probe failed."""
     ex.probe_pending(change.key)
     ex.observer.on_wait(change, "probing with an execute request")
-    try:
-        _execute(ex, change, agent_id)
-    except ApplyError as exc:
-        # The model's provider may quote what it was sent: scrubbed again where it is kept.
-        ex.record_probe(change.key, error=scrub(str(exc)))
-        raise
-    ex.record_probe(change.key, error=None)
+    recorded_probe(ex, change, lambda: _execute(ex, change, agent_id))
 
 
 def _execute(ex: Executor, change: Change, agent_id: str) -> None:

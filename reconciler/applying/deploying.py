@@ -12,6 +12,8 @@ then passed or failed), so a probe that failed or never ended is planned again. 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from reconciler.applying import probing
 from reconciler.applying.executing import DEPLOYED, FAILED_STATES, Executor
 from reconciler.errors import ApplyError, ClusterError, ClusterNotFoundError
@@ -91,8 +93,14 @@ def undeploy_and_wait(ex: Executor, change: Change, model_id: str, *, subject: s
 def run_probe(ex: Executor, change: Change, model_id: str) -> None:
     """Probe the model and record the outcome; ApplyError when it failed."""
     ex.observer.on_wait(change, "probing with a predict request")
+    recorded_probe(ex, change, lambda: _predict(ex, change, model_id))
+
+
+def recorded_probe(ex: Executor, change: Change, send: Callable[[], None]) -> None:
+    """Run `send`, a model's or an agent's probe, and record its outcome in the state
+    record; its ApplyError goes on to fail the change."""
     try:
-        _predict(ex, change, model_id)
+        send()
     except ApplyError as exc:
         # The remote service's message may quote what it was sent: scrubbed again here,
         # where it is kept, whatever scrubbed it on the way.

@@ -16,6 +16,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -397,6 +398,18 @@ class ModelSpec(Strict):
         return self.connector if isinstance(self.connector, str) else None
 
 
+def _parsed(paths: list[str]) -> list[str]:
+    for path in paths:
+        jsonpaths.parse(path)
+    return paths
+
+
+JsonPaths = Annotated[
+    list[Annotated[str, StringConstraints(min_length=1)]], AfterValidator(_parsed)
+]
+"""JSONPaths into a probe's answer, each one parsed when the manifest is read."""
+
+
 class ProbeExpect(Strict):
     """What a probe's answer must show, so that a connector change that breaks the shape a
     pipeline reads fails apply before anything that depends on the model moves on."""
@@ -404,16 +417,9 @@ class ProbeExpect(Strict):
     embedding_dimension: Annotated[int, Field(gt=0)] | None = None
     """Every embedding in the answer has this many values: each tensor with a `shape`
     (`sentence_embedding`), or, without one, the first array of numbers in `dataAsMap`."""
-    exists: list[Annotated[str, StringConstraints(min_length=1)]] = Field(default_factory=list)
+    exists: JsonPaths = Field(default_factory=list)
     """JSONPaths into the predict answer (`$.inference_results[0].output[0].dataAsMap...`)
     that must each select at least one value: `.name`, `['name']`, `[0]` and `[*]`."""
-
-    @field_validator("exists")
-    @classmethod
-    def _paths(cls, paths: list[str]) -> list[str]:
-        for path in paths:
-            jsonpaths.parse(path)
-        return paths
 
 
 class Probe(Strict):
@@ -527,16 +533,9 @@ class AgentProbeExpect(Strict):
     outputs: bool = False
     """`true`: the answer carries at least one output with a non-empty `result` (a flow
     agent whose model answered without the tool's `response_field` has none)."""
-    exists: list[Annotated[str, StringConstraints(min_length=1)]] = Field(default_factory=list)
+    exists: JsonPaths = Field(default_factory=list)
     """JSONPaths into the execute answer (`$.inference_results[0].output[0].result`) that
     must each select at least one value."""
-
-    @field_validator("exists")
-    @classmethod
-    def _paths(cls, paths: list[str]) -> list[str]:
-        for path in paths:
-            jsonpaths.parse(path)
-        return paths
 
 
 class AgentProbe(Strict):
