@@ -172,7 +172,29 @@ def state_rm(resource: str, *, cluster: ClusterOptions) -> None:
     click.echo(f"Forgot {key} (live ID {record.id or '-'}); the resource itself is untouched.")
 
 
-@main.command("import")
+class _ImportCommand(click.Command):
+    """`import`, whose LIVE_ID may start with `-`: ML Commons makes IDs of random URL-safe
+    base64 (`-fmEaiGeDvZ4cqwu6SR0`), which the parser would read as short options. A word
+    that starts with one `-` and is none of the command's options is taken as an argument,
+    as if written after `--`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" not in args:
+            known = {name for param in self.get_params(ctx) for name in param.opts}
+            known.update(n for param in self.get_params(ctx) for n in param.secondary_opts)
+            ids = [a for a in args if _looks_like_an_id(a, known)]
+            if ids:
+                args = [a for a in args if a not in ids] + ["--", *ids]
+        return super().parse_args(ctx, args)
+
+
+def _looks_like_an_id(arg: str, options: set[str]) -> bool:
+    # Longer than a short option, and no option of this command: it has no cluster of
+    # short flags to write and none that takes a value glued to it.
+    return len(arg) > 2 and arg.startswith("-") and not arg.startswith("--") and arg not in options
+
+
+@main.command("import", cls=_ImportCommand)
 @click.argument("resource")
 @click.argument("live_id")
 @cluster_options
@@ -211,7 +233,7 @@ def _refuse_taken(
 
 def _fetch(calls: MlCalls, key: ResourceKey, live_id: str) -> None:
     """Prove the live resource exists (ClusterNotFoundError otherwise)."""
-    subject = str(key)
+    subject = f"{key} (live ID {live_id})"
     if key.kind is Kind.CONNECTOR:
         calls.get_connector(live_id, subject=subject)
     elif key.kind is Kind.MODEL_GROUP:

@@ -120,6 +120,21 @@ def test_state_list_show_rm_and_import(sandbox_factory, tmp_path: Path) -> None:
     assert code == 1 and "Error:" in out
 
 
+def test_import_takes_a_live_id_that_starts_with_a_dash(sandbox_factory, tmp_path: Path) -> None:
+    # ML Commons IDs are random URL-safe base64: about one in 32 starts with `-`. It is an
+    # ID, not options: a missing one is looked up (exit 1), never a usage error (exit 2).
+    sandbox = sandbox_factory("3.x")
+    for args in (
+        ("import", "Connector/chat", "-fmEaiGeDvZ4cqwu6SR0", "--cluster", sandbox.url),
+        ("import", "--cluster", sandbox.url, "Connector/chat", "-fmEaiGeDvZ4cqwu6SR0"),
+        ("import", "--cluster", sandbox.url, "Connector/chat", "--", "-fmEaiGeDvZ4cqwu6SR0"),
+    ):
+        code, out = _run(*args)
+        assert code == 1 and "-fmEaiGeDvZ4cqwu6SR0" in out, (args, out)
+    code, out = _run("import", "Connector/chat", "-fmEaiGeDvZ4cqwu6SR0", "--nope")
+    assert code == 2 and "--nope" in out
+
+
 def test_import_refuses_an_id_another_resource_manages(sandbox_factory, tmp_path: Path) -> None:
     sandbox = sandbox_factory("3.x")
     paths = write(tmp_path / "m", _docs())
