@@ -121,7 +121,7 @@ def test_state_list_show_rm_and_import(sandbox_factory, tmp_path: Path) -> None:
 
 
 def test_import_takes_a_live_id_that_starts_with_a_dash(sandbox_factory, tmp_path: Path) -> None:
-    # ML Commons IDs are random URL-safe base64: about one in 32 starts with `-`. It is an
+    # ML Commons IDs are random URL-safe base64: about one in 64 starts with `-`. It is an
     # ID, not options: a missing one is looked up (exit 1), never a usage error (exit 2).
     sandbox = sandbox_factory("3.x")
     for args in (
