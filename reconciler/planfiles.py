@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.errors import PlanError
-from reconciler.plans import FORMAT_VERSION, Plan
+from reconciler.plans import Plan, version_problem
 from reconciler.secrets.encrypting import SecretKey
 
 PLAN_KEY_ENV = "OSML_PLAN_KEY"
@@ -127,18 +127,9 @@ def verify(document: Mapping[str, Any], *, key: SecretKey | None, origin: str) -
             f"{origin}: plan format version 1 carries no integrity digest, so it cannot be "
             f"trusted; {_REMAKE}"
         )
-    if version != FORMAT_VERSION:
-        older = isinstance(version, int) and version < FORMAT_VERSION
-        why = (
-            f"; it was saved by an older osml, which did not record when replaced resources "
-            f"are retired: {_REMAKE}"
-            if older
-            else ""
-        )
-        raise PlanError(
-            f"{origin}: plan format version {version!r} is not supported "
-            f"(expected {FORMAT_VERSION}){why}"
-        )
+    problem = version_problem(version, remedy=_REMAKE)
+    if problem is not None:
+        raise PlanError(f"{origin}: {problem}")
     block = document.get(INTEGRITY)
     if not isinstance(block, Mapping) or not isinstance(block.get("digest"), str):
         raise PlanError(f"{origin}: the plan file has no integrity digest; {_REMAKE}")

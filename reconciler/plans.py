@@ -25,6 +25,23 @@ FORMAT_VERSION = 3
 `manifests` and the saved file's `integrity` block (`reconciler.planfiles`); 3 added a
 change's `retire_after` and the connector strategy `reregister`."""
 
+
+
+def version_problem(version: object, *, remedy: str = "make the plan again") -> str | None:
+    """Why a plan document of format `version` cannot be read, or None when it can; an
+    older version's message ends with `remedy`."""
+    if version == FORMAT_VERSION:
+        return None
+    older = isinstance(version, int) and version < FORMAT_VERSION
+    why = (
+        "; it was saved by an older osml, which did not record when replaced resources "
+        f"are retired: {remedy}"
+        if older
+        else ""
+    )
+    return f"plan format version {version!r} is not supported (expected {FORMAT_VERSION}){why}"
+
+
 SECRET_MARKER = "$secret"
 STATE_ONLY_PREFIX = "lifecycle."
 """Field paths of osml's own controls, which apply records without a cluster call."""
@@ -254,14 +271,9 @@ class Plan:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Plan:
         """Read a plan document; PlanError when it is not one this osml understands."""
-        version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            older = isinstance(version, int) and version < FORMAT_VERSION
-            hint = "; it was saved by an older osml: make the plan again" if older else ""
-            raise PlanError(
-                f"plan format version {version!r} is not supported (expected "
-                f"{FORMAT_VERSION}){hint}"
-            )
+        problem = version_problem(data.get("format_version"))
+        if problem is not None:
+            raise PlanError(problem)
         try:
             return cls(
                 changes=tuple(_change_from_dict(c) for c in data["changes"]),
