@@ -1,12 +1,12 @@
 """What each action of a plan change does, as cluster calls and state-index writes.
 
-`run_change(executor, change)` performs exactly what the change says, in a crash-safe
+`begin_change(executor, change)` performs exactly what the change says, in a crash-safe
 order: an intent record before every create (a crash between the create and its record
 is resolved by adoption on the next plan, never by a duplicate; `writes_intent` tells
 which changes create), each mutation followed by its record, a replaced resource's
 record moved only once the old one is gone, an agent with a probe probed once it is sent
-(`agent_probing`). `begin_change` stops a replace (or swap) before the old resource is
-retired and hands back the rest, which the orchestrator runs once the change's
+(`agent_probing`). A replace (or swap) stops before the old resource is retired and
+hands back the rest, which the orchestrator runs at once, or once the change's
 `retire_after` changes finished.
 Called by `applying.orchestrating` from worker threads; never decides anything itself.
 """
@@ -41,11 +41,6 @@ def writes_intent(change: Change) -> bool:
 Finish = Callable[[], "str | None"]
 """The rest of a change once its new resource is in place: retire the old one, record the
 new one; returns the resource's live ID (None for settings)."""
-
-
-def run_change(ex: Executor, change: Change) -> str | None:
-    """Perform `change`; the resource's live ID afterwards (None for settings)."""
-    return begin_change(ex, change)()
 
 
 def begin_change(ex: Executor, change: Change) -> Finish:
