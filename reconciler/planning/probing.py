@@ -22,7 +22,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.cluster.snapshots import StateRecord
+from reconciler.cluster.snapshots import ProbeResult, StateRecord
 from reconciler.manifests.models import Probe
 from reconciler.planning.deploying import DeployNeed
 from reconciler.planning.normalizing import model_state
@@ -39,19 +39,24 @@ def probe_need(
     if model_state(source) != "DEPLOYED":
         return DeployNeed(None)
     last = record.probe
-    if last.outcome == "pending":
-        return DeployNeed(Action.PROBE, f"its last probe never finished (since {last.at})")
-    if last.outcome != "failed":
+    if last.outcome not in ("pending", "failed"):
         return DeployNeed(None)
     limit = probe.redeploy_after
-    if limit is not None and last.failures >= limit:
+    if last.outcome == "failed" and limit is not None and last.failures >= limit:
         return DeployNeed(
             Action.REDEPLOY,
             f"probe failed {last.failures} times in a row "
             f"(lifecycle.probe.redeploy_after: {limit}): redeploy",
         )
+    return DeployNeed(Action.PROBE, _not_passed(last))
+
+
+def _not_passed(last: ProbeResult) -> str:
+    """Why a probe is owed again: the last one never finished, or failed."""
+    if last.outcome == "pending":
+        return f"its last probe never finished (since {last.at})"
     times = "once" if last.failures == 1 else f"{last.failures} times in a row"
-    return DeployNeed(Action.PROBE, f"its last probe failed ({times}, at {last.at}): {last.error}")
+    return f"its last probe failed ({times}, at {last.at}): {last.error}"
 
 
 def reprobe_agent(change: Change, record: StateRecord | None) -> Change:
@@ -61,14 +66,9 @@ def reprobe_agent(change: Change, record: StateRecord | None) -> Change:
         return change
     if record is None or record.status != "managed" or record.probe is None:
         return change
-    last = record.probe
-    if last.outcome == "passed":
+    if record.probe.outcome == "passed":
         return change
-    if last.outcome == "pending":
-        reason = f"its last probe never finished (since {last.at})"
-    else:
-        times = "once" if last.failures == 1 else f"{last.failures} times in a row"
-        reason = f"its last probe failed ({times}, at {last.at}): {last.error}"
+    reason = _not_passed(record.probe)
     if change.action is Action.NOOP:
         return dataclasses.replace(change, action=Action.PROBE, reasons=(*change.reasons, reason))
     if change.action in (Action.UPDATE, Action.ADOPT):
