@@ -6,6 +6,7 @@ opensearch-py over HTTP to a sandbox, the planner and the apply engine.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,12 +16,15 @@ import yaml
 
 from reconciler.applying.executing import Settings
 from reconciler.cluster.connecting import Connection, ConnectionSettings, connect
+from reconciler.cluster.snapshots import StateRecord
+from reconciler.cluster.state import read_state
 from reconciler.mlcommons.versions import Version
 from reconciler.outcomes import ApplyResult
 from reconciler.planning import PlanOptions
 from reconciler.plans import Plan
 from reconciler.reconciling import ApplyOptions, apply_checked, plan_against, read_desired
 from reconciler.rendering.progress import RecordingObserver
+from reconciler.resources import ResourceKey
 from reconciler.retrying import Backoff
 
 SECRET = "sk-integration-secret-7f3a9c2e"
@@ -134,6 +138,19 @@ Recorder = RecordingObserver
 
 def open_connection(url: str) -> Connection:
     return connect(ConnectionSettings(url=url, timeout=10))
+
+
+def state_record(url: str, key: ResourceKey) -> StateRecord:
+    """The state record of `key` as stored now."""
+    with open_connection(url) as conn:
+        return read_state(conn, index="osml-state").records[key]
+
+
+def stored_state_documents(url: str) -> str:
+    """Every document of the state index as JSON text, to search for a secret."""
+    with open_connection(url) as conn:
+        hits = conn.client.search(index="osml-state", body={"size": 100})["hits"]["hits"]
+    return json.dumps(hits)
 
 
 def fast_settings(*, deploy_timeout: float = 10.0) -> Settings:

@@ -8,15 +8,12 @@ sandbox, so a model whose provider errors makes the probe fail.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
 
 from reconciler.cli import main
-from reconciler.cluster.snapshots import StateRecord
-from reconciler.cluster.state import read_state
 from reconciler.resources import Kind, ResourceKey
 from tests.integration import support
 from tests.integration.support import ENV, SECRET, connector, group, loopback_access, model, write
@@ -67,17 +64,6 @@ def _docs(url: str | None = None, **bot: Any) -> list[dict[str, Any]]:
     return [*access, group("team"), chat, bot_model]
 
 
-def _record(url: str) -> StateRecord:
-    with support.open_connection(url) as conn:
-        return read_state(conn, index="osml-state").records[AGENT]
-
-
-def _stored_documents(url: str) -> str:
-    with support.open_connection(url) as conn:
-        hits = conn.client.search(index="osml-state", body={"size": 100})["hits"]["hits"]
-    return json.dumps(hits)
-
-
 def test_a_probe_that_passes_is_recorded_and_the_next_plan_is_empty(
     sandbox_factory, tmp_path: Path
 ) -> None:
@@ -91,7 +77,7 @@ def test_a_probe_that_passes_is_recorded_and_the_next_plan_is_empty(
     assert "probing with an execute request" in waits
     assert any(m.startswith("probe passed: ") and "You said" in m for m in waits), waits
 
-    probe = _record(sandbox.url).probe
+    probe = support.state_record(sandbox.url, AGENT).probe
     assert probe is not None and (probe.outcome, probe.failures) == ("passed", 0)
     assert support.actions(support.plan(sandbox.url, paths)) == {}
 
@@ -118,11 +104,11 @@ def test_a_failed_probe_fails_the_agent_and_the_next_plan_probes_again(
         assert code == 1, out
         assert "Agent/helper" in out and "probe failed (401)" in out
 
-        record = _record(sandbox.url)
+        record = support.state_record(sandbox.url, AGENT)
         assert record.probe is not None
         assert (record.probe.outcome, record.probe.failures) == ("failed", 1)
         assert "Incorrect API key" in record.probe.error
-        assert SECRET not in _stored_documents(sandbox.url)
+        assert SECRET not in support.stored_state_documents(sandbox.url)
 
         assert support.actions(support.plan(sandbox.url, paths)) == {"Agent/helper": "probe"}
         code, out = _run("plan", str(paths), "--detailed-exitcode", "--cluster", sandbox.url)
@@ -131,7 +117,7 @@ def test_a_failed_probe_fails_the_agent_and_the_next_plan_probes_again(
         remote.behaviour.status = 200
         result = support.apply(sandbox.url, paths)
         assert support.actions(result) == {"Agent/helper": "probe:done"}
-        probe = _record(sandbox.url).probe
+        probe = support.state_record(sandbox.url, AGENT).probe
         assert probe is not None and (probe.outcome, probe.failures, probe.error) == (
             "passed",
             0,
@@ -150,7 +136,7 @@ def test_an_expectation_the_answer_misses_fails_the_probe(
     assert not result.ok
     [failed] = [r for r in result.results if r.key == AGENT]
     assert f"expected {missing} in the answer, it selects nothing" in failed.error or ""
-    probe = _record(sandbox.url).probe
+    probe = support.state_record(sandbox.url, AGENT).probe
     assert probe is not None and probe.outcome == "failed"
 
 
@@ -160,7 +146,7 @@ def test_an_agent_rewired_to_a_replaced_model_is_probed_again(
     sandbox = sandbox_factory("3.x")
     paths = write(tmp_path / "m", [*_docs(provisioned_by="a"), agent()])
     assert support.apply(sandbox.url, paths).ok
-    first = _record(sandbox.url).probe
+    first = support.state_record(sandbox.url, AGENT).probe
     assert first is not None and first.outcome == "passed"
 
     # provisioned_by cannot be updated (reference §6.8): a new model ID, the agent rewired.
@@ -172,7 +158,7 @@ def test_an_agent_rewired_to_a_replaced_model_is_probed_again(
     assert result.ok, support.actions(result)
     waits = [m for e, k, m in recorder.events if e == "wait" and k == AGENT]
     assert any(m.startswith("probe passed: ") for m in waits), waits
-    again = _record(sandbox.url).probe
+    again = support.state_record(sandbox.url, AGENT).probe
     assert again is not None and again.outcome == "passed" and again.at >= first.at
     assert support.actions(support.plan(sandbox.url, paths)) == {}
 
@@ -204,4 +190,4 @@ def test_a_probe_answer_that_quotes_the_key_never_shows_it(
         assert code == 0, out
         assert "Agent/helper: probe passed: " in out and "your key is" in out
         # `_run` asserts the key is absent from the output; the state never holds it either.
-        assert SECRET not in _stored_documents(sandbox.url)
+        assert SECRET not in support.stored_state_documents(sandbox.url)

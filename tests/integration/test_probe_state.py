@@ -23,8 +23,6 @@ from opensearchpy import OpenSearch
 from reconciler.applying.executing import Settings
 from reconciler.cli import main
 from reconciler.cluster.connecting import ConnectionSettings, connect
-from reconciler.cluster.snapshots import StateRecord
-from reconciler.cluster.state import read_state
 from reconciler.resources import Kind, ResourceKey
 from reconciler.watching import CycleSettings, Watcher, WatchOptions
 from tests.integration import support
@@ -52,17 +50,6 @@ def _failing(remote: ModelServer) -> None:
     remote.behaviour.error_body = {"error": {"message": f"Incorrect API key provided: {SECRET}"}}
 
 
-def _record(url: str) -> StateRecord:
-    with support.open_connection(url) as conn:
-        return read_state(conn, index="osml-state").records[MODEL]
-
-
-def _stored_documents(url: str) -> str:
-    with support.open_connection(url) as conn:
-        hits = conn.client.search(index="osml-state", body={"size": 100})["hits"]["hits"]
-    return json.dumps(hits)
-
-
 def test_a_failed_probe_is_recorded_planned_again_and_retried(
     sandbox_factory, tmp_path: Path
 ) -> None:
@@ -73,11 +60,11 @@ def test_a_failed_probe_is_recorded_planned_again_and_retried(
         code, out = _run("apply", str(paths), "--auto-approve", "--cluster", sandbox.url)
         assert code == 1 and "probe failed" in out
 
-        record = _record(sandbox.url)
+        record = support.state_record(sandbox.url, MODEL)
         assert record.probe is not None
         assert (record.probe.outcome, record.probe.failures) == ("failed", 1)
         assert "Incorrect API key provided" in record.probe.error
-        assert SECRET not in _stored_documents(sandbox.url)
+        assert SECRET not in support.stored_state_documents(sandbox.url)
 
         code, out = _run("plan", str(paths), "--detailed-exitcode", "--cluster", sandbox.url)
         assert code == 2, out
@@ -93,13 +80,13 @@ def test_a_failed_probe_is_recorded_planned_again_and_retried(
         # Still failing: the next apply probes again (and only probes), counting on.
         code, out = _run("apply", str(paths), "--auto-approve", "--cluster", sandbox.url)
         assert code == 1 and "Model/probed: probing" in out
-        assert _record(sandbox.url).probe.failures == 2  # type: ignore[union-attr]
+        assert support.state_record(sandbox.url, MODEL).probe.failures == 2  # type: ignore[union-attr]
 
         remote.behaviour.status = 200
         code, out = _run("apply", str(paths), "--auto-approve", "--cluster", sandbox.url)
         assert code == 0, out
         assert "1 probed" in out
-        probe = _record(sandbox.url).probe
+        probe = support.state_record(sandbox.url, MODEL).probe
         assert probe is not None and (probe.outcome, probe.failures, probe.error) == (
             "passed",
             0,
@@ -127,7 +114,7 @@ def test_an_update_of_a_model_whose_probe_failed_probes_it_in_the_same_apply(
         code, out = _run("apply", str(paths), "--auto-approve", "--cluster", sandbox.url)
         assert code == 0, out
         assert "1 updated" in out and "1 probed" in out
-        assert _record(sandbox.url).probe.outcome == "passed"  # type: ignore[union-attr]
+        assert support.state_record(sandbox.url, MODEL).probe.outcome == "passed"  # type: ignore[union-attr]
         code, out = _run("plan", str(paths), "--detailed-exitcode", "--cluster", sandbox.url)
         assert code == 0, out
 
@@ -165,7 +152,7 @@ def test_a_probe_that_never_finished_is_planned_again(sandbox_factory, tmp_path:
         apply = ("apply", str(paths), "--auto-approve", "--timeout", "1", "--cluster", sandbox.url)
         code, out = _run(*apply)
         assert code == 1 and "deploy timed out" in out
-        record = _record(sandbox.url)
+        record = support.state_record(sandbox.url, MODEL)
         assert record.probe is not None and record.probe.outcome == "pending"
         assert record.id is not None
         support.wait_deployed(client, record.id)
@@ -175,13 +162,13 @@ def test_a_probe_that_never_finished_is_planned_again(sandbox_factory, tmp_path:
         assert change is not None
         assert any(r.startswith("its last probe never finished (since ") for r in change.reasons)
         assert _run(*apply)[0] == 0
-        assert _record(sandbox.url).probe.outcome == "passed"  # type: ignore[union-attr]
+        assert support.state_record(sandbox.url, MODEL).probe.outcome == "passed"  # type: ignore[union-attr]
 
         client.plugins.ml.undeploy_model(model_id=record.id)
         assert support.actions(support.plan(sandbox.url, paths)) == {"Model/probed": "deploy"}
         code, out = _run(*apply)
         assert code == 1 and "deploy timed out" in out
-        assert _record(sandbox.url).probe.outcome == "pending"  # type: ignore[union-attr]
+        assert support.state_record(sandbox.url, MODEL).probe.outcome == "pending"  # type: ignore[union-attr]
         support.wait_deployed(client, record.id)
         assert support.actions(support.plan(sandbox.url, paths)) == {"Model/probed": "probe"}
 
@@ -223,7 +210,7 @@ def test_watch_retries_a_failed_probe_until_it_passes(sandbox_factory, tmp_path:
             thread.join(timeout=15)
             watcher.close()
             conn.close()
-    probe = _record(sandbox.url).probe
+    probe = support.state_record(sandbox.url, MODEL).probe
     assert probe is not None and probe.outcome == "passed"
     assert not support.plan(sandbox.url, paths).has_changes
 
